@@ -1,0 +1,59 @@
+"""Prometheus metrics: HTTP requests, latencies, and every Jira and Slack call."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """One registry per process (not the global default), so tests can build several apps."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "connect_http_requests",
+            "HTTP requests answered, by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "connect_http_request_seconds",
+            "Time to answer an HTTP request",
+            ["route"],
+            registry=self.registry,
+        )
+        self.external_calls = Counter(
+            "connect_external_calls",
+            "Calls to Jira and Slack, by operation and outcome",
+            ["service", "operation", "outcome"],
+            registry=self.registry,
+        )
+        self.external_errors = Counter(
+            "connect_external_call_errors",
+            "Failed calls to Jira and Slack",
+            ["service", "operation"],
+            registry=self.registry,
+        )
+        self.external_latency = Histogram(
+            "connect_external_call_seconds",
+            "Time spent in Jira and Slack calls",
+            ["service"],
+            registry=self.registry,
+        )
+
+    def record(self, service: str, operation: str, outcome: str, seconds: float) -> None:
+        """clients.observe.CallObserver: one outbound call."""
+        self.external_calls.labels(service, operation, outcome).inc()
+        if outcome != "ok":
+            self.external_errors.labels(service, operation).inc()
+        self.external_latency.labels(service).observe(seconds)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_latency.labels(route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,134 @@
+"""The HTTP surface: Slack's entry (guarded), health, readiness and metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from flask import Flask, Response, g, request
+from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Engine, text
+from werkzeug.exceptions import HTTPException
+
+from bot.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    body = json.dumps({"error": message, "code": code})
+    return Response(body, status=status, mimetype="application/json")
+
+
+def create_web_app(
+    *,
+    bolt_app: App,
+    signing_secret: str,
+    engine: Engine,
+    metrics: Metrics,
+    extra_routes: Callable[[Flask], None] | None = None,
+) -> Flask:
+    web = Flask("connect")
+    web.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    slack_handler = SlackRequestHandler(bolt_app)
+    verifier = SignatureVerifier(signing_secret)
+
+    @web.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @web.after_request
+    def _observe(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.observe_request(
+            request.method, route, response.status_code, time.perf_counter() - g.started
+        )
+        return response
+
+    @web.post("/slack/events")
+    def slack_events() -> Response | Any:
+        body = request.get_data(cache=True)
+        headers = request.headers
+        if not verifier.is_valid(
+            body,
+            headers.get("X-Slack-Request-Timestamp", ""),
+            headers.get("X-Slack-Signature", ""),
+        ):
+            return error_response(401, "INVALID_SIGNATURE", "invalid or stale Slack signature")
+        problem = slack_body_problem(body, headers.get("Content-Type", ""))
+        if problem:
+            return error_response(400, "INVALID_PAYLOAD", problem)
+        return slack_handler.handle(request)
+
+    @web.get("/health")
+    def health() -> Response:
+        return Response(
+            json.dumps({"status": "healthy", "service": "connect"}),
+            mimetype="application/json",
+        )
+
+    @web.get("/ready")
+    def ready() -> Response:
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return error_response(503, "NOT_READY", "the database is not reachable")
+        return Response(json.dumps({"status": "ready"}), mimetype="application/json")
+
+    @web.get("/metrics")
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), mimetype=CONTENT_TYPE)
+
+    if extra_routes is not None:
+        extra_routes(web)
+
+    @web.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        code = {413: "PAYLOAD_TOO_LARGE", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+            status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR"
+        )
+        return error_response(status, code, exc.description or exc.name)
+
+    @web.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error answering %s %s", request.method, request.path)
+        return error_response(500, "INTERNAL_ERROR", "internal error")
+
+    return web
+
+
+def slack_body_problem(body: bytes, content_type: str) -> str | None:
+    """Why Bolt could not parse this body, or None; Bolt's Flask adapter would answer 500."""
+    try:
+        decoded = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "the body is not UTF-8 text"
+    if content_type.startswith("application/json") or decoded.lstrip().startswith("{"):
+        return _json_object_problem(decoded, "body")
+    form = parse_qs(decoded, keep_blank_values=True)
+    if not form:
+        return "the body is empty or not form-encoded"
+    if "payload" in form:
+        return _json_object_problem(form["payload"][0], "payload")
+    return None
+
+
+def _json_object_problem(raw: str, what: str) -> str | None:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return f"the {what} is not valid JSON"
+    if not isinstance(parsed, dict):
+        return f"the {what} is not a JSON object"
+    return None

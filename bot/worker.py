@@ -1,0 +1,66 @@
+"""The worker loop: periodic jobs on threads, stopped together (SIGTERM lets a run finish)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("connect.worker")
+
+MAX_BACKOFF_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    interval: float
+    run: Callable[[], object]
+
+
+class Worker:
+    def __init__(self, jobs: Sequence[PeriodicJob]) -> None:
+        self.jobs = tuple(jobs)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for job in self.jobs:
+            thread = threading.Thread(
+                target=self._loop, args=(job,), name=f"connect-{job.name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        log.info("worker started: %s", ", ".join(job.name for job in self.jobs) or "no jobs")
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: the loops end after their current run."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait(self) -> None:
+        """Block until stop() is called (the `worker` command's main thread)."""
+        while not self._stop.wait(1.0):
+            pass
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _loop(self, job: PeriodicJob) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                job.run()
+                failures = 0
+                delay = job.interval
+            except Exception:
+                failures += 1
+                delay = min(job.interval * 2**failures, MAX_BACKOFF_SECONDS)
+                log.exception("job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay)
+            self._stop.wait(delay)

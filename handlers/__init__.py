@@ -1,0 +1,11 @@
+"""Thin Bolt listeners, one module per kind, each with `register(app)`."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from handlers import commands
+
+
+def register_listeners(app: App) -> None:
+    commands.register(app)

@@ -1,0 +1,20 @@
+"""SQLAlchemy models; importing this package registers every table on Base.metadata."""
+
+from models.base import Base, utcnow
+from models.channels import ChannelSettings, ChannelSubscription
+from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
+from models.issues import JiraSlackLink, JiraTicket
+from models.users import UserLink
+
+__all__ = [
+    "Base",
+    "ChannelSettings",
+    "ChannelSubscription",
+    "JiraSlackLink",
+    "JiraTicket",
+    "NotificationOutbox",
+    "PollCursor",
+    "ProcessedDelivery",
+    "UserLink",
+    "utcnow",
+]

@@ -1,0 +1,91 @@
+"""The one parser for `/jira` text (and `@Connect …` mentions): subcommand, words, rest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.issue_keys import parse_issue_key
+
+MAX_COMMAND_TEXT = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+    aliases: tuple[str, ...] = ()
+    min_args: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    name: str
+    args: tuple[str, ...]
+    # The text after the subcommand word, spacing kept (summaries, comments, JQL).
+    rest: str
+
+
+class UsageError(Exception):
+    """Bad command text: `problem` names what is wrong, `usage` the right form ("" = all)."""
+
+    def __init__(self, problem: str, usage: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.usage = usage
+
+
+class CommandParser:
+    def __init__(self, subcommands: Iterable[Subcommand], *, command: str = "/jira") -> None:
+        self.command = command
+        self.subcommands = tuple(subcommands)
+        self._by_word: dict[str, Subcommand] = {}
+        for sub in self.subcommands:
+            for word in (sub.name, *sub.aliases):
+                if word in self._by_word:
+                    raise ValueError(f"subcommand word {word!r} is declared twice")
+                self._by_word[word] = sub
+
+    def parse(self, text: str) -> Invocation:
+        text = (text or "").strip()
+        if len(text) > MAX_COMMAND_TEXT:
+            raise UsageError(
+                f"That is {len(text):,} characters; {self.command} takes at most "
+                f"{MAX_COMMAND_TEXT:,}.",
+                self.usage_of("help"),
+            )
+        if not text:
+            return Invocation("help", (), "")
+        word, _, rest = text.partition(" ")
+        rest = rest.strip()
+        sub = self._by_word.get(word.lower())
+        if sub is None and "show" in self._by_word and parse_issue_key(word):
+            return Invocation("show", (word, *rest.split()), text)
+        if sub is None:
+            raise UsageError(f"`{self.command} {_clip(word)}` is not a command I know.", "")
+        args = tuple(rest.split())
+        if len(args) < sub.min_args:
+            raise UsageError(f"`{sub.name}` is missing an argument.", self.usage_of(sub.name))
+        return Invocation(sub.name, args, rest)
+
+    def usage_of(self, name: str) -> str:
+        sub = self._by_word[name]
+        return f"`{self.command} {sub.usage}`"
+
+    def help_lines(self) -> list[tuple[str, str]]:
+        """(usage, what it does) for every subcommand, in declaration order."""
+        return [(f"{self.command} {sub.usage}", sub.summary) for sub in self.subcommands]
+
+
+def _clip(word: str, limit: int = 40) -> str:
+    word = word.replace("`", "'")
+    return word if len(word) <= limit else word[: limit - 1] + "…"
+
+
+HELP = Subcommand("help", "help", "show this list of commands")
+
+
+def default_parser() -> CommandParser:
+    """Every subcommand Connect has; `help` lists exactly these."""
+    return CommandParser([HELP])
