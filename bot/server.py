@@ -12,7 +12,12 @@ WSGI_THREADS = 16
 class WebServer:
     def __init__(self, wsgi_app: Any, *, host: str, port: int, threads: int = WSGI_THREADS):
         self._server: Any = create_server(
-            wsgi_app, host=host, port=port, threads=threads, ident="connect", clear_untrusted_proxy_headers=True
+            wsgi_app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="connect",
+            clear_untrusted_proxy_headers=True,
         )
 
     @property

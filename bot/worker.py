@@ -62,5 +62,7 @@ class Worker:
             except Exception:
                 failures += 1
                 delay = min(job.interval * 2**failures, MAX_BACKOFF_SECONDS)
-                log.exception("job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay)
+                log.exception(
+                    "job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay
+                )
             self._stop.wait(delay)

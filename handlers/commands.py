@@ -27,4 +27,8 @@ def acknowledge_jira(ack: Ack, body: dict[str, Any], services: ConnectServices) 
     if invocation.name == "help":
         ack(**blocks.help_message(parser))
         return
-    ack(**blocks.usage_error_message(UsageError(f"`{invocation.name}` is not available.", ""), parser))
+    ack(
+        **blocks.usage_error_message(
+            UsageError(f"`{invocation.name}` is not available.", ""), parser
+        )
+    )

@@ -17,3 +17,37 @@ class SlashCommand(SlackPayload):
     user_id: str
     response_url: str | None = None
     trigger_id: str | None = None
+
+
+class _Event(SlackPayload):
+    type: str | None = None
+
+
+class EventsEnvelope(SlackPayload):
+    """An Events API body: the shapes Bolt's own middleware assumes before any listener runs."""
+
+    type: str
+    team_id: str | None = None
+    api_app_id: str | None = None
+    event_id: str | None = None
+    event: _Event | None = None
+    authorizations: list[dict[str, object]] | None = None
+    enterprise_id: str | None = None
+
+
+class _Ref(SlackPayload):
+    id: str | None = None
+
+
+class InteractionEnvelope(SlackPayload):
+    """An interactivity or options `payload`, likewise."""
+
+    type: str
+    team: _Ref | None = None
+    user: _Ref | None = None
+    channel: _Ref | None = None
+    enterprise: _Ref | None = None
+    view: dict[str, object] | None = None
+    actions: list[dict[str, object]] | None = None
+    container: dict[str, object] | None = None
+    message: dict[str, object] | None = None

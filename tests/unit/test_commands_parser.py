@@ -12,7 +12,9 @@ def parser() -> CommandParser:
         [
             Subcommand("help", "help", "show help"),
             Subcommand("show", "show KEY", "show an issue", min_args=1),
-            Subcommand("transition", "transition KEY STATUS", "move", aliases=("move",), min_args=2),
+            Subcommand(
+                "transition", "transition KEY STATUS", "move", aliases=("move",), min_args=2
+            ),
         ]
     )
 

@@ -58,7 +58,13 @@ def test_a_malformed_setting_is_one_line_naming_it(
 def test_missing_production_settings_are_named() -> None:
     settings = load_settings()
     missing = " ".join(settings.missing_for_production())
-    for name in ("SLACK_SIGNING_SECRET", "SLACK_BOT_TOKEN", "JIRA_URL", "JIRA_API_TOKEN", "JIRA_PAT"):
+    for name in (
+        "SLACK_SIGNING_SECRET",
+        "SLACK_BOT_TOKEN",
+        "JIRA_URL",
+        "JIRA_API_TOKEN",
+        "JIRA_PAT",
+    ):
         assert name in missing
     with pytest.raises(SettingsError, match="SLACK_SIGNING_SECRET"):
         settings.require_production()

@@ -1,0 +1,63 @@
+"""The Bolt app factory: listeners registered per kind, services reaching them via context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Any
+
+from pydantic import ValidationError
+from slack_bolt import App, BoltContext, BoltResponse
+from slack_sdk import WebClient
+
+from handlers import register_listeners
+from services.context import ConnectServices
+
+log = logging.getLogger("connect.slack")
+
+# A payload of an unexpected shape surfaces as one of these in a listener or in Bolt's own
+# middleware: answered 400, logged with its traceback in case the fault is ours.
+BAD_INPUT_ERRORS = (ValidationError, KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
+def create_app(
+    *,
+    services: ConnectServices,
+    signing_secret: str,
+    web_client: WebClient,
+    executor: Executor,
+) -> App:
+    """Acks run in the request thread (process_before_response); slow work goes to `executor`
+    through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack."""
+    # The bot token comes with web_client (Slack API URL, retry handlers); no second copy.
+    app = App(
+        signing_secret=signing_secret,
+        client=web_client,
+        process_before_response=True,
+        listener_executor=executor,
+        token_verification_enabled=False,
+        logger=logging.getLogger("connect.bolt"),
+    )
+    app.use(_inject(services))
+    app.error(_answer_listener_error)
+    register_listeners(app)
+    return app
+
+
+def _inject(services: ConnectServices) -> Callable[..., Any]:
+    def inject_services(context: BoltContext, next: Callable[[], None]) -> None:
+        context["services"] = services
+        next()
+
+    return inject_services
+
+
+def _answer_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+    if isinstance(error, BAD_INPUT_ERRORS):
+        log.warning("rejected a malformed Slack payload: %r", error, exc_info=error)
+        return BoltResponse(
+            status=400, body='{"error": "malformed payload", "code": "INVALID_PAYLOAD"}'
+        )
+    log.error("listener failed: %s", error, exc_info=error)
+    return BoltResponse(status=500, body='{"error": "internal error", "code": "INTERNAL_ERROR"}')

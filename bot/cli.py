@@ -1,0 +1,163 @@
+"""`python -m bot` (console script `connect-bot`): serve, worker, db upgrade, manifest, run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from bot.database import SchemaOutOfDate, create_db_engine, current_revision, upgrade
+from bot.manifest import dump_manifest, load_manifest, render_manifest
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("connect")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Connect: a Slack bot that ties Slack conversations to Jira issues.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="serve Slack and Jira over HTTP (and run the worker) in one process",
+        description="HTTP mode: /slack/events, /jira/webhook, /health, /ready, /metrics on "
+        "CONNECT_HOST:CONNECT_PORT, with the worker in the same process.",
+    )
+    serve.add_argument("--no-worker", action="store_true", help="do not run the worker here")
+    serve.add_argument("--host", help="listen address (default: CONNECT_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default: CONNECT_PORT)")
+
+    commands.add_parser(
+        "worker",
+        help="run the worker alone (for several processes on one database)",
+        description="Runs the background jobs without serving HTTP.",
+    )
+
+    db = commands.add_parser("db", help="database schema", description="Database schema.")
+    db_commands = db.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    db_commands.add_parser(
+        "upgrade",
+        help="apply the Alembic migrations up to the newest (DATABASE_URL)",
+        description="Apply the Alembic migrations to DATABASE_URL, up to the newest.",
+    )
+    db_commands.add_parser(
+        "current", help="print the schema revision", description="Print the schema revision."
+    )
+
+    manifest = commands.add_parser(
+        "manifest",
+        help="print the Slack app manifest",
+        description="Print manifest.yml with every request URL pointing at URL and "
+        "unfurl_domains set to the host of JIRA_URL.",
+    )
+    manifest.add_argument("--url", help="public base URL of the bot (default: CONNECT_PUBLIC_URL)")
+    manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
+
+    commands.add_parser(
+        "run",
+        help="what `make run` does: serve when Slack credentials are set",
+        description="Serve when SLACK_BOT_TOKEN or SLACK_CLIENT_ID is set; otherwise name the "
+        "settings that are missing.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        settings = load_settings()
+        logging.basicConfig(
+            level=settings.connect_log_level,
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+        return _dispatch(args, settings)
+    except (SettingsError, SchemaOutOfDate, ValueError) as exc:
+        print(f"connect: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "manifest":
+        url = args.url or (
+            str(settings.connect_public_url) if settings.connect_public_url else None
+        )
+        rendered = render_manifest(load_manifest(), public_url=url, jira_url=settings.jira_base_url)
+        print(dump_manifest(rendered, args.format), end="")
+        return 0
+    if args.command == "db":
+        engine = create_db_engine(settings.database_url)
+        try:
+            if args.db_command == "upgrade":
+                upgrade(engine)
+            print(current_revision(engine) or "empty")
+        finally:
+            engine.dispose()
+        return 0
+    if args.command == "worker":
+        return run_worker(settings)
+    if args.command == "run" and not settings.has_slack_credentials:
+        settings.require_production()
+    return serve(
+        settings,
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        with_worker=not getattr(args, "no_worker", False),
+    )
+
+
+def serve(settings: Settings, *, host: str | None, port: int | None, with_worker: bool) -> int:
+    from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
+    from bot.server import WebServer
+
+    runtime = build_runtime(settings)
+    server = WebServer(
+        build_web_app(runtime, build_bolt_app(runtime)),
+        host=host or settings.connect_host,
+        port=port if port is not None else settings.connect_port,
+    )
+    worker = build_worker(runtime) if with_worker else None
+    _on_stop_signal(server.close)
+    if worker:
+        worker.start()
+    log.info("Connect listening on %s", server.url)
+    try:
+        server.run()
+    finally:
+        if worker:
+            worker.stop()
+        runtime.close()
+    return 0
+
+
+def run_worker(settings: Settings) -> int:
+    from bot.container import build_runtime, build_worker
+
+    runtime = build_runtime(settings)
+    worker = build_worker(runtime)
+    _on_stop_signal(worker.request_stop)
+    worker.start()
+    try:
+        worker.wait()
+    finally:
+        worker.stop()
+        runtime.close()
+    return 0
+
+
+def _on_stop_signal(stop: Callable[[], None]) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,119 @@
+"""The composition root: builds every part once from Settings and hands them down."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from flask import Flask
+from slack_bolt import App
+from sqlalchemy import Engine
+
+from bot.app import create_app
+from bot.database import create_db_engine, ensure_schema, session_factory
+from bot.metrics import Metrics
+from bot.settings import Settings, SettingsError
+from bot.web import create_web_app
+from bot.worker import PeriodicJob, Worker
+from clients.jira_rest import JiraRestClient
+from clients.slack_client import SlackWebApiClient
+from services.context import ConnectPolicy, ConnectServices
+from services.housekeeping import purge_finished_work
+from services.unit_of_work import UnitOfWork
+
+log = logging.getLogger("connect")
+T = TypeVar("T")
+
+# Threads for work done after the ack (Jira calls); acks themselves never wait for these.
+WORK_THREADS = 16
+HOUSEKEEPING_INTERVAL = 3600.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    metrics: Metrics
+    services: ConnectServices
+    slack: SlackWebApiClient
+    executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="connect-work")
+    )
+
+    def close(self) -> None:
+        """Let work already handed over finish, then release the database."""
+        self.executor.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    settings.require_production()
+    if settings.oauth_mode:
+        raise SettingsError(
+            "SLACK_CLIENT_ID: multi-workspace OAuth mode is not available in this version; "
+            "unset it and set SLACK_BOT_TOKEN"
+        )
+    if not settings.jira_webhook_secret:
+        log.warning("JIRA_WEBHOOK_SECRET is not set: every Jira webhook will be refused (401)")
+    engine = create_db_engine(settings.database_url)
+    ensure_schema(engine)
+    metrics = Metrics()
+    slack = SlackWebApiClient(
+        _required(settings.slack_bot_token), base_url=str(settings.slack_api_url), observer=metrics
+    )
+    # A PAT means Data Center; otherwise Cloud basic auth (require_production checked one is set).
+    jira = JiraRestClient(
+        _required(settings.jira_base_url),
+        email=None if settings.jira_pat else settings.jira_email,
+        api_token=None if settings.jira_pat else settings.jira_api_token,
+        pat=settings.jira_pat,
+        observer=metrics,
+    )
+    sessions = session_factory(engine)
+    services = ConnectServices(
+        uow=lambda: UnitOfWork(sessions),
+        jira=jira,
+        slack=slack,
+        policy=ConnectPolicy(
+            allowed_projects=frozenset(settings.jira_projects),
+            admins=frozenset(settings.connect_admins),
+            jira_base_url=settings.jira_base_url,
+        ),
+    )
+    return Runtime(
+        settings=settings, engine=engine, metrics=metrics, services=services, slack=slack
+    )
+
+
+def build_bolt_app(runtime: Runtime) -> App:
+    settings = runtime.settings
+    return create_app(
+        services=runtime.services,
+        signing_secret=_required(settings.slack_signing_secret).get_secret_value(),
+        web_client=runtime.slack.web_client,
+        executor=runtime.executor,
+    )
+
+
+def build_web_app(runtime: Runtime, bolt_app: App) -> Flask:
+    return create_web_app(
+        bolt_app=bolt_app,
+        signing_secret=_required(runtime.settings.slack_signing_secret).get_secret_value(),
+        engine=runtime.engine,
+        metrics=runtime.metrics,
+    )
+
+
+def _required(value: T | None) -> T:
+    if value is None:  # Settings.require_production() has already named what is missing
+        raise SettingsError("a required setting is missing")
+    return value
+
+
+def build_worker(runtime: Runtime) -> Worker:
+    uow = runtime.services.uow
+    return Worker(
+        [PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(uow))]
+    )

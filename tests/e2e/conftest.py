@@ -1,0 +1,100 @@
+"""Connect running for real (waitress, Bolt, SQLite) against fake Slack and Jira servers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app, build_worker
+from bot.server import WebServer
+from bot.settings import Settings
+from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from tests.fakes.slack_requests import interactive_body, signed_headers, slash_command_body
+from tests.fakes.slack_server import FakeSlackServer
+
+SIGNING_SECRET = "e2e-signing-secret"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass
+class RunningConnect:
+    url: str
+    runtime: Runtime
+    slack: FakeSlackServer
+    jira: FakeJiraServer
+
+    def post_slack(
+        self,
+        body: bytes,
+        *,
+        content_type: str = FORM,
+        timestamp: int | None = None,
+        secret: str = SIGNING_SECRET,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        signed = signed_headers(secret, body, timestamp=timestamp, content_type=content_type)
+        return requests.post(
+            f"{self.url}/slack/events", data=body, headers={**signed, **(headers or {})}, timeout=10
+        )
+
+    def slash(self, text: str, **fields: Any) -> tuple[requests.Response, str]:
+        response_url = self.slack.response_url()
+        body = slash_command_body(text, response_url=response_url, **fields)
+        return self.post_slack(body), response_url
+
+    def interact(self, payload: dict[str, Any]) -> requests.Response:
+        return self.post_slack(interactive_body(payload))
+
+
+def connect_settings(
+    slack: FakeSlackServer, jira: FakeJiraServer, database: Path, **extra: Any
+) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token=slack.token,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack.api_url,
+        jira_url=jira.url,
+        jira_email=DEFAULT_EMAIL,
+        jira_api_token=DEFAULT_API_TOKEN,
+        jira_webhook_secret="e2e-webhook-secret",
+        database_url=f"sqlite:///{database}",
+        **extra,
+    )
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlackServer]:
+    with FakeSlackServer() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_jira() -> Iterator[FakeJiraServer]:
+    with FakeJiraServer() as server:
+        yield server
+
+
+@pytest.fixture
+def connect(
+    fake_slack: FakeSlackServer, fake_jira: FakeJiraServer, tmp_path: Path
+) -> Iterator[RunningConnect]:
+    runtime = build_runtime(connect_settings(fake_slack, fake_jira, tmp_path / "connect.db"))
+    server = WebServer(build_web_app(runtime, build_bolt_app(runtime)), host="127.0.0.1", port=0)
+    worker = build_worker(runtime)
+    thread = threading.Thread(target=server.run, name="connect-e2e", daemon=True)
+    thread.start()
+    worker.start()
+    try:
+        yield RunningConnect(server.url, runtime, fake_slack, fake_jira)
+    finally:
+        server.close()
+        worker.stop()
+        thread.join(10)
+        runtime.close()

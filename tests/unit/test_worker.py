@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import threading
+
+from bot.worker import PeriodicJob, Worker
+
+
+def test_jobs_run_repeatedly_until_stopped() -> None:
+    runs = threading.Semaphore(0)
+    worker = Worker([PeriodicJob("tick", 0.01, runs.release)])
+    worker.start()
+    for _ in range(3):
+        assert runs.acquire(timeout=5)
+    worker.stop(timeout=5)
+    assert worker.stopping
+    assert all(not thread.is_alive() for thread in worker._threads)
+
+
+def test_a_failing_job_is_retried_and_does_not_stop_the_others() -> None:
+    healthy = threading.Semaphore(0)
+    failures: list[int] = []
+
+    def broken() -> None:
+        failures.append(1)
+        raise RuntimeError("Jira is down")
+
+    worker = Worker(
+        [PeriodicJob("broken", 0.001, broken), PeriodicJob("ok", 0.01, healthy.release)]
+    )
+    worker.start()
+    for _ in range(3):
+        assert healthy.acquire(timeout=5)
+    worker.stop(timeout=5)
+    assert len(failures) >= 2
+
+
+def test_request_stop_ends_wait() -> None:
+    worker = Worker([])
+    worker.start()
+    stopper = threading.Timer(0.05, worker.request_stop)
+    stopper.start()
+    worker.wait()
+    assert worker.stopping
