@@ -31,18 +31,25 @@ def create_app(
     """Acks run in the request thread (process_before_response); slow work goes to `executor`
     through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack."""
     # The bot token comes with web_client (Slack API URL, retry handlers); no second copy.
+    bolt_log = logging.getLogger("connect.bolt")
+    bolt_log.addFilter(_drop_token_notice)
     app = App(
         signing_secret=signing_secret,
         client=web_client,
         process_before_response=True,
         listener_executor=executor,
         token_verification_enabled=False,
-        logger=logging.getLogger("connect.bolt"),
+        logger=bolt_log,
     )
     app.use(_inject(services))
     app.error(_answer_listener_error)
     register_listeners(app)
     return app
+
+
+def _drop_token_notice(record: logging.LogRecord) -> bool:
+    # Bolt also reads SLACK_BOT_TOKEN itself and warns that the client's copy wins: it is the same.
+    return "`token` will be unused" not in record.getMessage()
 
 
 def _inject(services: ConnectServices) -> Callable[..., Any]:

@@ -126,7 +126,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, with_worker
         port=port if port is not None else settings.connect_port,
     )
     worker = build_worker(runtime) if with_worker else None
-    _on_stop_signal(server.close)
+    server.stop_on_signals()
     if worker:
         worker.start()
     log.info("Connect listening on %s", server.url)

@@ -79,7 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
         policy=ConnectPolicy(
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
-            jira_base_url=settings.jira_base_url,
+            jira_base_url=_required(settings.jira_base_url),
         ),
     )
     return Runtime(

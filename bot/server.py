@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
 from typing import Any
 
 from waitress.server import create_server
@@ -29,8 +31,25 @@ class WebServer:
         return f"http://{self._server.effective_host}:{self.port}"
 
     def run(self) -> None:
-        """Serve until close() is called from another thread or a signal handler."""
+        """Serve until close(), or until SIGTERM/SIGINT when run in the main thread."""
         self._server.run()
 
+    def stop_on_signals(self) -> None:
+        """SIGTERM/SIGINT end run() in the main thread; waitress then drains its requests."""
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            for name in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(name, signal.SIG_IGN)  # a second signal must not cut the drain
+            raise SystemExit(0)  # waitress's run() catches it and shuts its threads down
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
     def close(self) -> None:
-        self._server.close()
+        """Stop from another thread: the sockets are closed inside the loop's own thread."""
+        self._server.trigger.pull_trigger(self._close_in_loop)
+
+    def _close_in_loop(self) -> None:
+        for dispatcher in list(self._server._map.values()):
+            dispatcher.close()
+        self._server.task_dispatcher.shutdown()

@@ -1,0 +1,200 @@
+"""`python -m bot` as an operator runs it: real processes, real signals."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from bot.settings import Settings
+from tests.e2e.conftest import SIGNING_SECRET
+from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from tests.fakes.slack_requests import signed_headers, slash_command_body
+from tests.fakes.slack_server import FakeSlackServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def clean_env(tmp_path: Path, **values: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.upper() not in {f.upper() for f in Settings.model_fields}
+    }
+    env.update({"PYTHONPATH": str(ROOT), "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"})
+    env.update(values)
+    return env
+
+
+def run_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "args", [(), ("serve",), ("worker",), ("db",), ("db", "upgrade"), ("manifest",), ("run",)]
+)
+def test_help_on_every_command(args: tuple[str, ...], tmp_path: Path) -> None:
+    result = run_bot(*args, "--help", env=clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "usage: python -m bot" in result.stdout
+
+
+def test_manifest_json_is_valid_and_points_at_the_url(tmp_path: Path) -> None:
+    env = clean_env(tmp_path, JIRA_URL="https://acme.atlassian.net")
+    result = run_bot(
+        "manifest", "--url", "https://bot.acme.com/", "--format", "json", env=env, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(result.stdout)
+    assert (
+        manifest["settings"]["event_subscriptions"]["request_url"]
+        == "https://bot.acme.com/slack/events"
+    )
+    assert manifest["features"]["unfurl_domains"] == ["acme.atlassian.net"]
+    as_yaml = yaml.safe_load(run_bot("manifest", env=env, cwd=tmp_path).stdout)
+    assert as_yaml["features"]["slash_commands"][0]["command"] == "/jira"
+
+
+def test_manifest_refuses_a_bad_url_in_one_line(tmp_path: Path) -> None:
+    result = run_bot("manifest", "--url", "ftp://nope", env=clean_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "http(s)" in result.stderr
+
+
+def test_missing_settings_are_named_in_one_line(tmp_path: Path) -> None:
+    for command in ("run", "serve", "worker"):
+        result = run_bot(command, env=clean_env(tmp_path), cwd=tmp_path)
+        assert result.returncode == 2
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "SLACK_SIGNING_SECRET" in result.stderr and "JIRA_URL" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_setting_is_named_in_one_line(tmp_path: Path) -> None:
+    result = run_bot("serve", env=clean_env(tmp_path, CONNECT_PORT="http"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("connect: invalid setting: CONNECT_PORT")
+    assert result.stderr.count("\n") == 1
+
+
+def test_db_upgrade_on_postgresql_and_serve_refusing_before_it(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with FakeSlackServer() as slack, FakeJiraServer() as jira:
+        env = clean_env(tmp_path, **bot_env(slack, jira), DATABASE_URL=postgres_url)
+        refused = run_bot("serve", env=env, cwd=tmp_path)
+        assert refused.returncode == 2
+        assert "python -m bot db upgrade" in refused.stderr
+        upgraded = run_bot("db", "upgrade", env=env, cwd=tmp_path)
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert (
+            run_bot("db", "current", env=env, cwd=tmp_path).stdout.strip()
+            == upgraded.stdout.strip()
+        )
+
+
+def bot_env(slack: FakeSlackServer, jira: FakeJiraServer) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "JIRA_URL": jira.url,
+        "JIRA_EMAIL": DEFAULT_EMAIL,
+        "JIRA_API_TOKEN": DEFAULT_API_TOKEN,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, FakeSlackServer]]:
+    with FakeSlackServer() as slack, FakeJiraServer() as jira:
+        port = free_port()
+        env = clean_env(
+            tmp_path, **bot_env(slack, jira), CONNECT_HOST="127.0.0.1", CONNECT_PORT=str(port)
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_healthy(url, process)
+            yield process, url, slack
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"serve exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            if requests.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("serve did not become healthy in 30 s")
+
+
+def test_serve_answers_health_and_a_signed_help_then_stops_on_sigterm(
+    serve_process: tuple[subprocess.Popen[str], str, FakeSlackServer],
+) -> None:
+    process, url, slack = serve_process
+    assert requests.get(f"{url}/health", timeout=5).json() == {
+        "status": "healthy",
+        "service": "connect",
+    }
+    body = slash_command_body("help", response_url=slack.response_url())
+    started = time.monotonic()
+    answer = requests.post(
+        f"{url}/slack/events",
+        data=body,
+        timeout=5,
+        headers=signed_headers(
+            SIGNING_SECRET, body, content_type="application/x-www-form-urlencoded"
+        ),
+    )
+    assert time.monotonic() - started < 3
+    assert answer.status_code == 200
+    assert "/jira help" in answer.json()["text"]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(20) == 0
+
+
+def test_killing_serve_stops_everything_it_runs(
+    serve_process: tuple[subprocess.Popen[str], str, FakeSlackServer],
+) -> None:
+    process, url, _ = serve_process
+    process.kill()
+    process.wait(10)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/health", timeout=2)
