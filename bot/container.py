@@ -19,8 +19,9 @@ from bot.web import create_web_app
 from bot.worker import PeriodicJob, Worker
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackWebApiClient
-from services.context import ConnectPolicy, ConnectServices
+from services.context import ConnectServices
 from services.housekeeping import purge_finished_work
+from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("connect")

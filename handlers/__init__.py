@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import commands
+from handlers import actions, commands
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
+    actions.register(app)

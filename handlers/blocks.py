@@ -8,9 +8,15 @@ from services.commands import CommandParser, UsageError
 
 Message = dict[str, Any]
 
+INVITE_FIRST = "I'm not in this channel yet: invite me with `/invite @Connect`, then try again."
+
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def ephemeral(text: str) -> Message:
+    return {"response_type": "ephemeral", "text": text, "blocks": [_section(text)]}
 
 
 def help_message(parser: CommandParser) -> Message:

@@ -1,19 +1,38 @@
-"""`/jira`: ack at once with anything that needs no Jira; the rest runs after the ack."""
+"""`/jira`: the ack answers at once with anything that needs no Jira; the rest runs after it.
+
+With process_before_response, `acknowledge_jira` runs in the web server's request thread and
+its return is the HTTP answer; `run_jira` is a lazy listener on Connect's own executor, so a
+slow Jira never holds an ack.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 
-from handlers import blocks
+from handlers import blocks, cards
 from handlers.payloads import SlashCommand
-from services.commands import UsageError
+from services.commands import Invocation, UsageError
 from services.context import ConnectServices
+from services.errors import ConnectError
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    command: SlashCommand
+    invocation: Invocation
 
 
 def register(app: App) -> None:
-    app.command("/jira")(acknowledge_jira)
+    app.command("/jira")(ack=acknowledge_jira, lazy=[run_jira])
 
 
 def acknowledge_jira(ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
@@ -27,8 +46,68 @@ def acknowledge_jira(ack: Ack, body: dict[str, Any], services: ConnectServices) 
     if invocation.name == "help":
         ack(**blocks.help_message(parser))
         return
-    ack(
-        **blocks.usage_error_message(
-            UsageError(f"`{invocation.name}` is not available.", ""), parser
-        )
+    ack()
+
+
+def run_jira(body: dict[str, Any], respond: Respond, services: ConnectServices) -> None:
+    command = SlashCommand.model_validate(body)
+    try:
+        invocation = services.parser.parse(command.text)
+    except UsageError:
+        return  # answered in the ack
+    run = SLOW_SUBCOMMANDS.get(invocation.name)
+    if run is None:
+        return
+    try:
+        reply = run(services, CommandRequest(command, invocation))
+    except ConnectError as error:
+        reply = blocks.ephemeral(error.user_message)
+    except Exception:
+        log.exception("/jira %s failed", invocation.name)
+        reply = blocks.ephemeral(":warning: Something went wrong on Connect's side; try again.")
+    respond(**reply)
+
+
+def show(services: ConnectServices, request: CommandRequest) -> Message:
+    issue = services.issues.get(request.invocation.args[0])
+    return {
+        "response_type": "ephemeral",
+        "text": f"{issue.key}: {issue.summary}",
+        "blocks": cards.issue_card(issue, share=True),
+    }
+
+
+def search(services: ConnectServices, request: CommandRequest) -> Message:
+    query = request.invocation.rest
+    result = services.issues.search(query)
+    if not result.issues:
+        return blocks.ephemeral(f"No issues found for “{cards.escape(query[:200])}”.")
+    return {
+        "response_type": "ephemeral",
+        "text": f"{len(result.issues)} issues for {query[:200]}",
+        "blocks": cards.search_results(query, result.issues),
+    }
+
+
+def transition(services: ConnectServices, request: CommandRequest) -> Message:
+    key, *status = request.invocation.args
+    moved = services.issues.transition(key, " ".join(status))
+    text = (
+        f"Moved *{moved.after.key}* {cards.escape(moved.before.status)} → "
+        f"{cards.escape(moved.after.status)}."
     )
+    return {
+        "response_type": "ephemeral",
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            *cards.issue_card(moved.after, share=True),
+        ],
+    }
+
+
+SLOW_SUBCOMMANDS: dict[str, Callable[[ConnectServices, CommandRequest], Message]] = {
+    "show": show,
+    "search": search,
+    "transition": transition,
+}

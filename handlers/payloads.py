@@ -51,3 +51,22 @@ class InteractionEnvelope(SlackPayload):
     actions: list[dict[str, object]] | None = None
     container: dict[str, object] | None = None
     message: dict[str, object] | None = None
+
+
+class _Action(SlackPayload):
+    action_id: str
+    value: str | None = None
+    block_id: str | None = None
+
+
+class BlockAction(SlackPayload):
+    team: _Ref
+    user: _Ref
+    channel: _Ref | None = None
+    actions: list[_Action]
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+    @property
+    def action(self) -> _Action:
+        return self.actions[0]

@@ -83,9 +83,20 @@ def _clip(word: str, limit: int = 40) -> str:
     return word if len(word) <= limit else word[: limit - 1] + "…"
 
 
-HELP = Subcommand("help", "help", "show this list of commands")
+SUBCOMMANDS = (
+    Subcommand("help", "help", "show this list of commands"),
+    Subcommand("show", "show KEY  (or just KEY)", "show an issue's card", min_args=1),
+    Subcommand("search", "search TEXT or JQL", "find up to 10 issues", min_args=1),
+    Subcommand(
+        "transition",
+        "transition KEY STATUS  (or move KEY STATUS)",
+        "change an issue's status (status or transition name)",
+        aliases=("move",),
+        min_args=2,
+    ),
+)
 
 
 def default_parser() -> CommandParser:
     """Every subcommand Connect has; `help` lists exactly these."""
-    return CommandParser([HELP])
+    return CommandParser(SUBCOMMANDS)

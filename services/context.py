@@ -7,19 +7,9 @@ from dataclasses import dataclass, field
 from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
+from services.issues import IssueService
+from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectPolicy:
-    """The settings services act on, free of how they were read."""
-
-    allowed_projects: frozenset[str] = frozenset()
-    admins: frozenset[str] = frozenset()
-    jira_base_url: str = ""
-
-    def project_allowed(self, project_key: str) -> bool:
-        return not self.allowed_projects or project_key.upper() in self.allowed_projects
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,5 +17,13 @@ class ConnectServices:
     uow: UnitOfWorkFactory
     jira: JiraClient
     slack: SlackClient
-    policy: ConnectPolicy = ConnectPolicy()
+    policy: ConnectPolicy = field(default_factory=ConnectPolicy)
     parser: CommandParser = field(default_factory=default_parser)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> ConnectServices:
+        # Bolt deep-copies the context for lazy listeners; the services are shared, not copied.
+        return self
+
+    @property
+    def issues(self) -> IssueService:
+        return IssueService(self.jira, self.policy)

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from bot.database import create_db_engine, session_factory, upgrade
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from tests.fakes.jira_server import fake_jira_cloud, fake_jira_dc  # noqa: F401 - pytest fixtures
 
 PG_ENV = "CONNECT_TEST_DATABASE_URL"
 

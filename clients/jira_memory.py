@@ -1,0 +1,440 @@
+"""`InMemoryJira`: a faithful in-memory Jira for unit tests and the offline demo.
+
+It raises what the real client raises (JiraNotFound, JiraFieldErrors, JiraBadRequest for
+JQL it cannot evaluate). Every Protocol call is logged in `calls`. People acting in Jira
+are simulated with `act_as(user)`, which sets who is behind the calls made in that block on
+this thread (Connect's own account otherwise), plus the Jira-side helpers `add_issue`,
+`update_issue`, `move_issue` and `delete_issue`. `fail_next` injects failures and
+`delay_seconds` slows every call down.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from clients.jira_client import (
+    FieldMeta,
+    IssueType,
+    JiraBadRequest,
+    JiraComment,
+    JiraError,
+    JiraFieldErrors,
+    JiraIssue,
+    JiraNotFound,
+    JiraProject,
+    JiraUser,
+    Priority,
+    SearchPage,
+    ServerInfo,
+    Transition,
+)
+from clients.jira_jql import JqlContext, JqlRow, parse_jql
+from clients.jira_memory_model import (
+    ISSUE_TYPES,
+    NOT_FOUND,
+    PRIORITIES,
+    STATUSES,
+    UNBOUNDED,
+    WORKFLOW,
+    IssueChange,
+    RemoteLink,
+    StoredIssue,
+    draft_issue,
+    jql_known,
+    jql_row,
+    system_fields,
+    validate_create,
+)
+from clients.jira_sample import load_sample_data
+
+
+class InMemoryJira:
+    def __init__(
+        self,
+        *,
+        base_url: str = "https://jira.example.com",
+        deployment_type: str = "Cloud",
+        myself: JiraUser | None = None,
+        clock: Callable[[], datetime] | None = None,
+        max_page_size: int = 100,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.deployment_type = deployment_type
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.changes: list[IssueChange] = []
+        self.delay_seconds = 0.0
+        self.max_page_size = max_page_size
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.RLock()
+        self._actor = threading.local()
+        self._me = myself or JiraUser("acc-connect", "Connect", None)
+        self._users: dict[str, JiraUser] = {self._me.account_id: self._me}
+        self._projects: dict[str, JiraProject] = {}
+        self._extra_fields: dict[tuple[str, str], list[FieldMeta]] = {}
+        self._records: dict[str, StoredIssue] = {}  # by issue id
+        self._ids: dict[str, str] = {}  # issue id, key or former key -> issue id
+        self._version = 0  # bumped on every change, so that search can reuse its rows
+        self._rows: tuple[int, dict[str, frozenset[str]], list[JqlRow]] = (-1, {}, [])
+        self._counters: dict[str, int] = {}
+        self._next_id = 10001
+        self._failures: list[tuple[str | None, JiraError]] = []
+        self._listeners: list[Callable[[IssueChange], None]] = []
+
+    @classmethod
+    def with_sample_data(cls, **kwargs: Any) -> InMemoryJira:
+        """Projects OPS and WEB, users alice/bob/carol@example.com, issues OPS-1..3 and WEB-1."""
+        jira = cls(**kwargs)
+        load_sample_data(jira)
+        with jira._lock:
+            jira.changes.clear()  # seeding is history, not news
+        return jira
+
+    # Jira-side set-up and actions (not logged in `calls`) -------------------------------------
+
+    def add_user(self, email: str | None, display_name: str, account_id: str) -> JiraUser:
+        user = JiraUser(account_id, display_name, email)
+        with self._lock:
+            self._users[account_id] = user
+            self._version += 1
+        return user
+
+    def add_project(self, key: str, name: str) -> JiraProject:
+        with self._lock:
+            project = JiraProject(str(10000 + len(self._projects)), key, name)
+            self._projects[key] = project
+            self._version += 1
+            return project
+
+    def add_field(self, project_key: str, issue_type: str, meta: FieldMeta) -> None:
+        """Adds a (custom) field to the create screen of one project's issue type."""
+        with self._lock:
+            self._extra_fields.setdefault((project_key, issue_type), []).append(meta)
+
+    def now(self) -> datetime:
+        """The clock of this Jira, to the millisecond as Jira keeps it."""
+        now = self._clock().astimezone(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)  # Jira keeps milliseconds
+
+    def users(self) -> list[JiraUser]:
+        with self._lock:
+            return list(self._users.values())
+
+    def user(self, who: str) -> JiraUser:
+        """A user by account id or e-mail."""
+        with self._lock:
+            for user in self._users.values():
+                if who in (user.account_id, user.email):
+                    return user
+        raise KeyError(who)
+
+    @contextmanager
+    def act_as(self, who: JiraUser | str) -> Iterator[JiraUser]:
+        """Calls in this block on this thread are made by `who`, a person acting in Jira."""
+        user = who if isinstance(who, JiraUser) else self.user(who)
+        previous = getattr(self._actor, "user", None)
+        self._actor.user = user
+        try:
+            yield user
+        finally:
+            self._actor.user = previous
+
+    def add_issue(
+        self,
+        project_key: str,
+        summary: str,
+        *,
+        issue_type: str = "Task",
+        status: str = "To Do",
+        priority: str | None = "Medium",
+        assignee: str | None = None,
+        reporter: str | None = None,
+        description: str | None = None,
+        labels: tuple[str, ...] = (),
+        created: datetime | None = None,
+    ) -> JiraIssue:
+        """Seeds an issue as if someone had created it in Jira."""
+        with self._lock:
+            draft = draft_issue(
+                project_key,
+                summary,
+                issue_type,
+                status=status,
+                priority=priority,
+                assignee=self.user(assignee) if assignee else None,
+                reporter=self.user(reporter) if reporter else self._current_actor(),
+                description=description,
+                labels=labels,
+            )
+            return self._insert(draft, created)
+
+    def update_issue(self, key: str, **fields: Any) -> JiraIssue:
+        """A Jira-side edit of JiraIssue attributes (summary, priority, description, labels...)."""
+        with self._lock:
+            self._record(key)
+            if "status" in fields:
+                fields.setdefault("status_category", STATUSES[fields["status"]])
+            return self._set(key, **fields)
+
+    def move_issue(self, key: str, project_key: str) -> JiraIssue:
+        """Moves an issue to another project: it gets a new key and keeps answering the old."""
+        with self._lock:
+            record = self._record(key)
+            new_key = self._new_key(self._project(project_key).key)
+            record.former_keys.append(record.issue.key)
+            self._ids[new_key] = record.issue.id
+            url = f"{self.base_url}/browse/{new_key}"
+            return self._set(key, key=new_key, url=url, project_key=project_key)
+
+    def delete_issue(self, key: str) -> None:
+        with self._lock:
+            record = self._record(key)
+            del self._records[record.issue.id]
+            for ref in (record.issue.id, record.issue.key, *record.former_keys):
+                self._ids.pop(ref, None)
+            self._announce(record.issue.key, "deleted", record.issue.key, None)
+
+    def remote_links(self, key: str) -> list[RemoteLink]:
+        with self._lock:
+            return list(self._record(key).links.values())
+
+    def comments(self, key: str) -> list[JiraComment]:
+        with self._lock:
+            return list(self._record(key).comments)
+
+    def search_all(self, jql: str) -> list[JiraIssue]:
+        """Every issue matching `jql`, in order, without paging (not logged in `calls`)."""
+        with self._lock:
+            version, known, rows = self._rows
+            if version != self._version:
+                stored = self._records.values()
+                known = jql_known(stored, self._projects.values(), self._users.values())
+                rows = [jql_row(s, self._projects[s.issue.project_key]) for s in stored]
+                self._rows = (self._version, known, rows)
+            query = parse_jql(jql, self._jql_context(known))
+            if not query.order_by:
+                query = replace(query, order_by=(("created", True), ("key", True)))
+            return [self._records[row.ref].issue for row in query.apply(rows)]
+
+    def add_listener(self, listener: Callable[[IssueChange], None]) -> None:
+        """`listener` gets every IssueChange, e.g. to play it to Connect as a webhook."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def fail_next(self, error: JiraError, *, operation: str | None = None, times: int = 1) -> None:
+        """The next `times` calls (of `operation`, or any) raise `error` instead of running."""
+        with self._lock:
+            self._failures.extend([(operation, error)] * times)
+
+    # The JiraClient protocol ------------------------------------------------------------------
+
+    def server_info(self) -> ServerInfo:
+        self._enter("server_info")
+        version = "1001.0.0-SNAPSHOT" if self.deployment_type == "Cloud" else "9.12.0"
+        return ServerInfo(self.base_url, self.deployment_type, version)
+
+    def myself(self) -> JiraUser:
+        self._enter("myself")
+        return self._me
+
+    def get_issue(self, key: str) -> JiraIssue:
+        self._enter("get_issue", key)
+        with self._lock:
+            return self._record(key).issue
+
+    def search(
+        self, jql: str, *, max_results: int = 50, page_token: str | None = None
+    ) -> SearchPage:
+        self._enter("search", jql, max_results=max_results, page_token=page_token)
+        if page_token is not None and not page_token.isdigit():
+            raise JiraBadRequest("The provided next page token is invalid or expired.")
+        if self.deployment_type == "Cloud" and not parse_jql(jql, self._jql_context()).bounded:
+            raise JiraBadRequest(UNBOUNDED)
+        start = int(page_token or 0)
+        size = max(1, min(max_results, self.max_page_size))
+        found = self.search_all(jql)
+        more = start + size < len(found)
+        return SearchPage(tuple(found[start : start + size]), str(start + size) if more else None)
+
+    def projects(self) -> list[JiraProject]:
+        self._enter("projects")
+        with self._lock:
+            return list(self._projects.values())
+
+    def issue_types(self, project_key: str) -> list[IssueType]:
+        self._enter("issue_types", project_key)
+        with self._lock:
+            self._project(project_key)
+            return list(ISSUE_TYPES)
+
+    def create_fields(self, project_key: str, issue_type_id: str) -> list[FieldMeta]:
+        self._enter("create_fields", project_key, issue_type_id)
+        with self._lock:
+            project = self._project(project_key)
+            issue_type = self._issue_type(issue_type_id)
+            return system_fields() + self._extra_fields.get((project.key, issue_type.name), [])
+
+    def priorities(self) -> list[Priority]:
+        self._enter("priorities")
+        return list(PRIORITIES)
+
+    def create_issue(self, fields: Mapping[str, Any]) -> JiraIssue:
+        self._enter("create_issue", dict(fields))
+        with self._lock:
+            draft, custom = validate_create(fields, self._projects, self._users, self._extra_fields)
+            issue = self._insert(replace(draft, reporter=draft.reporter or self._current_actor()))
+            self._records[issue.id].custom.update(custom)
+            return issue
+
+    def transitions(self, key: str) -> list[Transition]:
+        self._enter("transitions", key)
+        with self._lock:
+            status = self._record(key).issue.status
+            return [t for sources, t in WORKFLOW if status in sources]
+
+    def transition_issue(self, key: str, transition_id: str) -> None:
+        self._enter("transition_issue", key, transition_id)
+        with self._lock:
+            status = self._record(key).issue.status
+            chosen = [t for sources, t in WORKFLOW if status in sources and t.id == transition_id]
+            if not chosen:
+                raise JiraBadRequest(
+                    f"Transition id '{transition_id}' is not valid for this issue."
+                )
+            target = chosen[0].to_status
+            done = STATUSES[target] == "done"
+            self._set(key, status=target, status_category=STATUSES[target])
+            self._set(key, resolution="Done" if done else None)
+
+    def assign_issue(self, key: str, account_id: str | None) -> None:
+        self._enter("assign_issue", key, account_id)
+        with self._lock:
+            self._record(key)
+            user = self._users.get(account_id or "")
+            if account_id is not None and (user is None or not user.active):
+                raise JiraFieldErrors(
+                    {"assignee": f"User '{account_id}' cannot be assigned issues."}
+                )
+            self._set(key, assignee=user)
+
+    def add_comment(self, key: str, body: str) -> JiraComment:
+        self._enter("add_comment", key, body)
+        with self._lock:
+            record = self._record(key)
+            if not body.strip():
+                raise JiraFieldErrors({"comment": "Comment body can not be empty!"})
+            now = self.now()
+            comment = JiraComment(str(self._take_id()), body, self._current_actor(), now, now)
+            record.comments.append(comment)
+            self._set(key, updated=now)
+            self._announce(record.issue.key, "comment", None, comment.id)
+            return comment
+
+    def upsert_remote_link(
+        self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None
+    ) -> None:
+        self._enter("upsert_remote_link", key, global_id=global_id, url=url, title=title)
+        with self._lock:
+            record = self._record(key)
+            if not title.strip() or not url.strip():
+                raise JiraFieldErrors({"object": "A remote link needs a url and a title."})
+            existing = record.links.get(global_id)
+            link_id = existing.id if existing else str(self._take_id())
+            record.links[global_id] = RemoteLink(link_id, global_id, url, title, summary)
+
+    def find_users_by_email(self, email: str) -> list[JiraUser]:
+        self._enter("find_users_by_email", email)
+        with self._lock:
+            wanted = email.strip().casefold()
+            return [
+                u for u in self._users.values() if u.active and (u.email or "").casefold() == wanted
+            ]
+
+    # Internals --------------------------------------------------------------------------------
+
+    def _enter(self, operation: str, *args: Any, **kwargs: Any) -> None:
+        with self._lock:
+            self.calls.append((operation, args, kwargs))
+            index = next(
+                (i for i, (op, _) in enumerate(self._failures) if op in (None, operation)), None
+            )
+            failure = self._failures.pop(index)[1] if index is not None else None
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)  # outside the lock, so slow calls still overlap
+        if failure is not None:
+            raise failure
+
+    def _jql_context(self, known: dict[str, frozenset[str]] | None = None) -> JqlContext:
+        return JqlContext(self.now(), self._current_actor().account_id, known or {})
+
+    def _current_actor(self) -> JiraUser:
+        user: JiraUser | None = getattr(self._actor, "user", None)
+        return user or self._me
+
+    def _take_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _new_key(self, project_key: str) -> str:
+        self._counters[project_key] = self._counters.get(project_key, 0) + 1
+        return f"{project_key}-{self._counters[project_key]}"
+
+    def _record(self, key: str) -> StoredIssue:
+        issue_id = self._ids.get(key.strip().upper())
+        if issue_id is None:
+            raise JiraNotFound(NOT_FOUND, status=404)
+        return self._records[issue_id]
+
+    def _project(self, key: str) -> JiraProject:
+        for project in self._projects.values():
+            if key in (project.key, project.id):
+                return project
+        raise JiraNotFound(f"No project could be found with key '{key}'.", status=404)
+
+    def _issue_type(self, type_id: str) -> IssueType:
+        for issue_type in ISSUE_TYPES:
+            if type_id in (issue_type.id, issue_type.name):
+                return issue_type
+        raise JiraNotFound(f"Issue type with id '{type_id}' does not exist.", status=404)
+
+    def _insert(self, draft: JiraIssue, created: datetime | None = None) -> JiraIssue:
+        key = self._new_key(self._project(draft.project_key).key)
+        when = created or self.now()
+        url = f"{self.base_url}/browse/{key}"
+        issue = replace(
+            draft, id=str(self._take_id()), key=key, url=url, created=when, updated=when
+        )
+        self._records[issue.id] = StoredIssue(issue)
+        self._ids[issue.id] = self._ids[key] = issue.id
+        self._announce(key, "created", None, key)
+        return issue
+
+    def _set(self, ref: str, /, **changes: Any) -> JiraIssue:
+        record = self._record(ref)
+        before = record.issue
+        record.issue = replace(before, **changes)
+        changed = [n for n in changes if getattr(before, n) != changes[n] and n != "updated"]
+        if changed:
+            record.issue = replace(record.issue, updated=changes.get("updated", self.now()))
+        for name in changed:
+            if name not in ("status_category", "url"):
+                self._announce(before.key, name, _text(getattr(before, name)), _text(changes[name]))
+        return record.issue
+
+    def _announce(self, key: str, field: str, old: str | None, new: str | None) -> None:
+        change = IssueChange(key, field, old, new, self._current_actor(), self.now())
+        self._version += 1
+        self.changes.append(change)
+        for listener in list(self._listeners):
+            listener(change)
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, JiraUser):
+        return value.account_id
+    return None if value is None else str(value)

@@ -1,0 +1,52 @@
+"""Buttons on cards: ack at once, act after."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from clients.slack_client import SlackNotInChannel
+from handlers import blocks, cards
+from handlers.payloads import BlockAction
+from services.context import ConnectServices
+from services.errors import ConnectError
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App) -> None:
+    app.action(cards.OPEN_ACTION)(acknowledge)  # a URL button: Slack opens it, we only ack
+    app.action(cards.SHARE_ACTION)(ack=acknowledge, lazy=[share_issue])
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def share_issue(body: dict[str, Any], respond: Respond, services: ConnectServices) -> None:
+    action = BlockAction.model_validate(body)
+    channel, key = action.channel.id if action.channel else None, action.action.value
+    if not channel or not key:
+        return
+    try:
+        issue = services.issues.get(key)
+        services.slack.post_message(
+            channel,
+            text=f"{issue.key}: {issue.summary}",
+            blocks=[
+                *cards.issue_card(issue),
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"Shared by <@{action.user.id}>"}],
+                },
+            ],
+        )
+    except SlackNotInChannel:
+        respond(**blocks.ephemeral(blocks.INVITE_FIRST), replace_original=False)
+        return
+    except ConnectError as error:
+        respond(**blocks.ephemeral(error.user_message), replace_original=False)
+        return
+    respond(delete_original=True)

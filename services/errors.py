@@ -1,0 +1,58 @@
+"""Failures a Slack user is told about, each with a message fit to show them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from clients.jira_client import JiraAuthError, JiraNotFound, JiraUnavailable
+
+
+class ConnectError(Exception):
+    def __init__(self, user_message: str) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class IssueNotFound(ConnectError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"I can't find *{key}*: it does not exist, or Connect may not show it.")
+        self.key = key
+
+
+class JiraDown(ConnectError):
+    def __init__(self) -> None:
+        super().__init__(":warning: Jira is not reachable right now; try again in a minute.")
+
+
+class JiraRefused(ConnectError):
+    """Jira refused Connect's own credentials or permissions: an admin has to act."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            ":warning: Jira refused Connect's account (credentials or permissions). "
+            "Ask your Connect admin to check JIRA_EMAIL/JIRA_API_TOKEN or JIRA_PAT."
+        )
+
+
+class InvalidRequest(ConnectError):
+    """The request names something that does not fit (a status, a user, a value)."""
+
+
+class NotPermitted(ConnectError):
+    pass
+
+
+@contextmanager
+def jira_errors(key: str | None = None) -> Iterator[None]:
+    """Turn the Jira client's failures into what the user is told."""
+    try:
+        yield
+    except JiraNotFound:
+        if key is None:
+            raise
+        raise IssueNotFound(key) from None
+    except JiraUnavailable:
+        raise JiraDown() from None
+    except JiraAuthError:
+        raise JiraRefused() from None

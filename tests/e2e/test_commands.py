@@ -1,0 +1,143 @@
+"""`/jira show | search | transition` and the card's Share button, through signed requests."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from tests.e2e.conftest import RunningConnect
+
+
+def wait_for_response(
+    connect: RunningConnect, response_url: str, timeout: float = 10
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        posts = connect.slack.responses(response_url)
+        if posts:
+            return posts[-1]
+        time.sleep(0.02)
+    raise AssertionError("nothing was posted to the response URL")
+
+
+def test_show_acks_at_once_then_answers_with_the_card(connect: RunningConnect) -> None:
+    response, response_url = connect.slash("show OPS-1")
+    assert response.status_code == 200
+    assert response.text == ""  # an empty ack; the card follows through response_url
+    card = wait_for_response(connect, response_url)
+    assert card["response_type"] == "ephemeral"
+    text = str(card["blocks"])
+    assert "OPS-1" in text and "Share in channel" in text and "Open in Jira" in text
+
+
+def test_a_bare_key_and_lower_case_show_the_issue(connect: RunningConnect) -> None:
+    _, response_url = connect.slash("ops-2")
+    assert "OPS-2" in wait_for_response(connect, response_url)["text"]
+
+
+def test_unknown_issue_is_not_found(connect: RunningConnect) -> None:
+    _, response_url = connect.slash("show OPS-999")
+    assert "can't find *OPS-999*" in wait_for_response(connect, response_url)["text"]
+
+
+def test_acks_stay_immediate_while_jira_takes_2_5_seconds(connect: RunningConnect) -> None:
+    connect.jira.delay_seconds = 2.5
+    started = time.monotonic()
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(lambda _: connect.slash("show OPS-1"), range(20)))
+    ack_time = time.monotonic() - started
+    assert all(response.status_code == 200 for response, _ in answers)
+    assert ack_time < 2.5, f"20 acks took {ack_time:.2f}s with Jira at 2.5 s a call"
+    for _, response_url in answers:
+        assert "OPS-1" in wait_for_response(connect, response_url, timeout=30)["text"]
+
+
+def test_jira_down_gives_a_clear_message(connect: RunningConnect) -> None:
+    connect.jira.fail_next(503, times=50)
+    _, response_url = connect.slash("show OPS-1")
+    answer = wait_for_response(connect, response_url, timeout=20)
+    assert "Jira is not reachable" in answer["text"]
+    assert "Traceback" not in answer["text"]
+
+
+def test_search_by_text_and_by_jql(connect: RunningConnect) -> None:
+    issue = connect.jira.jira.get_issue("OPS-1")
+    word = issue.summary.split()[0]
+    _, by_text = connect.slash(f"search {word}")
+    assert "OPS-1" in str(wait_for_response(connect, by_text)["blocks"])
+    _, by_jql = connect.slash("search project = WEB ORDER BY key")
+    found = str(wait_for_response(connect, by_jql)["blocks"])
+    assert "WEB-1" in found and "OPS-1" not in found
+
+
+def test_transition_by_status_name_case_insensitive(connect: RunningConnect) -> None:
+    _, response_url = connect.slash("move OPS-2 in progress")
+    answer = wait_for_response(connect, response_url)
+    assert "Moved *OPS-2* To Do → In Progress" in answer["text"]
+    assert connect.jira.jira.get_issue("OPS-2").status == "In Progress"
+    _, again = connect.slash("move OPS-2 In Progress")
+    assert "already In Progress" in wait_for_response(connect, again)["text"]
+
+
+def test_transition_to_an_unknown_status_lists_the_choices(connect: RunningConnect) -> None:
+    _, response_url = connect.slash("transition OPS-1 Launched")
+    text = wait_for_response(connect, response_url)["text"]
+    assert "can't move to “Launched”" in text and "It can move to:" in text
+
+
+def test_missing_arguments_get_usage_in_the_ack(connect: RunningConnect) -> None:
+    response, _ = connect.slash("move OPS-1")
+    assert "Usage: `/jira transition KEY STATUS" in response.json()["text"]
+
+
+def test_share_button_posts_the_card_in_the_channel(connect: RunningConnect) -> None:
+    connect.slack.slack.add_channel("C0GENERAL", "general", members=["U0ALICE"])
+    response_url = connect.slack.response_url()
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEAM", "domain": "acme"},
+        "user": {"id": "U0ALICE", "team_id": "T0TEAM"},
+        "api_app_id": "A0CONNECT",
+        "channel": {"id": "C0GENERAL", "name": "general"},
+        "container": {"type": "message", "is_ephemeral": True},
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "share_issue",
+                "block_id": "issue:OPS-1",
+                "value": "OPS-1",
+            }
+        ],
+    }
+    assert connect.interact(payload).status_code == 200
+    posted = connect.slack.wait_for("chat.postMessage")
+    assert posted.params["channel"] == "C0GENERAL"
+    assert "OPS-1" in str(posted.params["blocks"])
+    assert wait_for_response(connect, response_url)["delete_original"] is True
+
+
+def test_projects_outside_jira_projects_never_show(fake_slack, fake_jira, tmp_path) -> None:
+    import threading
+
+    from bot.container import build_bolt_app, build_runtime, build_web_app
+    from bot.server import WebServer
+    from tests.e2e.conftest import connect_settings
+
+    settings = connect_settings(fake_slack, fake_jira, tmp_path / "c.db", jira_projects=("OPS",))
+    runtime = build_runtime(settings)
+    server = WebServer(build_web_app(runtime, build_bolt_app(runtime)), host="127.0.0.1", port=0)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        connect = RunningConnect(server.url, runtime, fake_slack, fake_jira)
+        _, shown = connect.slash("show WEB-1")
+        assert "can't find *WEB-1*" in wait_for_response(connect, shown)["text"]
+        _, searched = connect.slash("search project = WEB OR project = OPS")
+        found = str(wait_for_response(connect, searched)["blocks"])
+        assert "WEB-" not in found and "OPS-1" in found
+        assert not any("WEB-1" in request.path for request in fake_jira.requests)
+    finally:
+        server.close()
+        runtime.close()

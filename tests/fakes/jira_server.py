@@ -1,0 +1,247 @@
+"""A fake Jira REST API v2 over real HTTP on 127.0.0.1, port 0, for integration tests.
+
+    with FakeJiraServer() as server:                         # Jira Cloud, sample data
+        client = JiraRestClient(server.url, email=server.email, api_token=server.api_token)
+        client.get_issue("OPS-1")
+        assert server.paths("GET") == ["/rest/api/2/issue/OPS-1"]
+
+State lives in an `InMemoryJira` (`server.jira`, sample data by default): seed it or act
+in Jira through it. `deployment_type="Server"` (or "DataCenter") speaks Data Center: Bearer
+PAT, users by name, `/search` instead of `/search/jql`. Every request is recorded
+(`requests`); `fail_next` answers the next requests with 429/503/... (Retry-After too) and
+`delay_seconds` slows every answer; credentials are checked, anything else gets 401.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from clients.jira_memory import InMemoryJira
+from tests.fakes.jira_api import FakeJiraApi, Request
+
+DEFAULT_EMAIL = "connect-bot@example.com"
+DEFAULT_API_TOKEN = "fake-cloud-api-token-0123456789"
+DEFAULT_PAT = "fake-datacenter-pat-0123456789"
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+    status: int
+
+
+@dataclass
+class _Failure:
+    status: int
+    retry_after: str | None
+    path: str | None
+    remaining: int
+
+
+class FakeJiraServer:
+    def __init__(
+        self,
+        jira: InMemoryJira | None = None,
+        *,
+        deployment_type: str = "Cloud",
+        email: str = DEFAULT_EMAIL,
+        api_token: str = DEFAULT_API_TOKEN,
+        pat: str = DEFAULT_PAT,
+    ) -> None:
+        self.jira = jira or InMemoryJira.with_sample_data(deployment_type=deployment_type)
+        self.api = FakeJiraApi(self.jira, deployment_type, base_url="")
+        self.email, self.api_token, self.pat = email, api_token, pat
+        self.delay_seconds = 0.0
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._failures: list[_Failure] = []
+        self._httpd: ThreadingHTTPServer | None = None
+
+    @property
+    def cloud(self) -> bool:
+        return self.api.cloud
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> FakeJiraServer:
+        handler = type("_BoundHandler", (_Handler,), {"fake": self})
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True  # a handler still sleeping must not block stop()
+        self.api.base_url = self.url
+        httpd = self._httpd
+        threading.Thread(
+            target=lambda: httpd.serve_forever(poll_interval=0.05), name="fake-jira", daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeJiraServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("FakeJiraServer is not running")
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    # -- configuration and reading back ---------------------------------------------------------
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float | str | None = None,
+        path: str | None = None,
+    ) -> None:
+        """The next `times` requests (whose path contains `path`, if given) get `status`."""
+        header = None if retry_after is None else str(retry_after)
+        with self._lock:
+            self._failures.append(_Failure(status, header, path, times))
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [r.path for r in self.requests if method in (None, r.method)]
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests.clear()
+            self._failures.clear()
+
+    # -- serving (called from handler threads) --------------------------------------------------
+
+    def _authorised(self, header: str) -> bool:
+        if self.cloud:
+            expected = base64.b64encode(f"{self.email}:{self.api_token}".encode()).decode()
+            return header == f"Basic {expected}"
+        return header == f"Bearer {self.pat}"
+
+    def _take_failure(self, path: str) -> _Failure | None:
+        with self._lock:
+            for failure in self._failures:
+                if failure.path is None or failure.path in path:
+                    failure.remaining -= 1
+                    if failure.remaining <= 0:
+                        self._failures.remove(failure)
+                    return failure
+            return None
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeJiraServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out apart: avoid 40 ms ACK stalls
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None  # keep test output quiet
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        request = Request(self.command, unquote(split.path), parse_qs(split.query), body)
+        headers = {name.title(): value for name, value in self.headers.items()}  # one spelling
+        status, answer, extra = self._answer(request)
+        self.fake._record(  # the path as sent, still quoted
+            RecordedRequest(request.method, split.path, request.query, headers, body, status)
+        )
+        if self.fake.delay_seconds:
+            time.sleep(self.fake.delay_seconds)
+        self._send(status, answer, extra)
+
+    def _answer(self, request: Request) -> tuple[int, Any, dict[str, str]]:
+        failure = self.fake._take_failure(request.path)
+        if failure is not None:
+            extra = {"Retry-After": failure.retry_after} if failure.retry_after else {}
+            message = "Rate limit exceeded." if failure.status == 429 else "Service unavailable."
+            return failure.status, {"errorMessages": [message], "errors": {}}, extra
+        if not self.fake._authorised(self.headers.get("Authorization", "")):
+            message = "Client must be authenticated to access this resource."
+            return 401, message, {"WWW-Authenticate": 'Basic realm="protected-area"'}
+        status, answer = self.fake.api.handle(request)
+        return status, answer, {}
+
+    def _send(self, status: int, answer: Any, extra: dict[str, str]) -> None:
+        if status == 204 or answer is None:
+            data = b""
+        elif isinstance(answer, str):
+            data = answer.encode()
+            extra.setdefault("Content-Type", "text/plain;charset=UTF-8")
+        else:
+            data = json.dumps(answer).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", extra.pop("Content-Type", "application/json"))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up waiting (a timeout test): nothing left to answer
+
+
+@pytest.fixture
+def fake_jira_cloud() -> Iterator[FakeJiraServer]:
+    """A fake Jira Cloud site with the sample data, on a free local port."""
+    with FakeJiraServer(deployment_type="Cloud") as server:
+        yield server
+
+
+@pytest.fixture
+def fake_jira_dc() -> Iterator[FakeJiraServer]:
+    """A fake Jira Data Center site with the sample data, on a free local port."""
+    with FakeJiraServer(deployment_type="Server") as server:
+        yield server
