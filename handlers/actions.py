@@ -12,6 +12,7 @@ from handlers import blocks, cards
 from handlers.payloads import BlockAction
 from services.context import ConnectServices
 from services.errors import ConnectError
+from services.links import INVITE_FIRST
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def share_issue(body: dict[str, Any], respond: Respond, services: ConnectService
             ],
         )
     except SlackNotInChannel:
-        respond(**blocks.ephemeral(blocks.INVITE_FIRST), replace_original=False)
+        respond(**blocks.ephemeral(INVITE_FIRST), replace_original=False)
         return
     except ConnectError as error:
         respond(**blocks.ephemeral(error.user_message), replace_original=False)

@@ -8,8 +8,6 @@ from services.commands import CommandParser, UsageError
 
 Message = dict[str, Any]
 
-INVITE_FIRST = "I'm not in this channel yet: invite me with `/invite @Connect`, then try again."
-
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

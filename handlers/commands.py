@@ -14,11 +14,12 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from handlers import blocks, cards
+from clients.jira_client import JiraIssue
+from handlers import blocks, cards, identity
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
 from services.context import ConnectServices
-from services.errors import ConnectError
+from services.errors import user_message_for
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +61,14 @@ def run_jira(body: dict[str, Any], respond: Respond, services: ConnectServices) 
         return
     try:
         reply = run(services, CommandRequest(command, invocation))
-    except ConnectError as error:
-        reply = blocks.ephemeral(error.user_message)
-    except Exception:
-        log.exception("/jira %s failed", invocation.name)
-        reply = blocks.ephemeral(":warning: Something went wrong on Connect's side; try again.")
+    except UsageError as error:
+        reply = blocks.usage_error_message(error, services.parser)
+    except Exception as error:
+        message = user_message_for(error)
+        if message is None:
+            log.exception("/jira %s failed", invocation.name)
+            message = ":warning: Something went wrong on Connect's side; try again."
+        reply = blocks.ephemeral(message)
     respond(**reply)
 
 
@@ -96,12 +100,53 @@ def transition(services: ConnectServices, request: CommandRequest) -> Message:
         f"Moved *{moved.after.key}* {cards.escape(moved.before.status)} → "
         f"{cards.escape(moved.after.status)}."
     )
+    return _with_card(text, moved.after)
+
+
+def link(services: ConnectServices, request: CommandRequest) -> Message:
+    command = request.command
+    outcome = services.links.link_channel(
+        command.team_id, command.channel_id, command.user_id, request.invocation.args[0]
+    )
+    key = outcome.issue.key
+    text = (
+        f"Linked this channel to *{key}*: its updates will be posted here."
+        if outcome.created
+        else f"This channel is already linked to *{key}*."
+    )
+    return _with_card(text, outcome.issue)
+
+
+def unlink(services: ConnectServices, request: CommandRequest) -> Message:
+    command = request.command
+    key = request.invocation.args[0].upper()
+    retired = services.links.unlink_channel(
+        command.team_id, command.channel_id, command.user_id, key
+    )
+    if not retired:
+        return blocks.ephemeral(f"This channel has no link to *{cards.escape(key[:40])}*.")
+    return blocks.ephemeral(f"Unlinked *{key}* from this channel: its updates stop here.")
+
+
+def links(services: ConnectServices, request: CommandRequest) -> Message:
+    command = request.command
+    found = services.links.channel_links(command.team_id, command.channel_id)
+    if not found:
+        return blocks.ephemeral("No issues are linked to this channel. Try `/jira link KEY`.")
+    lines = []
+    for item in found:
+        where = "this channel" if item.is_channel_link else f"<{item.permalink}|a thread>"
+        lines.append(f"• *{item.issue_key}* → {where}")
+    return blocks.ephemeral("Issues linked here:\n" + "\n".join(lines))
+
+
+def _with_card(text: str, issue: JiraIssue) -> Message:
     return {
         "response_type": "ephemeral",
         "text": text,
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-            *cards.issue_card(moved.after, share=True),
+            *cards.issue_card(issue),
         ],
     }
 
@@ -110,4 +155,12 @@ SLOW_SUBCOMMANDS: dict[str, Callable[[ConnectServices, CommandRequest], Message]
     "show": show,
     "search": search,
     "transition": transition,
+    "link": link,
+    "unlink": unlink,
+    "links": links,
+    "assign": identity.assign,
+    "comment": identity.comment,
+    "connect": identity.connect,
+    "whoami": identity.whoami,
+    "disconnect": identity.disconnect,
 }

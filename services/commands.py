@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -94,7 +95,25 @@ SUBCOMMANDS = (
         aliases=("move",),
         min_args=2,
     ),
+    Subcommand(
+        "assign", "assign KEY @user|me|none", "change who an issue is assigned to", min_args=2
+    ),
+    Subcommand("comment", "comment KEY text…", "add a comment to an issue", min_args=2),
+    Subcommand("link", "link KEY", "post this issue's updates in this channel", min_args=1),
+    Subcommand("unlink", "unlink KEY", "stop posting this issue's updates here", min_args=1),
+    Subcommand("links", "links", "list the issues linked to this channel"),
+    Subcommand("connect", "connect", "map you to the Jira account with your Slack e-mail"),
+    Subcommand("whoami", "whoami", "show which Jira account you are mapped to"),
+    Subcommand("disconnect", "disconnect", "forget your Jira mapping"),
 )
+
+_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def parse_user_mention(word: str) -> str | None:
+    """`<@U123>` or `<@U123|alice>` (slash commands declared with should_escape) → `U123`."""
+    match = _USER_MENTION.match(word.strip())
+    return match.group(1) if match else None
 
 
 def default_parser() -> CommandParser:

@@ -8,8 +8,10 @@ from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
 from services.issues import IssueService
+from services.links import LinkService
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
+from services.user_mapping import UserMapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +21,11 @@ class ConnectServices:
     slack: SlackClient
     policy: ConnectPolicy = field(default_factory=ConnectPolicy)
     parser: CommandParser = field(default_factory=default_parser)
+    # Holds caches and per-user locks, so there is one per process, built with the rest.
+    users: UserMapping = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "users", UserMapping(self.uow, self.slack, self.jira))
 
     def __deepcopy__(self, memo: dict[int, object]) -> ConnectServices:
         # Bolt deep-copies the context for lazy listeners; the services are shared, not copied.
@@ -27,3 +34,7 @@ class ConnectServices:
     @property
     def issues(self) -> IssueService:
         return IssueService(self.jira, self.policy)
+
+    @property
+    def links(self) -> LinkService:
+        return LinkService(self.uow, self.jira, self.slack, self.policy)

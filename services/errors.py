@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from clients.jira_client import JiraAuthError, JiraNotFound, JiraUnavailable
+from clients.slack_client import SlackUnavailable
 
 
 class ConnectError(Exception):
@@ -56,3 +57,21 @@ def jira_errors(key: str | None = None) -> Iterator[None]:
         raise JiraDown() from None
     except JiraAuthError:
         raise JiraRefused() from None
+
+
+class SlackDown(ConnectError):
+    def __init__(self) -> None:
+        super().__init__(":warning: Slack is not answering right now; try again in a minute.")
+
+
+def user_message_for(exc: Exception) -> str | None:
+    """What to tell the user about a failure that escaped the services, if it is a known one."""
+    if isinstance(exc, ConnectError):
+        return exc.user_message
+    if isinstance(exc, JiraUnavailable):
+        return JiraDown().user_message
+    if isinstance(exc, JiraAuthError):
+        return JiraRefused().user_message
+    if isinstance(exc, SlackUnavailable):
+        return SlackDown().user_message
+    return None
