@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands
+from handlers import actions, commands, create_issue
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
     actions.register(app)
+    create_issue.register(app)

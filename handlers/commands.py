@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
-from handlers import blocks, cards, identity
+from handlers import blocks, cards, create_issue, identity
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
 from services.context import ConnectServices
@@ -36,7 +37,9 @@ def register(app: App) -> None:
     app.command("/jira")(ack=acknowledge_jira, lazy=[run_jira])
 
 
-def acknowledge_jira(ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
+def acknowledge_jira(
+    ack: Ack, body: dict[str, Any], client: WebClient, services: ConnectServices
+) -> None:
     command = SlashCommand.model_validate(body)
     parser = services.parser
     try:
@@ -48,14 +51,21 @@ def acknowledge_jira(ack: Ack, body: dict[str, Any], services: ConnectServices) 
         ack(**blocks.help_message(parser))
         return
     ack()
+    if invocation.name == "create":
+        create_issue.open_from_command(client, command)  # the trigger_id lives 3 s
 
 
-def run_jira(body: dict[str, Any], respond: Respond, services: ConnectServices) -> None:
+def run_jira(
+    body: dict[str, Any], respond: Respond, client: WebClient, services: ConnectServices
+) -> None:
     command = SlashCommand.model_validate(body)
     try:
         invocation = services.parser.parse(command.text)
     except UsageError:
         return  # answered in the ack
+    if invocation.name == "create":
+        create_issue.fill_from_command(services, client, command, invocation.args)
+        return
     run = SLOW_SUBCOMMANDS.get(invocation.name)
     if run is None:
         return

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from clients.jira_client import JiraUser
 from handlers import blocks, cards
-from services.commands import UsageError, parse_user_mention
+from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.context import ConnectServices
 from services.errors import InvalidRequest
+from services.markup import slack_to_jira
 from services.user_mapping import ConnectStatus
 
 if TYPE_CHECKING:
@@ -106,7 +107,9 @@ def _assignee(
 def comment(services: ConnectServices, request: CommandRequest) -> Message:
     command = request.command
     key, _, text = request.invocation.rest.partition(" ")
-    author = services.users.display_name_for(command.team_id, command.user_id)
-    body = f"{text.strip()}\n\n— {author} via Slack"
+    team = command.team_id
+    author = services.users.display_name_for(team, command.user_id)
+    names = {uid: services.users.display_name_for(team, uid) for uid in mentioned_users(text)}
+    body = f"{slack_to_jira(text.strip(), user_names=names)}\n\n— {author} via Slack"
     issue, _comment = services.issues.comment(key, body)
     return blocks.ephemeral(f"Added your comment to *<{issue.url}|{issue.key}>*.")

@@ -70,3 +70,46 @@ class BlockAction(SlackPayload):
     @property
     def action(self) -> _Action:
         return self.actions[0]
+
+
+class _View(SlackPayload):
+    id: str
+    hash: str | None = None
+    callback_id: str | None = None
+    private_metadata: str = ""
+    state: dict[str, object] = {}
+
+
+class ViewSubmission(SlackPayload):
+    team: _Ref
+    user: _Ref
+    view: _View
+
+
+class ViewAction(SlackPayload):
+    """A block action inside a modal (a select with dispatch_action)."""
+
+    team: _Ref
+    user: _Ref
+    view: _View
+
+
+class _Message(SlackPayload):
+    ts: str
+    text: str = ""
+    user: str | None = None
+    bot_id: str | None = None
+    thread_ts: str | None = None
+
+
+class Shortcut(SlackPayload):
+    """A global shortcut (`shortcut`) or a message shortcut (`message_action`)."""
+
+    type: str
+    callback_id: str
+    trigger_id: str
+    team: _Ref
+    user: _Ref
+    channel: _Ref | None = None
+    message: _Message | None = None
+    response_url: str | None = None

@@ -86,6 +86,7 @@ def _clip(word: str, limit: int = 40) -> str:
 
 SUBCOMMANDS = (
     Subcommand("help", "help", "show this list of commands"),
+    Subcommand("create", "create [PROJECT] [summary…]", "open the form to create an issue"),
     Subcommand("show", "show KEY  (or just KEY)", "show an issue's card", min_args=1),
     Subcommand("search", "search TEXT or JQL", "find up to 10 issues", min_args=1),
     Subcommand(
@@ -108,6 +109,12 @@ SUBCOMMANDS = (
 )
 
 _USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_USER_MENTIONS = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def mentioned_users(text: str) -> list[str]:
+    """Slack user ids mentioned in mrkdwn text, in order, without repeats."""
+    return list(dict.fromkeys(_USER_MENTIONS.findall(text or "")))
 
 
 def parse_user_mention(word: str) -> str | None:

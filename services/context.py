@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
+from services.create_issue import CreateIssueService
 from services.issues import IssueService
 from services.links import LinkService
 from services.policy import ConnectPolicy
@@ -34,6 +35,10 @@ class ConnectServices:
     @property
     def issues(self) -> IssueService:
         return IssueService(self.jira, self.policy)
+
+    @property
+    def create_issue(self) -> CreateIssueService:
+        return CreateIssueService(self.uow, self.jira, self.policy, self.users)
 
     @property
     def links(self) -> LinkService:

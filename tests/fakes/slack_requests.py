@@ -30,6 +30,7 @@ def slash_command_body(
     user: str = "U0ALICE",
     channel: str = "C0GENERAL",
     team: str = "T0TEAM",
+    trigger_id: str = "1337.42.abcdef",
 ) -> bytes:
     return urlencode(
         {
@@ -45,7 +46,7 @@ def slash_command_body(
             "api_app_id": "A0CONNECT",
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": "1337.42.abcdef",
+            "trigger_id": trigger_id,
         }
     ).encode()
 

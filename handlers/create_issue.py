@@ -1,0 +1,363 @@
+"""Creating issues: `/jira create`, the global and message shortcuts, and the modal.
+
+The modal opens in the ack with a loading view (a trigger_id lives 3 s); a lazy listener
+fills it from Jira with views.update. Submitting answers at once ("Creating…"), and the
+issue is created after the ack, so a slow Jira never holds one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from clients.jira_client import JiraFieldErrors, JiraIssue
+from handlers import cards
+from handlers.create_views import (
+    CALLBACK_ID,
+    PROJECT_ACTION,
+    TYPE_ACTION,
+    Answers,
+    CreateContext,
+    created_view,
+    extra_block_id,
+    form_view,
+    loading_view,
+    message_view,
+    read_answers,
+)
+from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
+from services.commands import mentioned_users
+from services.context import ConnectServices
+from services.create_issue import IssueDraft, extra_value
+from services.errors import ConnectError, user_message_for
+from services.links import BotNotInChannel, MessageRef
+from services.markup import slack_to_jira
+
+log = logging.getLogger(__name__)
+
+# Jira's field ids → the form's blocks, so Jira's own errors land on the field at fault.
+FIELD_BLOCKS = {
+    "project": "project",
+    "issuetype": "issue_type",
+    "summary": "summary",
+    "description": "description",
+    "priority": "priority",
+    "assignee": "assignee",
+}
+
+
+def register(app: App) -> None:
+    app.shortcut("create_issue")(ack=open_from_shortcut, lazy=[fill_from_shortcut])
+    app.shortcut("create_issue_from_message")(ack=open_from_shortcut, lazy=[fill_from_shortcut])
+    app.action(PROJECT_ACTION)(ack=acknowledge, lazy=[refresh_form])
+    app.action(TYPE_ACTION)(ack=acknowledge, lazy=[refresh_form])
+    app.view(CALLBACK_ID)(ack=submit, lazy=[create])
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def external_id(trigger_id: str) -> str:
+    return f"connect-create-{trigger_id}"[:255]
+
+
+# -- opening ----------------------------------------------------------------------------------
+
+
+def open_from_command(client: WebClient, command: SlashCommand) -> None:
+    """Called in the /jira ack: the modal must open while the trigger_id is fresh."""
+    context = CreateContext("command", command.team_id, command.user_id, command.channel_id,
+                            response_url=command.response_url)  # fmt: skip
+    _open(client, command.trigger_id or "", context)
+
+
+def open_from_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    shortcut = Shortcut.model_validate(body)
+    context = _shortcut_context(shortcut)
+    ack()
+    _open(client, shortcut.trigger_id, context)
+
+
+def _shortcut_context(shortcut: Shortcut) -> CreateContext:
+    if shortcut.message is None or shortcut.channel is None:
+        return CreateContext("global", shortcut.team.id or "", shortcut.user.id or "")
+    return CreateContext(
+        "message",
+        shortcut.team.id or "",
+        shortcut.user.id or "",
+        shortcut.channel.id,
+        message_ts=shortcut.message.ts,
+        thread_ts=shortcut.message.thread_ts,
+        message_author=shortcut.message.user,
+    )
+
+
+def _open(client: WebClient, trigger_id: str, context: CreateContext) -> None:
+    view = {**loading_view(context), "external_id": external_id(trigger_id)}
+    client.views_open(trigger_id=trigger_id, view=view)
+
+
+# -- filling ----------------------------------------------------------------------------------
+
+
+def fill_from_command(
+    services: ConnectServices, client: WebClient, command: SlashCommand, words: tuple[str, ...]
+) -> None:
+    """`create [PROJECT] [summary…]`: the first word is a project when it names one."""
+    context = CreateContext("command", command.team_id, command.user_id, command.channel_id,
+                            response_url=command.response_url)  # fmt: skip
+    project = words[0].upper() if words else None
+    rest = list(words[1:])
+    answers = Answers(project_key=project, summary=" ".join(rest))
+    _fill(services, client, external_id(command.trigger_id or ""), context, answers, words)
+
+
+def fill_from_shortcut(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    shortcut = Shortcut.model_validate(body)
+    context = _shortcut_context(shortcut)
+    answers = Answers()
+    if shortcut.message is not None and context.channel_id:
+        context.private_source = _is_private(services, context.channel_id)
+        text = shortcut.message.text or ""
+        answers.summary = _first_line(services, context.team_id, text)
+        answers.description = slack_to_jira(
+            text, user_names=_names(services, context.team_id, text)
+        )
+    _fill(services, client, external_id(shortcut.trigger_id), context, answers, ())
+
+
+def _fill(
+    services: ConnectServices,
+    client: WebClient,
+    view_external_id: str,
+    context: CreateContext,
+    answers: Answers,
+    words: tuple[str, ...],
+) -> None:
+    try:
+        form = services.create_issue.form(answers.project_key)
+        if words and form.project.key != (answers.project_key or ""):
+            answers.summary = " ".join(words)  # the first word was not a project after all
+        view = form_view(context, form, answers)
+    except Exception as error:
+        view = message_view(context, _failure_text(error, "load the form"))
+    client.views_update(external_id=view_external_id, view=view)
+
+
+def refresh_form(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    """Another project or type was picked: its types and required fields change."""
+    action = ViewAction.model_validate(body)
+    context = CreateContext.load(action.view.private_metadata)
+    answers = read_answers(action.view.state)
+    try:
+        form = services.create_issue.form(answers.project_key, answers.issue_type_id)
+        view = form_view(context, form, answers)
+    except Exception as error:
+        view = message_view(context, _failure_text(error, "load the form"))
+    client.views_update(view_id=action.view.id, hash=action.view.hash, view=view)
+
+
+# -- submitting -------------------------------------------------------------------------------
+
+
+def submit(ack: Ack, body: dict[str, Any], context: BoltContext, services: ConnectServices) -> None:
+    submission = ViewSubmission.model_validate(body)
+    view = submission.view
+    answers = read_answers(view.state)
+    errors = {}
+    if not answers.project_key:
+        errors["project"] = "Choose a project."
+    if not answers.issue_type_id:
+        errors["issue_type"] = "Choose an issue type."
+    if not answers.summary.strip():
+        errors["summary"] = "Give the issue a summary."
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    origin = CreateContext.load(view.private_metadata)
+    creating = message_view(origin, ":hourglass_flowing_sand: Creating the issue in Jira…")
+    # A double submit carries the same view hash: only the first creates an issue. The lazy
+    # listener gets a copy of this context, so the verdict travels with it.
+    team_id = origin.team_id or submission.team.id or ""
+    context["first_submission"] = services.create_issue.claim_submission(
+        team_id, f"{view.id}:{view.hash}"
+    )
+    ack(response_action="update", view=creating)
+
+
+def create(
+    body: dict[str, Any], context: BoltContext, client: WebClient, services: ConnectServices
+) -> None:
+    if not context.get("first_submission"):
+        return
+    submission = ViewSubmission.model_validate(body)
+    view = submission.view
+    origin = CreateContext.load(view.private_metadata)
+    answers = read_answers(view.state)
+    try:
+        draft = _draft(services, origin, answers)
+        issue = services.create_issue.create(draft, credit=_credit(services, origin))
+    except JiraFieldErrors as error:
+        _show_form_again(services, client, view.id, origin, answers, error)
+        return
+    except Exception as error:
+        message = user_message_for(error)
+        if message is None:
+            log.exception("creating an issue failed")
+        _show_form_again(services, client, view.id, origin, answers, None, problem=message)
+        return
+    client.views_update(view_id=view.id, view=created_view(origin, issue))
+    _confirm(services, origin, issue)
+
+
+def _draft(services: ConnectServices, context: CreateContext, answers: Answers) -> IssueDraft:
+    description = answers.description
+    if context.source == "message" and context.channel_id and context.message_ts:
+        description = f"{description}\n\n----\n{_source_line(services, context)}"
+    return IssueDraft(
+        team_id=context.team_id,
+        project_key=answers.project_key or "",
+        issue_type_id=answers.issue_type_id or "",
+        summary=answers.summary,
+        description=description,
+        priority_id=answers.priority_id,
+        assignee_slack_id=answers.assignee,
+        extra={
+            fid: extra_value(answers.extra_kinds[fid], raw) for fid, raw in answers.extra.items()
+        },
+    )
+
+
+def _source_line(services: ConnectServices, context: CreateContext) -> str:
+    author = (
+        services.users.display_name_for(context.team_id, context.message_author)
+        if context.message_author
+        else "an app"
+    )
+    try:
+        permalink = services.slack.get_permalink(context.channel_id or "", context.message_ts or "")
+    except Exception:
+        return f"From a Slack message by {author}."
+    return f"From [a Slack message|{permalink}] by {author}."
+
+
+def _credit(services: ConnectServices, context: CreateContext) -> str:
+    name = services.users.display_name_for(context.team_id, context.user_id)
+    return f"_Created by {name} via Slack_"
+
+
+def _show_form_again(
+    services: ConnectServices,
+    client: WebClient,
+    view_id: str,
+    context: CreateContext,
+    answers: Answers,
+    field_errors: JiraFieldErrors | None,
+    *,
+    problem: str | None = None,
+) -> None:
+    try:
+        form = services.create_issue.form(answers.project_key, answers.issue_type_id)
+    except Exception as error:
+        client.views_update(
+            view_id=view_id, view=message_view(context, _failure_text(error, "show the form again"))
+        )
+        return
+    errors: dict[str, str] = {}
+    if field_errors is not None:
+        blocks = {**FIELD_BLOCKS, **{f.field_id: extra_block_id(f) for f in form.extra_fields}}
+        for field_id, text in field_errors.errors.items():
+            errors[blocks.get(field_id, field_id)] = text
+        problem = "; ".join(field_errors.messages) or "Jira did not accept some fields."
+    view = form_view(context, form, answers, errors=errors, problem=problem)
+    client.views_update(view_id=view_id, view=view)
+
+
+def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue) -> None:
+    """Tell the person where they acted: the thread, the command's channel, or a DM."""
+    card = cards.issue_card(issue)
+    text = f"Created {issue.key}: {issue.summary}"
+    try:
+        if context.source == "message" and context.channel_id and context.message_ts:
+            ref = MessageRef(
+                context.team_id, context.channel_id, context.message_ts, context.thread_ts
+            )
+            try:
+                services.links.link_message(ref, context.user_id, issue.key, issue=issue)
+            except BotNotInChannel as error:
+                _dm(services, context.user_id, f"{text}. {error.user_message}", card)
+                return
+            note = {
+                "type": "context",
+                "elements": [
+                    {"type": "mrkdwn", "text": f"Created by <@{context.user_id}> from this thread"}
+                ],
+            }
+            services.slack.post_message(
+                context.channel_id,
+                text=text,
+                blocks=[*card, note],
+                thread_ts=context.thread_ts or context.message_ts,
+            )
+        elif context.source == "command" and context.response_url:
+            WebhookClient(context.response_url).send(
+                text=text,
+                blocks=[
+                    {
+                        "type": "section",
+                        "text": {"type": "mrkdwn", "text": f"Created *{issue.key}*."},
+                    },
+                    *card,
+                ],
+                response_type="ephemeral",
+            )
+        else:
+            _dm(services, context.user_id, text, card)
+    except ConnectError as error:
+        _dm(services, context.user_id, f"{text}. {error.user_message}", card)
+    except Exception:
+        log.exception("could not confirm the creation of %s", issue.key)
+
+
+def _dm(services: ConnectServices, user_id: str, text: str, card: list[dict[str, Any]]) -> None:
+    channel = services.slack.open_dm(user_id)
+    services.slack.post_message(
+        channel,
+        text=text,
+        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": cards.escape(text)}}, *card],
+    )
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _is_private(services: ConnectServices, channel_id: str) -> bool:
+    try:
+        return services.slack.channel_info(channel_id).is_private
+    except Exception:
+        return True  # a conversation the bot cannot see is private to it
+
+
+def _first_line(services: ConnectServices, team_id: str, text: str) -> str:
+    for line in text.splitlines():
+        plain = slack_to_jira(line, user_names=_names(services, team_id, line)).strip()
+        if plain:
+            return plain[:255]
+    return ""
+
+
+def _names(services: ConnectServices, team_id: str, text: str) -> dict[str, str]:
+    return {uid: services.users.display_name_for(team_id, uid) for uid in mentioned_users(text)}
+
+
+def _failure_text(error: Exception, doing: str) -> str:
+    message = user_message_for(error)
+    if message is None:
+        log.exception("could not %s", doing)
+        return f":warning: Connect could not {doing}; close this and try again."
+    return message

@@ -1,0 +1,151 @@
+"""Creating an issue from Slack: what the form offers, and turning its answers into Jira fields."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from clients.jira_client import FieldMeta, IssueType, JiraClient, JiraIssue, JiraProject, Priority
+from models import ProcessedDelivery
+from models.delivery import DONE
+from services.errors import InvalidRequest, jira_errors
+from services.policy import ConnectPolicy
+from services.unit_of_work import UnitOfWorkFactory
+from services.user_mapping import UserMapping
+
+SUMMARY_MAX = 255
+# Fields the form always renders itself; any other *required* field becomes an extra input.
+FORM_FIELDS = frozenset(
+    {"project", "issuetype", "summary", "description", "priority", "assignee", "reporter"}
+)
+INPUT_KINDS = {"option": "option", "array": "options", "number": "number", "date": "date",
+               "user": "user", "string": "string"}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraField:
+    """A required custom field of the chosen type, and the kind of input it needs."""
+
+    field_id: str
+    name: str
+    kind: str  # option | options | number | date | user | string
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreateForm:
+    projects: tuple[JiraProject, ...]
+    project: JiraProject
+    issue_types: tuple[IssueType, ...]
+    issue_type: IssueType
+    priorities: tuple[Priority, ...]
+    extra_fields: tuple[ExtraField, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class IssueDraft:
+    team_id: str
+    project_key: str
+    issue_type_id: str
+    summary: str
+    description: str = ""
+    priority_id: str | None = None
+    assignee_slack_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # field id -> kind-shaped value
+
+
+class CreateIssueService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, jira: JiraClient, policy: ConnectPolicy, users: UserMapping
+    ) -> None:
+        self.uow = uow
+        self.jira = jira
+        self.policy = policy
+        self.users = users
+
+    def form(self, project_key: str | None = None, issue_type_id: str | None = None) -> CreateForm:
+        """The choices for the modal; the project's first issue type unless one is chosen."""
+        with jira_errors():
+            projects = tuple(p for p in self.jira.projects() if self.policy.project_allowed(p.key))
+            if not projects:
+                raise InvalidRequest("Connect may not create issues in any Jira project.")
+            wanted = (project_key or "").upper()
+            project = next((p for p in projects if p.key == wanted), projects[0])
+            types = tuple(t for t in self.jira.issue_types(project.key) if not t.subtask)
+            if not types:
+                raise InvalidRequest(f"Project {project.key} has no issue types to create.")
+            issue_type = next((t for t in types if t.id == issue_type_id), types[0])
+            extra = tuple(
+                _extra_field(meta)
+                for meta in self.jira.create_fields(project.key, issue_type.id)
+                if meta.required and not meta.has_default and meta.field_id not in FORM_FIELDS
+            )
+            priorities = tuple(self.jira.priorities())
+        return CreateForm(projects, project, types, issue_type, priorities, extra)
+
+    def claim_submission(self, team_id: str, submission_key: str) -> bool:
+        """True the first time a view submission is seen (a double click is seen twice)."""
+        try:
+            with self.uow() as work:
+                work.session.add(
+                    ProcessedDelivery(
+                        team_id=team_id,
+                        source="view_submission",
+                        dedupe_key=submission_key[:255],
+                        status=DONE,
+                    )
+                )
+                work.commit()
+        except IntegrityError:
+            return False
+        return True
+
+    def create(self, draft: IssueDraft, *, credit: str) -> JiraIssue:
+        """Create in Jira as Connect, crediting the person; JiraFieldErrors name bad fields."""
+        if not self.policy.project_allowed(draft.project_key):
+            raise InvalidRequest(f"Connect may not create issues in {draft.project_key}.")
+        fields: dict[str, Any] = {
+            "project": {"key": draft.project_key},
+            "issuetype": {"id": draft.issue_type_id},
+            "summary": " ".join(draft.summary.split())[:SUMMARY_MAX],
+            "description": f"{draft.description.strip()}\n\n{credit}".strip(),
+        }
+        if draft.priority_id:
+            fields["priority"] = {"id": draft.priority_id}
+        if draft.assignee_slack_id:
+            assignee = self.users.jira_user_for(draft.team_id, draft.assignee_slack_id)
+            if assignee is None:
+                raise InvalidRequest(
+                    f"<@{draft.assignee_slack_id}> has no Jira account with their Slack e-mail."
+                )
+            with jira_errors():
+                cloud = self.jira.server_info().is_cloud
+            # Cloud names users by accountId, Data Center by user name.
+            fields["assignee"] = {"accountId" if cloud else "name": assignee.account_id}
+        for field_id, value in draft.extra.items():
+            fields[field_id] = value
+        with jira_errors():
+            return self.jira.create_issue(fields)
+
+
+def _extra_field(meta: FieldMeta) -> ExtraField:
+    kind = INPUT_KINDS.get(meta.schema_type, "string")
+    if kind in ("option", "options") and not meta.allowed_values:
+        kind = "string"
+    return ExtraField(meta.field_id, meta.name, kind, meta.allowed_values)
+
+
+def extra_value(kind: str, raw: Any) -> Any:
+    """A form answer in the shape Jira's REST v2 create takes for that kind of field."""
+    if kind == "option":
+        return {"id": str(raw)}
+    if kind == "options":
+        return [{"id": str(item)} for item in raw]
+    if kind == "number":
+        return float(raw)
+    if kind == "user":
+        return {"id": str(raw)}
+    return str(raw)

@@ -1,0 +1,328 @@
+"""Jira wiki markup (API v2 text) → Slack: standard Markdown for `markdown` blocks, mrkdwn for
+`section` text. Both ride on `jira2markdown`, with a few of its elements swapped for Slack's
+needs (no HTML tags, mrkdwn link and escaping rules, real numbering) and guarded against its
+worst-case parsing cost."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from jira2markdown import convert
+from jira2markdown.elements import MarkupElements
+from jira2markdown.markup.advanced import Code, Noformat, Panel
+from jira2markdown.markup.base import AbstractMarkup
+from jira2markdown.markup.headings import Headings
+from jira2markdown.markup.images import Image
+from jira2markdown.markup.links import Attachment, Link, MailTo, Mention, Url
+from jira2markdown.markup.lists import List, OrderedList, UnorderedList
+from jira2markdown.markup.tables import Table
+from jira2markdown.markup.text_breaks import LineBreak
+from jira2markdown.markup.text_effects import (
+    BlockQuote,
+    Bold,
+    Color,
+    EscSpecialChars,
+    InlineQuote,
+    Monospaced,
+    Strikethrough,
+    Subscript,
+    Superscript,
+    Underline,
+)
+from pyparsing import FollowedBy, ParserElement, ParseResults, Regex
+
+from services.markup_slack import JIRA_ESCAPABLE
+
+# Beyond this the text is cut before converting: no Slack block shows more (markdown blocks
+# take 12,000 characters in all) and the parser's cost grows with the text.
+MAX_WIKI_CHARS = 12_000
+
+_MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_MRKDWN_SPECIAL = re.compile(r"[&<>]")
+_NUMBERED_ITEM = re.compile(r"^( *)1\. ", re.MULTILINE)
+_TRAILING_PUNCTUATION = ".,;:!?)]}'\""
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn reserves (`&`, `<`, `>`)."""
+    return _MRKDWN_SPECIAL.sub(lambda m: _MRKDWN_ESCAPES[m.group(0)], text)
+
+
+def _mrkdwn_url(url: str) -> str:
+    return escape_mrkdwn(url).replace("|", "%7C")
+
+
+def _variant(element: Any, *, guard: str | None = None, **overrides: Any) -> Any:
+    """A subclass of a jira2markdown element with `overrides` (methods or class attributes).
+
+    `guard` is a regex the text must match where the element starts. jira2markdown scans ahead
+    for closing tokens (`-x-`, `[...]`, `{color}...{color}`) with pyparsing's per-character
+    SkipTo, so a long line with many unclosed openers costs quadratic time with a large
+    constant (seconds per kilobyte); checking first with a C-speed regex keeps it cheap.
+    """
+    namespace = dict(overrides)
+    if guard is not None:
+        unguarded = element.expr
+
+        def expr(self: Any) -> ParserElement:
+            guarded: ParserElement = FollowedBy(Regex(guard, flags=re.DOTALL)) + unguarded.fget(
+                self
+            )
+            return guarded
+
+        namespace["expr"] = property(expr)
+    return type(element.__name__, (element,), namespace)
+
+
+def _effect_guard(token: str) -> str:
+    """A closing `token` after non-space text on the same line, then a non-word character."""
+    t = re.escape(token)
+    return rf"{t}(?=[^\s{re.escape(token[0])}])[^\n]*?\S{t}(?!\w)"
+
+
+def _block_guard(name: str) -> str:
+    return rf"\{{{name}.*?\{{{name}\}}"
+
+
+_BRACKETED = r"\[[^\]]*\]"
+_IMAGE = r"![^!|\n]{3,}[!|]"
+
+
+def _plain_color(self: Any, tokens: ParseResults) -> str:
+    return str(self.inline_markup.transform_string(tokens.text))
+
+
+def _renumber(self: Any, tokens: ParseResults) -> str:
+    """jira2markdown writes every item as `1.`; Slack shows numbers as written."""
+    counters: dict[int, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        depth = len(match.group(1))
+        for deeper in [d for d in counters if d > depth]:
+            del counters[deeper]
+        counters[depth] = counters.get(depth, 0) + 1
+        return f"{match.group(1)}{counters[depth]}. "
+
+    return _NUMBERED_ITEM.sub(number, str(OrderedList.action(self, tokens)))
+
+
+def _markdown_attachment(self: Any, tokens: ParseResults) -> str:
+    return str(tokens.filename)
+
+
+def _markdown_image(self: Any, tokens: ParseResults) -> str:
+    url = str(tokens.url).strip()
+    return f"[{url}]({url})" if "://" in url else url
+
+
+class _RegexElement(AbstractMarkup):  # type: ignore[misc]  # jira2markdown ships no type hints
+    """An element that is one regex, rendered match by match."""
+
+    PATTERN = ""
+
+    @property
+    def expr(self) -> ParserElement:
+        return Regex(self.PATTERN).set_parse_action(lambda tokens: self.render(str(tokens[0])))
+
+    def render(self, text: str) -> str:
+        return text
+
+
+class _PlainRun(_RegexElement):
+    """Letters, digits and spaces, passed through in one step instead of one pyparsing attempt
+    of every element per character (a several-fold speed-up on prose). It stops before URLs,
+    the only markup that starts with a letter mid-line, and never crosses a line break."""
+
+    PATTERN = r"(?i)(?:(?!(?:https?|ftp)://)[^\W_]|[ \t])+"
+
+
+class _MarkdownEscape(_RegexElement):
+    r"""Jira's backslash escape (`\{`, `\*`): the character, escaped for Markdown if need be."""
+
+    PATTERN = r"\\" + JIRA_ESCAPABLE
+
+    def render(self, text: str) -> str:
+        return "\\" + text[1]  # all ASCII punctuation, which Markdown escapes the same way
+
+
+# --- mrkdwn: every piece of source text passes through escape_mrkdwn exactly once.
+
+
+class _MrkdwnEscape(_RegexElement):
+    r"""Jira's backslash escape: the character alone (mrkdwn has no escapes but entities)."""
+
+    PATTERN = r"\\" + JIRA_ESCAPABLE
+
+    def render(self, text: str) -> str:
+        return escape_mrkdwn(text[1])
+
+
+class _MrkdwnSpecial(_RegexElement):
+    """Plain `&`, `<`, `>` as entities (in place of jira2markdown's Markdown `\\*`)."""
+
+    PATTERN = r"[&<>]"
+
+    def render(self, text: str) -> str:
+        return escape_mrkdwn(text)
+
+
+class _MrkdwnUrl(_RegexElement):
+    """A bare URL as a mrkdwn link, leaving sentence punctuation after it outside."""
+
+    PATTERN = r"(?i)(?:https?|ftp)://\S+"
+
+    def render(self, text: str) -> str:
+        url = text.rstrip(_TRAILING_PUNCTUATION)
+        return f"<{_mrkdwn_url(url)}>{escape_mrkdwn(text[len(url) :])}"
+
+
+def _mrkdwn_link(self: Any, tokens: ParseResults) -> str:
+    alias = str(self.markup.transform_string(getattr(tokens, "alias", "")))
+    url = str(tokens.url).strip()
+    if url.lower().startswith("www."):
+        url = "https://" + url
+    if not url.lower().startswith(("http:", "https:", "ftp:")):
+        return alias or escape_mrkdwn(url)  # an anchor or a page name: no URL to link to
+    return f"<{_mrkdwn_url(url)}|{alias}>" if alias.strip() else f"<{_mrkdwn_url(url)}>"
+
+
+def _mrkdwn_mailto(self: Any, tokens: ParseResults) -> str:
+    alias = str(self.markup.transform_string(getattr(tokens, "alias", "")))
+    email = str(tokens.email)
+    return f"<mailto:{_mrkdwn_url(email)}|{alias if alias.strip() else escape_mrkdwn(email)}>"
+
+
+def _mrkdwn_mention(self: Any, tokens: ParseResults) -> str:
+    account = str(tokens.accountid)
+    return "@" + escape_mrkdwn(str(self.usernames.get(account, account)))
+
+
+def _mrkdwn_code(self: Any, tokens: ParseResults) -> str:
+    return "```\n" + escape_mrkdwn(str(tokens.text).strip("\n")) + "\n```"
+
+
+def _mrkdwn_monospaced(self: Any, tokens: ParseResults) -> str:
+    return f"`{escape_mrkdwn(str(tokens[0]))}`"
+
+
+def _mrkdwn_heading(self: Any, tokens: ParseResults) -> str:
+    return f"*{self.inline_markup.transform_string(tokens.text)}*"
+
+
+def _mrkdwn_attachment(self: Any, tokens: ParseResults) -> str:
+    return escape_mrkdwn(str(tokens.filename))
+
+
+def _mrkdwn_image(self: Any, tokens: ParseResults) -> str:
+    url = str(tokens.url).strip()
+    return f"<{_mrkdwn_url(url)}>" if "://" in url else escape_mrkdwn(url)
+
+
+def _mrkdwn_table(self: Any, tokens: ParseResults) -> str:
+    rows = [
+        " | ".join(str(self.markup.transform_string(cell)).replace("\n", " ") for cell in row)
+        for row in tokens
+        if len(row) > 0
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def _mrkdwn_panel(self: Any, tokens: ParseResults) -> str:
+    params = tokens.as_dict().get("params") or []
+    title = next((str(v) for p, v in params if str(p).lower() == "title"), "")
+    body = "\n".join(line.lstrip() for line in str(tokens.text).strip().splitlines())
+    lines = str(self.markup.transform_string(body)).splitlines()
+    if title:
+        lines.insert(0, f"*{escape_mrkdwn(title)}*")
+    return "\n".join(f"> {line}" for line in lines)
+
+
+def _mrkdwn_bullets(self: Any, *args: Any, **kwargs: Any) -> None:
+    List.__init__(self, "#", 3, "*-", 2, "•", *args, **kwargs)
+
+
+# Effects Slack cannot show render as their plain text; guarded elements as in _variant.
+_COMMON: dict[Any, Any] = {
+    Underline: _variant(Underline, guard=_effect_guard("+"), QUOTE_CHAR="", END_QUOTE_CHAR=""),
+    InlineQuote: _variant(
+        InlineQuote, guard=_effect_guard("??"), QUOTE_CHAR="“", END_QUOTE_CHAR="”"
+    ),
+    Superscript: _variant(Superscript, guard=_effect_guard("^"), QUOTE_CHAR="", END_QUOTE_CHAR=""),
+    Subscript: _variant(Subscript, guard=_effect_guard("~"), QUOTE_CHAR="", END_QUOTE_CHAR=""),
+    Color: _variant(Color, guard=_block_guard("color"), action=_plain_color),
+    BlockQuote: _variant(BlockQuote, guard=r"\{quote\}.*?\{quote\}"),
+    OrderedList: _variant(OrderedList, action=_renumber),
+}
+
+_MARKDOWN: dict[Any, Any] = {
+    **_COMMON,
+    Bold: _variant(Bold, guard=_effect_guard("*")),
+    Strikethrough: _variant(Strikethrough, guard=_effect_guard("-")),
+    Code: _variant(Code, guard=_block_guard("code")),
+    Noformat: _variant(Noformat, guard=_block_guard("noformat")),
+    Panel: _variant(Panel, guard=_block_guard("panel")),
+    Mention: _variant(Mention, guard=_BRACKETED),
+    MailTo: _variant(MailTo, guard=_BRACKETED),
+    Link: _variant(Link, guard=_BRACKETED),
+    Attachment: _variant(Attachment, guard=_BRACKETED, action=_markdown_attachment),
+    Image: _variant(Image, guard=_IMAGE, action=_markdown_image),
+}
+
+_MRKDWN: dict[Any, Any] = {
+    **_COMMON,
+    Bold: _variant(Bold, guard=_effect_guard("*"), QUOTE_CHAR="*"),
+    Strikethrough: _variant(Strikethrough, guard=_effect_guard("-"), QUOTE_CHAR="~"),
+    Code: _variant(Code, guard=_block_guard("code"), action=_mrkdwn_code),
+    Noformat: _variant(Noformat, guard=_block_guard("noformat"), action=_mrkdwn_code),
+    Panel: _variant(Panel, guard=_block_guard("panel"), action=_mrkdwn_panel),
+    Monospaced: _variant(Monospaced, action=_mrkdwn_monospaced),
+    Mention: _variant(Mention, guard=_BRACKETED, action=_mrkdwn_mention),
+    MailTo: _variant(MailTo, guard=_BRACKETED, action=_mrkdwn_mailto),
+    Link: _variant(Link, guard=_BRACKETED, action=_mrkdwn_link),
+    Attachment: _variant(Attachment, guard=_BRACKETED, action=_mrkdwn_attachment),
+    Image: _variant(Image, guard=_IMAGE, action=_mrkdwn_image),
+    Table: _variant(Table, action=_mrkdwn_table),
+    Headings: _variant(Headings, action=_mrkdwn_heading),
+    UnorderedList: _variant(UnorderedList, __init__=_mrkdwn_bullets),
+    Url: _MrkdwnUrl,
+    EscSpecialChars: _MrkdwnSpecial,
+}
+
+
+def _elements(replacements: Mapping[Any, Any], escape: Any) -> Any:
+    elements = MarkupElements([replacements.get(element, element) for element in MarkupElements()])
+    elements.insert(elements.index(LineBreak), escape)
+    elements.append(_PlainRun)
+    return elements
+
+
+_MARKDOWN_ELEMENTS = _elements(_MARKDOWN, _MarkdownEscape)
+_MRKDWN_ELEMENTS = _elements(_MRKDWN, _MrkdwnEscape)
+
+
+def _convert(wiki: object, user_names: Mapping[str, str] | None, elements: Any) -> str:
+    if not isinstance(wiki, str) or not wiki.strip():
+        return ""
+    text = wiki.replace("\r\n", "\n").replace("\r", "\n")[:MAX_WIKI_CHARS]
+    return str(convert(text, usernames=dict(user_names or {}), elements=elements)).strip("\n")
+
+
+def jira_to_slack_markdown(wiki: str, *, user_names: Mapping[str, str] | None = None) -> str:
+    """Jira wiki markup → standard Markdown for Slack's `markdown` block.
+
+    `user_names` maps Jira account ids (or user names) in `[~accountid:…]` to display names.
+    """
+    try:
+        return _convert(wiki, user_names, _MARKDOWN_ELEMENTS)
+    except Exception:  # a parser surprise must not lose the text
+        return wiki if isinstance(wiki, str) else ""
+
+
+def jira_to_mrkdwn(wiki: str, *, user_names: Mapping[str, str] | None = None) -> str:
+    """Jira wiki markup → Slack mrkdwn (`section` text), with `&`, `<`, `>` escaped."""
+    try:
+        return _convert(wiki, user_names, _MRKDWN_ELEMENTS)
+    except Exception:  # a parser surprise must not lose the text
+        return escape_mrkdwn(wiki) if isinstance(wiki, str) else ""

@@ -1,0 +1,267 @@
+"""Slack mrkdwn (message text, slash-command text with `should_escape`) → Jira wiki markup
+(API v2 descriptions and comments) that reads as the message did in Slack."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+_NO_NAMES: Mapping[str, str] = {}
+
+# Private placeholders, stripped from the input first: SET_ASIDE stands for an already rendered
+# piece (a link, a mention, inline code); the others for formatting marks being converted.
+_SET_ASIDE = "\x00"
+_MARKS = {"*": "\x01", "_": "\x02", "~": "\x03"}
+_JIRA_MARKS = {"\x01": "*", "\x02": "_", "\x03": "-"}
+_PLACEHOLDERS = re.compile(r"[\x00-\x03]")
+
+_FENCE = re.compile(r"```(.*?)```", re.DOTALL)
+_ANGLE = re.compile(r"<([^<>\n]*)>")
+_INLINE = re.compile(r"`(?P<code>[^`\n]+)`|<(?P<token>[^<>\n]*)>")
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+
+_QUOTE = re.compile(r"^(?:&gt;|>)[ \t]?")
+_QUOTE_REST = re.compile(r"^(?:&gt;|>){3}[ \t]?")
+_BULLET = re.compile(r"^([ \t]*)([•◦▪▫‣∙·-])\ufe0e?[ \t]+(?=\S)")
+_BULLET_DEPTH = {"◦": 2, "▪": 3, "▫": 3}
+
+# A Slack span: a mark after a non-word character, text that neither starts nor ends with
+# a space, the same mark before a non-word character.
+_SLACK_SPAN = re.compile(r"(?<![\w\\])([*_~])(?!\s|\1)([^\n]*?\S)\1(?!\w)")
+# What Jira would read as markup where Slack showed plain text. Jira's backslash escapes
+# `-#*_+?^~|%{}[]()!@` (and only those); before anything else a backslash shows as itself.
+JIRA_ESCAPABLE = r"[-#*_+?^~|%{}\[\]()!@]"
+_JIRA_BACKSLASH = re.compile(rf"\\(?={JIRA_ESCAPABLE}|\\)")
+_JIRA_OPENER = re.compile(r"(?<![\w\\])([*_~+^-])(?=\S)")  # an effect, if a closer follows
+_JIRA_ALWAYS = re.compile(r"[{\[]")  # macros, links
+_JIRA_IMAGE = re.compile(r"!(?=[^\s!][^\n]*!)")
+_JIRA_EMOTICON = re.compile(r"\((?=(?:[yni/x!+?*-]|on|off|\*[rgby]|flag|flagoff)\))")
+_JIRA_LINE_START = re.compile(r"^([ \t]*)(#+[ \t]|\|)")  # numbered list, table
+_JIRA_BLOCK_START = re.compile(r"^([ \t]*)(h[1-6]|bq)(?=\.\s)")  # heading, quote
+_ZERO_WIDTH_SPACE = "\u200b"
+_SPECIAL_MENTIONS = {"here", "channel", "everyone"}
+_URL_UNSAFE = {"[": "%5B", "]": "%5D", "|": "%7C", " ": "%20"}
+
+
+def decode_entities(text: str) -> str:
+    """Undo Slack's escaping of `&`, `<` and `>` (and nothing else)."""
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
+
+
+def slack_to_jira(
+    text: str,
+    *,
+    user_names: Mapping[str, str] = _NO_NAMES,
+    channel_names: Mapping[str, str] = _NO_NAMES,
+) -> str:
+    """Slack mrkdwn → Jira wiki markup.
+
+    `user_names` maps Slack user ids to display names (`U123` → `Alice Smith`, shown as
+    `@Alice Smith`); `channel_names` maps channel ids to names (shown as `#general`).
+    """
+    if not isinstance(text, str) or not text:
+        return ""
+    names = _Names(user_names, channel_names)
+    text = _PLACEHOLDERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    pieces: list[tuple[bool, str]] = []  # (is a code block, Jira text)
+    position = 0
+    for fence in _FENCE.finditer(text):
+        pieces.append((False, _prose(text[position : fence.start()], names)))
+        pieces.append((True, _code_block(fence.group(1), names)))
+        position = fence.end()
+    pieces.append((False, _prose(text[position:], names)))
+    return _join(pieces)
+
+
+def _join(pieces: list[tuple[bool, str]]) -> str:
+    """Concatenate, giving each code block lines of its own."""
+    result = ""
+    after_block = False
+    for is_block, piece in pieces:
+        if not piece:
+            continue
+        if (is_block or after_block) and result:
+            result, piece = result.rstrip(" \t"), piece.lstrip(" \t")
+            if not (result.endswith("\n") or piece.startswith("\n")):
+                result += "\n"
+        result += piece
+        after_block = is_block
+    return result
+
+
+class _Names:
+    def __init__(self, users: Mapping[str, str], channels: Mapping[str, str]) -> None:
+        self.users = users if isinstance(users, Mapping) else _NO_NAMES
+        self.channels = channels if isinstance(channels, Mapping) else _NO_NAMES
+
+    def user(self, user_id: str, label: str) -> str:
+        name = self.users.get(user_id) or label or user_id
+        return "@" + str(name).lstrip("@")
+
+    def channel(self, channel_id: str, label: str) -> str:
+        name = self.channels.get(channel_id) or label or channel_id
+        return "#" + str(name).lstrip("#")
+
+
+def _code_block(code: str, names: _Names) -> str:
+    """Slack ``` block → {code} (or {noformat} if the code itself contains `{code}`)."""
+    code = _plain_tokens(code, names)
+    if code.startswith("\n"):
+        code = code[1:]
+    if code.endswith("\n"):
+        code = code[:-1]
+    if not code.strip():
+        return ""
+    macro = "noformat" if "{code}" in code else "code"
+    code = code.replace("{noformat}", "{noformat\u200b}") if macro == "noformat" else code
+    return f"{{{macro}}}\n{code}\n{{{macro}}}"
+
+
+def _plain_tokens(text: str, names: _Names) -> str:
+    """Inside code: Slack's tokens as the words the user typed, entities decoded."""
+
+    def token(match: re.Match[str]) -> str:
+        inner = decode_entities(match.group(1))
+        target, _, label = inner.partition("|")
+        if target.startswith(("@", "#", "!")):
+            return _render_token(inner, names, plain=True)
+        return label or target
+
+    return decode_entities(_ANGLE.sub(token, text))
+
+
+def _prose(text: str, names: _Names) -> str:
+    """Text outside code blocks, line by line; consecutive quoted lines form one quote."""
+    out: list[str] = []
+    quoted: list[str] = []
+    quote_rest = False
+    for line in text.split("\n"):
+        if quote_rest or _QUOTE.match(line):
+            if _QUOTE_REST.match(line):
+                quote_rest = True
+                line = _QUOTE_REST.sub("", line)
+            else:
+                line = _QUOTE.sub("", line)
+            quoted.append(_line(line, names))
+            continue
+        _flush_quote(quoted, out)
+        out.append(_line(line, names))
+    _flush_quote(quoted, out)
+    return "\n".join(out)
+
+
+def _flush_quote(quoted: list[str], out: list[str]) -> None:
+    if len(quoted) == 1 and quoted[0].strip():
+        out.append("bq. " + quoted[0])
+    elif any(line.strip() for line in quoted):
+        out.extend(["{quote}", *quoted, "{quote}"])
+    elif quoted:
+        out.extend(quoted)
+    quoted.clear()
+
+
+def _line(line: str, names: _Names) -> str:
+    bullet = _BULLET.match(line)
+    prefix = ""
+    if bullet:
+        indent = len(bullet.group(1).expandtabs(4))
+        depth = indent // 4 + 1 if indent else _BULLET_DEPTH.get(bullet.group(2), 1)
+        prefix, line = "*" * depth + " ", line[bullet.end() :]
+    rendered: list[str] = []
+
+    def set_aside(match: re.Match[str]) -> str:
+        code = match.group("code")
+        if code is not None:
+            rendered.append(_inline_code(code, names))
+        else:
+            rendered.append(_render_token(match.group("token"), names, match=match))
+        return _SET_ASIDE
+
+    line = _INLINE.sub(set_aside, line)
+    line = _escape_plain(_format_spans(decode_entities(line)), at_line_start=not prefix)
+    line = "".join(_JIRA_MARKS.get(char, char) for char in line)
+    pieces = iter(rendered)
+    return prefix + re.sub(_SET_ASIDE, lambda _: next(pieces, ""), line)
+
+
+def _format_spans(text: str) -> str:
+    """Slack's *bold*, _italic_ and ~strike~ marks → placeholders (nested spans too)."""
+    for _ in range(4):
+        converted = _SLACK_SPAN.sub(
+            lambda m: _MARKS[m.group(1)] + m.group(2) + _MARKS[m.group(1)], text
+        )
+        if converted == text:
+            break
+        text = converted
+    return text
+
+
+def _escape_plain(text: str, *, at_line_start: bool = False) -> str:
+    """Escape what Jira would read as markup although Slack showed it as text."""
+    text = _JIRA_BACKSLASH.sub("\\\\" + _ZERO_WIDTH_SPACE, text)  # `\\` is a line break
+    text = _JIRA_ALWAYS.sub(r"\\\g<0>", text)
+    text = _JIRA_IMAGE.sub(r"\\!", text)
+    text = _JIRA_EMOTICON.sub(r"\\(", text)
+    out: list[str] = []
+    position = 0
+    for opener in _JIRA_OPENER.finditer(text):
+        mark = opener.group(1)
+        line_end = text.find("\n", opener.end())
+        rest = text[opener.end() : line_end if line_end >= 0 else None]
+        if re.search(rf"\S{re.escape(mark)}(?!\w)", rest):
+            out.append(text[position : opener.start()] + "\\" + mark)
+            position = opener.end()
+    text = "".join(out) + text[position:]
+    if at_line_start:
+        text = _JIRA_LINE_START.sub(r"\1\\\2", text)
+        text = _JIRA_BLOCK_START.sub(r"\1\2" + _ZERO_WIDTH_SPACE, text)
+    return text
+
+
+def _inline_code(code: str, names: _Names) -> str:
+    return "{{" + _escape_plain(_plain_tokens(code, names)).replace("}", "\\}") + "}}"
+
+
+def _render_token(
+    inner: str, names: _Names, *, plain: bool = False, match: re.Match[str] | None = None
+) -> str:
+    """One Slack `<…>` token: a mention, a channel, a special mention or a link."""
+    target, _, label = inner.partition("|")
+    label = decode_entities(label)
+    if target.startswith("@"):
+        rendered = names.user(target[1:], label)
+    elif target.startswith("#"):
+        rendered = names.channel(target[1:], label)
+    elif target.startswith("!"):
+        rendered = _special_mention(target[1:], label)
+    else:
+        return _link(decode_entities(target), label, followed_by_text=_followed_by_text(match))
+    return rendered if plain else _escape_plain(rendered)
+
+
+def _followed_by_text(match: re.Match[str] | None) -> bool:
+    if match is None or match.end() >= len(match.string):
+        return False
+    return not match.string[match.end()].isspace()
+
+
+def _special_mention(command: str, label: str) -> str:
+    name = command.split("^", 1)[0]
+    if name in _SPECIAL_MENTIONS:
+        return "@" + name
+    if name == "subteam":
+        return "@" + (label.lstrip("@") or command.partition("^")[2])
+    return label or "@" + name  # e.g. <!date^…|Feb 18> shows its fallback text
+
+
+def _link(url: str, label: str, *, followed_by_text: bool) -> str:
+    url = "".join(_URL_UNSAFE.get(char, char) for char in url.strip())
+    if not url:
+        return _escape_plain(label)
+    if label and label != url:
+        alias = re.sub(r"[\[\]|{}]", lambda m: "\\" + m.group(0), label)
+        return f"[{alias}|{url}]"
+    if followed_by_text or not url.lower().startswith(("http:", "https:")):
+        return f"[{url}]"  # brackets keep Jira from running the URL into the next word
+    return url
