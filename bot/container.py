@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -16,13 +20,18 @@ from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.metrics import Metrics
 from bot.settings import Settings, SettingsError
 from bot.web import create_web_app
+from bot.webhook import register_jira_webhook
 from bot.worker import PeriodicJob, Worker
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackWebApiClient
+from handlers.notifications import render_notification
 from services.context import ConnectServices
 from services.housekeeping import purge_finished_work
+from services.notifications import ConnectAccount, DeliveryProcessor
+from services.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWork
+from services.webhook_intake import WebhookIntake
 
 log = logging.getLogger("connect")
 T = TypeVar("T")
@@ -30,6 +39,9 @@ T = TypeVar("T")
 # Threads for work done after the ack (Jira calls); acks themselves never wait for these.
 WORK_THREADS = 16
 HOUSEKEEPING_INTERVAL = 3600.0
+# Idle polling of the shared tables; a webhook stored here wakes its job at once.
+DELIVERY_INTERVAL = 1.0
+OUTBOX_INTERVAL = 0.25
 
 
 @dataclass
@@ -42,6 +54,12 @@ class Runtime:
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="connect-work")
     )
+
+    # The intake wakes the delivery job; built once so web and worker share the Event.
+    deliveries_wake: threading.Event = field(default_factory=threading.Event)
+
+    def deliveries_job(self, run: Callable[[], object]) -> PeriodicJob:
+        return PeriodicJob("deliveries", DELIVERY_INTERVAL, run, wake=self.deliveries_wake)
 
     def close(self) -> None:
         """Let work already handed over finish, then release the database."""
@@ -99,11 +117,19 @@ def build_bolt_app(runtime: Runtime) -> App:
 
 
 def build_web_app(runtime: Runtime, bolt_app: App) -> Flask:
+    secret = runtime.settings.jira_webhook_secret
+    intake = WebhookIntake(runtime.services.uow)
     return create_web_app(
         bolt_app=bolt_app,
         signing_secret=_required(runtime.settings.slack_signing_secret).get_secret_value(),
         engine=runtime.engine,
         metrics=runtime.metrics,
+        extra_routes=lambda web: register_jira_webhook(
+            web,
+            secret=secret.get_secret_value() if secret else None,
+            intake=intake,
+            wake=runtime.deliveries_wake.set,
+        ),
     )
 
 
@@ -114,7 +140,22 @@ def _required(value: T | None) -> T:
 
 
 def build_worker(runtime: Runtime) -> Worker:
-    uow = runtime.services.uow
+    services = runtime.services
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    processor = DeliveryProcessor(
+        services.uow,
+        connect_account=ConnectAccount(services.jira),
+        jira_base_url=services.policy.jira_base_url,
+    )
+    dispatcher = OutboxDispatcher(
+        services.uow, services.slack, render_notification, worker_id=worker_id
+    )
     return Worker(
-        [PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(uow))]
+        [
+            runtime.deliveries_job(processor.run_once),
+            PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
+            PeriodicJob(
+                "housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(services.uow)
+            ),
+        ]
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 log = logging.getLogger("connect.worker")
 
@@ -17,6 +17,8 @@ class PeriodicJob:
     name: str
     interval: float
     run: Callable[[], object]
+    # Set by whoever has work for the job (a webhook stored), so it need not wait its interval.
+    wake: threading.Event = field(default_factory=threading.Event)
 
 
 class Worker:
@@ -37,9 +39,11 @@ class Worker:
     def request_stop(self) -> None:
         """Safe from a signal handler: the loops end after their current run."""
         self._stop.set()
+        for job in self.jobs:
+            job.wake.set()
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
+        self.request_stop()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -65,4 +69,5 @@ class Worker:
                 log.exception(
                     "job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay
                 )
-            self._stop.wait(delay)
+            job.wake.wait(delay)
+            job.wake.clear()

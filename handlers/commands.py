@@ -17,6 +17,7 @@ from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
 from handlers import blocks, cards, create_issue, identity
+from handlers.own_actions import remember_action
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
 from services.context import ConnectServices
@@ -105,6 +106,7 @@ def search(services: ConnectServices, request: CommandRequest) -> Message:
 
 def transition(services: ConnectServices, request: CommandRequest) -> Message:
     key, *status = request.invocation.args
+    remember_action(services, request.command, key)
     moved = services.issues.transition(key, " ".join(status))
     text = (
         f"Moved *{moved.after.key}* {cards.escape(moved.before.status)} → "

@@ -35,7 +35,7 @@ from services.context import ConnectServices
 from services.create_issue import IssueDraft, extra_value
 from services.errors import ConnectError, user_message_for
 from services.links import BotNotInChannel, MessageRef
-from services.markup import slack_to_jira
+from services.markup import slack_to_jira, slack_to_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,13 @@ def external_id(trigger_id: str) -> str:
 
 def open_from_command(client: WebClient, command: SlashCommand) -> None:
     """Called in the /jira ack: the modal must open while the trigger_id is fresh."""
-    context = CreateContext("command", command.team_id, command.user_id, command.channel_id,
-                            response_url=command.response_url)  # fmt: skip
+    context = CreateContext(
+        "command",
+        command.team_id,
+        command.user_id,
+        command.channel_id,
+        response_url=command.response_url,
+    )
     _open(client, command.trigger_id or "", context)
 
 
@@ -109,8 +114,13 @@ def fill_from_command(
     services: ConnectServices, client: WebClient, command: SlashCommand, words: tuple[str, ...]
 ) -> None:
     """`create [PROJECT] [summary…]`: the first word is a project when it names one."""
-    context = CreateContext("command", command.team_id, command.user_id, command.channel_id,
-                            response_url=command.response_url)  # fmt: skip
+    context = CreateContext(
+        "command",
+        command.team_id,
+        command.user_id,
+        command.channel_id,
+        response_url=command.response_url,
+    )
     project = words[0].upper() if words else None
     rest = list(words[1:])
     answers = Answers(project_key=project, summary=" ".join(rest))
@@ -345,7 +355,8 @@ def _is_private(services: ConnectServices, channel_id: str) -> bool:
 
 def _first_line(services: ConnectServices, team_id: str, text: str) -> str:
     for line in text.splitlines():
-        plain = slack_to_jira(line, user_names=_names(services, team_id, line)).strip()
+        # Jira shows summaries as typed: plain text, no wiki escapes.
+        plain = slack_to_plain_text(line, user_names=_names(services, team_id, line)).strip()
         if plain:
             return plain[:255]
     return ""

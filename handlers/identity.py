@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from clients.jira_client import JiraUser
 from handlers import blocks, cards
+from handlers.own_actions import remember_action
 from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.context import ConnectServices
 from services.errors import InvalidRequest
@@ -67,6 +68,7 @@ def assign(services: ConnectServices, request: CommandRequest) -> Message:
     command = request.command
     key, target = request.invocation.args[0], request.invocation.args[1]
     assignee = _assignee(services, command.team_id, command.user_id, target)
+    remember_action(services, command, key)
     issue = services.issues.assign(key, assignee)
     who = cards.escape(assignee.display_name) if assignee else "nobody"
     return {
@@ -111,5 +113,6 @@ def comment(services: ConnectServices, request: CommandRequest) -> Message:
     author = services.users.display_name_for(team, command.user_id)
     names = {uid: services.users.display_name_for(team, uid) for uid in mentioned_users(text)}
     body = f"{slack_to_jira(text.strip(), user_names=names)}\n\n— {author} via Slack"
+    remember_action(services, command, key)
     issue, _comment = services.issues.comment(key, body)
     return blocks.ephemeral(f"Added your comment to *<{issue.url}|{issue.key}>*.")

@@ -39,6 +39,11 @@ class _Ref(SlackPayload):
     id: str | None = None
 
 
+class _ViewShape(SlackPayload):
+    type: str  # Bolt's own checks read view["type"] before any listener runs
+    id: str | None = None
+
+
 class InteractionEnvelope(SlackPayload):
     """An interactivity or options `payload`, likewise."""
 
@@ -47,7 +52,7 @@ class InteractionEnvelope(SlackPayload):
     user: _Ref | None = None
     channel: _Ref | None = None
     enterprise: _Ref | None = None
-    view: dict[str, object] | None = None
+    view: _ViewShape | None = None
     actions: list[dict[str, object]] | None = None
     container: dict[str, object] | None = None
     message: dict[str, object] | None = None

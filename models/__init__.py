@@ -3,13 +3,14 @@
 from models.base import Base, utcnow
 from models.channels import ChannelSettings, ChannelSubscription
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
-from models.issues import JiraSlackLink, JiraTicket
+from models.issues import ConnectAction, JiraSlackLink, JiraTicket
 from models.users import UserLink
 
 __all__ = [
     "Base",
     "ChannelSettings",
     "ChannelSubscription",
+    "ConnectAction",
     "JiraSlackLink",
     "JiraTicket",
     "NotificationOutbox",

@@ -65,3 +65,19 @@ class JiraSlackLink(TeamScoped, Base):
         if self.is_channel_link:
             return None
         return self.thread_ts or self.message_ts
+
+
+class ConnectAction(TeamScoped, Base):
+    """A change Connect made in Jira for a Slack user: its webhook echo is credited to them and
+    kept out of the conversation it came from."""
+
+    __tablename__ = "connect_actions"
+    __table_args__ = (Index("ix_connect_actions_recent", "issue_key", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issue_key: Mapped[str] = mapped_column(String(64))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    actor_name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

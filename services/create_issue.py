@@ -21,8 +21,14 @@ SUMMARY_MAX = 255
 FORM_FIELDS = frozenset(
     {"project", "issuetype", "summary", "description", "priority", "assignee", "reporter"}
 )
-INPUT_KINDS = {"option": "option", "array": "options", "number": "number", "date": "date",
-               "user": "user", "string": "string"}  # fmt: skip
+INPUT_KINDS = {
+    "option": "option",
+    "array": "options",
+    "number": "number",
+    "date": "date",
+    "user": "user",
+    "string": "string",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Text between Slack and Jira, both ways.
 
 - `slack_to_jira`: Slack mrkdwn → Jira wiki markup (API v2 descriptions and comments).
+- `slack_to_plain_text`: Slack mrkdwn → plain text, for fields Jira does not render (summary).
 - `jira_to_slack_markdown` / `jira_to_mrkdwn`: Jira wiki markup → Slack's `markdown` block /
   mrkdwn `section` text.
 - `adf_to_text`: Jira Cloud ADF (API v3) → wiki markup, to show as is or convert on.
@@ -15,7 +16,7 @@ import re
 
 from services.markup_adf import adf_to_text
 from services.markup_jira import escape_mrkdwn, jira_to_mrkdwn, jira_to_slack_markdown
-from services.markup_slack import decode_entities, slack_to_jira
+from services.markup_slack import decode_entities, slack_to_jira, slack_to_plain_text
 
 __all__ = [
     "adf_to_text",
@@ -24,6 +25,7 @@ __all__ = [
     "jira_to_mrkdwn",
     "jira_to_slack_markdown",
     "slack_to_jira",
+    "slack_to_plain_text",
     "truncate_for_slack",
 ]
 
@@ -32,7 +34,17 @@ _FENCE = "```"
 _CLOSE_FENCE = "\n```"
 # Pieces a cut must not split: a mrkdwn link or mention, a Markdown link, an entity,
 # inline code, an emoji shortcode.
-_ATOMIC = re.compile(r"<[^<>\n]*>|\[[^\]\n]*\]\([^)\s]*\)|&#?\w{1,10};|(?<!`)`[^`\n]+`(?!`)|:[\w+-]{1,100}:")
+_ATOMIC = re.compile(
+    "|".join(
+        [
+            r"<[^<>\n]*>",
+            r"\[[^\]\n]*\]\([^)\s]*\)",
+            r"&#?\w{1,10};",
+            r"(?<!`)`[^`\n]+`(?!`)",
+            r":[\w+-]{1,100}:",
+        ]
+    )
+)
 
 
 def truncate_for_slack(text: str, limit: int) -> str:

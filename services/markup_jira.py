@@ -6,10 +6,10 @@ worst-case parsing cost."""
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
-from jira2markdown import convert
 from jira2markdown.elements import MarkupElements
 from jira2markdown.markup.advanced import Code, Noformat, Panel
 from jira2markdown.markup.base import AbstractMarkup
@@ -31,7 +31,7 @@ from jira2markdown.markup.text_effects import (
     Superscript,
     Underline,
 )
-from pyparsing import FollowedBy, ParserElement, ParseResults, Regex
+from pyparsing import FollowedBy, Forward, ParserElement, ParseResults, Regex
 
 from services.markup_slack import JIRA_ESCAPABLE
 
@@ -48,6 +48,10 @@ _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 def escape_mrkdwn(text: str) -> str:
     """Escape the three characters Slack's mrkdwn reserves (`&`, `<`, `>`)."""
     return _MRKDWN_SPECIAL.sub(lambda m: _MRKDWN_ESCAPES[m.group(0)], text)
+
+
+def _is_web_url(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://", "ftp://"))
 
 
 def _mrkdwn_url(url: str) -> str:
@@ -108,13 +112,23 @@ def _renumber(self: Any, tokens: ParseResults) -> str:
     return _NUMBERED_ITEM.sub(number, str(OrderedList.action(self, tokens)))
 
 
+def _markdown_code(self: Any, tokens: ParseResults) -> str:
+    # jira2markdown labels a block without a language "Java", as Jira highlights it.
+    code = str(tokens.text).strip("\n")
+    return f"```{tokens.lang or ''}\n{code}\n```"
+
+
 def _markdown_attachment(self: Any, tokens: ParseResults) -> str:
     return str(tokens.filename)
 
 
+def _markdown_table(self: Any, tokens: ParseResults) -> str:
+    return str(Table.action(self, tokens)).replace("<br>", " ")  # no HTML in Slack
+
+
 def _markdown_image(self: Any, tokens: ParseResults) -> str:
     url = str(tokens.url).strip()
-    return f"[{url}]({url})" if "://" in url else url
+    return f"[{url}]({url})" if _is_web_url(url) else url
 
 
 class _RegexElement(AbstractMarkup):  # type: ignore[misc]  # jira2markdown ships no type hints
@@ -178,18 +192,25 @@ class _MrkdwnUrl(_RegexElement):
         return f"<{_mrkdwn_url(url)}>{escape_mrkdwn(text[len(url) :])}"
 
 
+def _mrkdwn_alias(self: Any, tokens: ParseResults) -> str:
+    """A link's text as mrkdwn; plain if it held a link itself (mrkdwn links do not nest)."""
+    alias = str(getattr(tokens, "alias", ""))
+    rendered = str(self.markup.transform_string(alias))
+    return escape_mrkdwn(alias) if "<" in rendered else rendered
+
+
 def _mrkdwn_link(self: Any, tokens: ParseResults) -> str:
-    alias = str(self.markup.transform_string(getattr(tokens, "alias", "")))
+    alias = _mrkdwn_alias(self, tokens)
     url = str(tokens.url).strip()
     if url.lower().startswith("www."):
         url = "https://" + url
-    if not url.lower().startswith(("http:", "https:", "ftp:")):
+    if not _is_web_url(url):
         return alias or escape_mrkdwn(url)  # an anchor or a page name: no URL to link to
     return f"<{_mrkdwn_url(url)}|{alias}>" if alias.strip() else f"<{_mrkdwn_url(url)}>"
 
 
 def _mrkdwn_mailto(self: Any, tokens: ParseResults) -> str:
-    alias = str(self.markup.transform_string(getattr(tokens, "alias", "")))
+    alias = _mrkdwn_alias(self, tokens)
     email = str(tokens.email)
     return f"<mailto:{_mrkdwn_url(email)}|{alias if alias.strip() else escape_mrkdwn(email)}>"
 
@@ -217,7 +238,7 @@ def _mrkdwn_attachment(self: Any, tokens: ParseResults) -> str:
 
 def _mrkdwn_image(self: Any, tokens: ParseResults) -> str:
     url = str(tokens.url).strip()
-    return f"<{_mrkdwn_url(url)}>" if "://" in url else escape_mrkdwn(url)
+    return f"<{_mrkdwn_url(url)}>" if _is_web_url(url) else escape_mrkdwn(url)
 
 
 def _mrkdwn_table(self: Any, tokens: ParseResults) -> str:
@@ -260,7 +281,7 @@ _MARKDOWN: dict[Any, Any] = {
     **_COMMON,
     Bold: _variant(Bold, guard=_effect_guard("*")),
     Strikethrough: _variant(Strikethrough, guard=_effect_guard("-")),
-    Code: _variant(Code, guard=_block_guard("code")),
+    Code: _variant(Code, guard=_block_guard("code"), action=_markdown_code),
     Noformat: _variant(Noformat, guard=_block_guard("noformat")),
     Panel: _variant(Panel, guard=_block_guard("panel")),
     Mention: _variant(Mention, guard=_BRACKETED),
@@ -268,6 +289,7 @@ _MARKDOWN: dict[Any, Any] = {
     Link: _variant(Link, guard=_BRACKETED),
     Attachment: _variant(Attachment, guard=_BRACKETED, action=_markdown_attachment),
     Image: _variant(Image, guard=_IMAGE, action=_markdown_image),
+    Table: _variant(Table, action=_markdown_table),
 }
 
 _MRKDWN: dict[Any, Any] = {
@@ -298,15 +320,44 @@ def _elements(replacements: Mapping[Any, Any], escape: Any) -> Any:
     return elements
 
 
-_MARKDOWN_ELEMENTS = _elements(_MARKDOWN, _MarkdownEscape)
-_MRKDWN_ELEMENTS = _elements(_MRKDWN, _MrkdwnEscape)
+_ELEMENTS = {
+    "markdown": _elements(_MARKDOWN, _MarkdownEscape),
+    "mrkdwn": _elements(_MRKDWN, _MrkdwnEscape),
+}
+_GRAMMARS = threading.local()
 
 
-def _convert(wiki: object, user_names: Mapping[str, str] | None, elements: Any) -> str:
+def _grammar(kind: str) -> tuple[ParserElement, dict[str, str]]:
+    """The grammar for `kind` and the name map its mentions read, built once per thread.
+
+    jira2markdown's `convert` builds the same grammar on every call, which takes ~60 ms; this
+    is its body, kept. Parsing keeps state in the grammar (list indents), hence per thread.
+    """
+    cache: dict[str, tuple[ParserElement, dict[str, str]]] = _GRAMMARS.__dict__.setdefault(
+        "cache", {}
+    )
+    if kind not in cache:
+        elements, names = _ELEMENTS[kind], dict[str, str]()
+        inline_markup, markup = Forward(), Forward()
+        inline = [element for element in elements if element.is_inline_element]
+        inline_markup <<= elements.expr(inline_markup, markup, names, inline)
+        markup <<= elements.expr(inline_markup, markup, names, elements)
+        cache[kind] = (markup, names)
+    return cache[kind]
+
+
+def _convert(wiki: object, user_names: Mapping[str, str] | None, kind: str) -> str:
     if not isinstance(wiki, str) or not wiki.strip():
         return ""
     text = wiki.replace("\r\n", "\n").replace("\r", "\n")[:MAX_WIKI_CHARS]
-    return str(convert(text, usernames=dict(user_names or {}), elements=elements)).strip("\n")
+    markup, names = _grammar(kind)
+    names.clear()
+    names.update(user_names or {})
+    try:
+        return str(markup.transform_string(text)).strip("\n")
+    except Exception:
+        del _GRAMMARS.cache[kind]  # its state may be half-way through a parse
+        raise
 
 
 def jira_to_slack_markdown(wiki: str, *, user_names: Mapping[str, str] | None = None) -> str:
@@ -315,7 +366,7 @@ def jira_to_slack_markdown(wiki: str, *, user_names: Mapping[str, str] | None = 
     `user_names` maps Jira account ids (or user names) in `[~accountid:…]` to display names.
     """
     try:
-        return _convert(wiki, user_names, _MARKDOWN_ELEMENTS)
+        return _convert(wiki, user_names, "markdown")
     except Exception:  # a parser surprise must not lose the text
         return wiki if isinstance(wiki, str) else ""
 
@@ -323,6 +374,6 @@ def jira_to_slack_markdown(wiki: str, *, user_names: Mapping[str, str] | None = 
 def jira_to_mrkdwn(wiki: str, *, user_names: Mapping[str, str] | None = None) -> str:
     """Jira wiki markup → Slack mrkdwn (`section` text), with `&`, `<`, `>` escaped."""
     try:
-        return _convert(wiki, user_names, _MRKDWN_ELEMENTS)
+        return _convert(wiki, user_names, "mrkdwn")
     except Exception:  # a parser surprise must not lose the text
         return escape_mrkdwn(wiki) if isinstance(wiki, str) else ""

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 _NO_NAMES: Mapping[str, str] = {}
 
@@ -14,8 +14,10 @@ _SET_ASIDE = "\x00"
 _MARKS = {"*": "\x01", "_": "\x02", "~": "\x03"}
 _JIRA_MARKS = {"\x01": "*", "\x02": "_", "\x03": "-"}
 _PLACEHOLDERS = re.compile(r"[\x00-\x03]")
+_FORMAT_MARKS = re.compile(r"[\x01-\x03]")
 
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
+_CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
 _ANGLE = re.compile(r"<([^<>\n]*)>")
 _INLINE = re.compile(r"`(?P<code>[^`\n]+)`|<(?P<token>[^<>\n]*)>")
 _ENTITY = re.compile(r"&(amp|lt|gt);")
@@ -74,6 +76,23 @@ def slack_to_jira(
     return _join(pieces)
 
 
+def slack_to_plain_text(
+    text: str,
+    *,
+    user_names: Mapping[str, str] = _NO_NAMES,
+    channel_names: Mapping[str, str] = _NO_NAMES,
+) -> str:
+    """Slack mrkdwn → the plain text Slack showed, for fields Jira does not render as wiki
+    markup (an issue's summary): names for mentions, a link's text, entities decoded, no
+    *bold*/_italic_/~strike~ marks and no escapes."""
+    if not isinstance(text, str) or not text:
+        return ""
+    names = _Names(user_names, channel_names)
+    text = _PLACEHOLDERS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    plain, code = _set_aside(_CODE, _plain_tokens(text, names), lambda match: match.group(0))
+    return _put_back(_FORMAT_MARKS.sub("", _format_spans(plain)), code)
+
+
 def _join(pieces: list[tuple[bool, str]]) -> str:
     """Concatenate, giving each code block lines of its own."""
     result = ""
@@ -122,13 +141,31 @@ def _plain_tokens(text: str, names: _Names) -> str:
     """Inside code: Slack's tokens as the words the user typed, entities decoded."""
 
     def token(match: re.Match[str]) -> str:
-        inner = decode_entities(match.group(1))
-        target, _, label = inner.partition("|")
+        target, _, label = match.group(1).partition("|")
         if target.startswith(("@", "#", "!")):
-            return _render_token(inner, names, plain=True)
-        return label or target
+            return _render_token(match.group(1), names, plain=True)
+        return decode_entities(label or target)
 
-    return decode_entities(_ANGLE.sub(token, text))
+    text, rendered = _set_aside(_ANGLE, text, token)
+    return _put_back(decode_entities(text), rendered)
+
+
+def _set_aside(
+    pattern: re.Pattern[str], text: str, render: Callable[[re.Match[str]], str]
+) -> tuple[str, list[str]]:
+    """Render each match of `pattern` and leave a placeholder where it was."""
+    rendered: list[str] = []
+
+    def keep(match: re.Match[str]) -> str:
+        rendered.append(render(match))
+        return _SET_ASIDE
+
+    return pattern.sub(keep, text), rendered
+
+
+def _put_back(text: str, rendered: list[str]) -> str:
+    pieces = iter(rendered)
+    return re.sub(_SET_ASIDE, lambda _: next(pieces, ""), text)
 
 
 def _prose(text: str, names: _Names) -> str:
@@ -168,21 +205,16 @@ def _line(line: str, names: _Names) -> str:
         indent = len(bullet.group(1).expandtabs(4))
         depth = indent // 4 + 1 if indent else _BULLET_DEPTH.get(bullet.group(2), 1)
         prefix, line = "*" * depth + " ", line[bullet.end() :]
-    rendered: list[str] = []
 
-    def set_aside(match: re.Match[str]) -> str:
+    def render(match: re.Match[str]) -> str:
         code = match.group("code")
         if code is not None:
-            rendered.append(_inline_code(code, names))
-        else:
-            rendered.append(_render_token(match.group("token"), names, match=match))
-        return _SET_ASIDE
+            return _inline_code(code, names)
+        return _render_token(match.group("token"), names, match=match)
 
-    line = _INLINE.sub(set_aside, line)
+    line, rendered = _set_aside(_INLINE, line, render)
     line = _escape_plain(_format_spans(decode_entities(line)), at_line_start=not prefix)
-    line = "".join(_JIRA_MARKS.get(char, char) for char in line)
-    pieces = iter(rendered)
-    return prefix + re.sub(_SET_ASIDE, lambda _: next(pieces, ""), line)
+    return prefix + _put_back("".join(_JIRA_MARKS.get(char, char) for char in line), rendered)
 
 
 def _format_spans(text: str) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from sqlalchemy.orm import Session
@@ -44,3 +46,18 @@ class UnitOfWork:
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+# SQLite ignores FOR UPDATE SKIP LOCKED; it serves one process, so its claims are serialised
+# here instead (several processes need PostgreSQL, SPEC §8).
+_SQLITE_CLAIMS = threading.Lock()
+
+
+@contextmanager
+def exclusive_claims(work: UnitOfWork) -> Iterator[None]:
+    """Hold while selecting and claiming rows that other threads might claim too."""
+    if work.session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    with _SQLITE_CLAIMS:
+        yield

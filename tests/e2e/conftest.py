@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,11 +17,13 @@ import requests
 from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app, build_worker
 from bot.server import WebServer
 from bot.settings import Settings
+from clients.jira_memory_webhooks import JiraWebhookEmitter
 from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from tests.fakes.slack_requests import interactive_body, signed_headers, slash_command_body
 from tests.fakes.slack_server import FakeSlackServer
 
 SIGNING_SECRET = "e2e-signing-secret"
+WEBHOOK_SECRET = "e2e-webhook-secret"
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -51,6 +56,30 @@ class RunningConnect:
     def interact(self, payload: dict[str, Any]) -> requests.Response:
         return self.post_slack(interactive_body(payload))
 
+    def jira_webhook(
+        self,
+        payload: dict[str, Any] | bytes,
+        *,
+        secret: str | None = WEBHOOK_SECRET,
+        query: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        """A delivery the way Jira Cloud signs it (or unsigned, with secret=None)."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if secret is not None:
+            digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            sent["X-Hub-Signature"] = f"sha256={digest}"
+        return requests.post(f"{self.url}/jira/webhook{query}", data=body, headers=sent, timeout=10)
+
+    def emit_jira_webhooks(self, *, cloud: bool = True) -> JiraWebhookEmitter:
+        """Changes made in the fake Jira from now on reach Connect as webhooks."""
+
+        def deliver(payload: dict[str, Any]) -> None:
+            self.jira_webhook(payload)
+
+        return JiraWebhookEmitter(self.jira.jira, deliver, cloud=cloud).start()
+
 
 def connect_settings(
     slack: FakeSlackServer, jira: FakeJiraServer, database: Path, **extra: Any
@@ -63,7 +92,7 @@ def connect_settings(
         jira_url=jira.url,
         jira_email=DEFAULT_EMAIL,
         jira_api_token=DEFAULT_API_TOKEN,
-        jira_webhook_secret="e2e-webhook-secret",
+        jira_webhook_secret=WEBHOOK_SECRET,
         database_url=f"sqlite:///{database}",
         **extra,
     )

@@ -198,3 +198,98 @@ def test_killing_serve_stops_everything_it_runs(
     process.wait(10)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/health", timeout=2)
+
+
+def test_a_webhook_accepted_by_a_killed_process_is_posted_once_after_restart(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+    import hmac
+
+    from clients.jira_memory_webhooks import issue_json, user_json
+    from tests.e2e.conftest import WEBHOOK_SECRET
+
+    with FakeSlackServer() as slack, FakeJiraServer() as jira:
+        slack.slack.add_channel("C0OPS", "ops", members=["U0ALICE"])
+        port = free_port()
+        env = clean_env(
+            tmp_path,
+            **bot_env(slack, jira),
+            CONNECT_HOST="127.0.0.1",
+            CONNECT_PORT=str(port),
+            JIRA_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        )
+        url = f"http://127.0.0.1:{port}"
+
+        def start(*args: str) -> subprocess.Popen[str]:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve", *args],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            wait_until_healthy(url, process)
+            return process
+
+        first = start("--no-worker")  # accepts and stores, never gets to post
+        body = slash_command_body("link OPS-1", response_url=slack.response_url(), channel="C0OPS")
+        requests.post(
+            f"{url}/slack/events",
+            data=body,
+            timeout=5,
+            headers=signed_headers(
+                SIGNING_SECRET, body, content_type="application/x-www-form-urlencoded"
+            ),
+        )
+        deadline = time.monotonic() + 10
+        while not slack.responses() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        issue = jira.jira.get_issue("OPS-1")
+        payload = json.dumps(
+            {
+                "timestamp": 1795670000000,
+                "webhookEvent": "jira:issue_updated",
+                "user": user_json(jira.jira.user("bob@example.com"), cloud=True),
+                "issue": issue_json(issue, cloud=True),
+                "changelog": {
+                    "id": "99001",
+                    "items": [{"field": "status", "fromString": "In Progress", "toString": "Done"}],
+                },
+            }
+        ).encode()
+        signature = (
+            "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), payload, hashlib.sha256).hexdigest()
+        )
+        accepted = requests.post(
+            f"{url}/jira/webhook",
+            data=payload,
+            timeout=5,
+            headers={"Content-Type": "application/json", "X-Hub-Signature": signature},
+        )
+        assert accepted.json() == {"status": "accepted"}
+        first.kill()
+        first.wait(10)
+        assert [
+            m for m in slack.slack.top_level("C0OPS") if m.user == slack.slack.bot_user_id
+        ] == []
+
+        second = start()
+        try:
+            deadline = time.monotonic() + 15
+            posted: list[object] = []
+            while time.monotonic() < deadline and not posted:
+                posted = [
+                    m for m in slack.slack.top_level("C0OPS") if m.user == slack.slack.bot_user_id
+                ]
+                time.sleep(0.1)
+            time.sleep(3)
+            posted = [
+                m for m in slack.slack.top_level("C0OPS") if m.user == slack.slack.bot_user_id
+            ]
+            assert len(posted) == 1
+            assert "In Progress → Done" in posted[0].text  # type: ignore[attr-defined]
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(20)

@@ -102,6 +102,12 @@ def test_shapes_bolts_own_middleware_would_trip_on_are_400(connect: RunningConne
             "application/x-www-form-urlencoded",
         ),
         (
+            urlencode(
+                {"payload": json.dumps({"type": "view_submission", "view": {"id": "V1"}})}
+            ).encode(),
+            "application/x-www-form-urlencoded",
+        ),
+        (
             urlencode({"payload": json.dumps({"type": "view_submission", "view": []})}).encode(),
             "application/x-www-form-urlencoded",
         ),

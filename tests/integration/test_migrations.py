@@ -27,6 +27,7 @@ TABLES = {
     "processed_deliveries",
     "notification_outbox",
     "poll_cursors",
+    "connect_actions",
 }
 
 

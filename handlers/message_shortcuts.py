@@ -1,0 +1,343 @@
+"""Message shortcuts: link a message to an issue, or add it to one as a comment; the picker.
+
+Each shortcut opens its modal in the ack (a trigger_id lives 3 s and is single-use); a lazy
+listener then looks at the channel and updates the modal when the bot cannot work there or
+the channel turns out to be private. Submitting clears the modal at once and the Jira work
+runs after the ack. The picker is the one place Jira is called before the answer, since Slack
+takes options only in the HTTP response: it gets a deadline, and an empty list after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from pydantic import ValidationError
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from clients.jira_client import JiraIssue
+from clients.slack_client import SlackError, SlackNotInChannel
+from handlers import cards
+from handlers.picker_views import (
+    COMMENT_CALLBACK_ID,
+    ISSUE_BLOCK,
+    LINK_CALLBACK_ID,
+    NO_TEXT,
+    PICKER_ACTION,
+    comment_modal,
+    issue_options,
+    link_modal,
+    notice_modal,
+)
+from handlers.shortcut_payloads import (
+    BlockSuggestion,
+    MessageShortcut,
+    PickerSubmission,
+    SourceMessage,
+)
+from services.commands import mentioned_users
+from services.context import ConnectServices
+from services.errors import ConnectError, user_message_for
+from services.issue_keys import parse_issue_key
+from services.links import INVITE_FIRST, BotNotInChannel, MessageRef
+from services.markup import slack_to_jira
+
+log = logging.getLogger(__name__)
+
+LINK_SHORTCUT = "link_message_to_issue"
+COMMENT_SHORTCUT = "comment_on_issue_from_message"
+MODALS = {  # shortcut → (callback_id, title)
+    LINK_SHORTCUT: (LINK_CALLBACK_ID, "Link to Jira issue"),
+    COMMENT_SHORTCUT: (COMMENT_CALLBACK_ID, "Comment on Jira issue"),
+}
+PICKER_DEADLINE = 2.0  # seconds: Slack drops an options answer after 3
+PICKER_THREADS = 4
+PICKER_LIMIT = 10
+PICKER_QUERY_MAX = 200
+SOMETHING_WENT_WRONG = ":warning: Something went wrong on Connect's side; try again."
+DM_UNREACHABLE = (
+    "I can't see direct messages between people, so I can't use this one. "
+    "Try the shortcut on a message in a channel I'm in."
+)
+
+
+def register(app: App) -> None:
+    app.shortcut(LINK_SHORTCUT)(ack=open_modal, lazy=[check_channel])
+    app.shortcut(COMMENT_SHORTCUT)(ack=open_modal, lazy=[check_channel])
+    app.view(LINK_CALLBACK_ID)(ack=submit_picked_issue, lazy=[link_to_picked_issue])
+    app.view(COMMENT_CALLBACK_ID)(ack=submit_picked_issue, lazy=[comment_on_picked_issue])
+    # Its own few threads: lookups queued behind slow work elsewhere would miss Slack's 3 s.
+    picker = IssuePicker(ThreadPoolExecutor(PICKER_THREADS, thread_name_prefix="connect-picker"))
+    app.options(PICKER_ACTION)(picker.suggest)
+
+
+# -- opening ----------------------------------------------------------------------------------
+
+
+def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    shortcut = MessageShortcut.model_validate(body)
+    source = _source(shortcut)
+    ack()
+    view = link_modal(source) if shortcut.callback_id == LINK_SHORTCUT else comment_modal(source)
+    try:
+        client.views_open(
+            trigger_id=shortcut.trigger_id, view={**view, "external_id": _external_id(shortcut)}
+        )
+    except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
+        log.warning("could not open the %s modal: %s", shortcut.callback_id, error)
+
+
+def check_channel(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    """After the ack: say so in the modal when the bot cannot work in the message's channel,
+    and add the privacy notice when the payload did not tell that the channel is private."""
+    try:
+        shortcut = MessageShortcut.model_validate(body)
+    except ValidationError:
+        return  # answered 400 and logged by the ack
+    source = _source(shortcut)
+    callback_id, title = MODALS[shortcut.callback_id]
+    try:
+        channel = services.slack.channel_info(source.channel_id)
+    except SlackNotInChannel:
+        channel = None
+    except SlackError as error:
+        log.info("could not look at channel %s: %s", source.channel_id, error.error)
+        return
+    if channel is None or not channel.is_member:
+        view = notice_modal(callback_id, title, DM_UNREACHABLE if source.dm else INVITE_FIRST)
+    elif shortcut.callback_id == COMMENT_SHORTCUT and channel.is_private and not source.private:
+        view = comment_modal(source.model_copy(update={"private": True}))
+    else:
+        return
+    try:
+        client.views_update(external_id=_external_id(shortcut), view=view)
+    except (SlackClientError, OSError) as error:  # submitted or closed meanwhile
+        log.info("could not update the %s modal: %s", shortcut.callback_id, error)
+
+
+def _source(shortcut: MessageShortcut) -> SourceMessage:
+    return SourceMessage.from_shortcut(shortcut, with_text=shortcut.callback_id == COMMENT_SHORTCUT)
+
+
+def _external_id(shortcut: MessageShortcut) -> str:
+    return f"connect-{shortcut.callback_id}-{shortcut.trigger_id}"[:255]
+
+
+# -- submitting -------------------------------------------------------------------------------
+
+
+def submit_picked_issue(ack: Ack, body: dict[str, Any]) -> None:
+    submission = PickerSubmission.model_validate(body)
+    SourceMessage.from_metadata(submission.view.private_metadata)  # a broken one is a 400
+    picked = submission.picked(ISSUE_BLOCK, PICKER_ACTION)
+    if not picked:
+        error = "Choose an issue: type its key (like OPS-12) or words from its summary."
+    elif parse_issue_key(picked) is None:
+        error = f"“{picked[:40]}” is not an issue key (like OPS-12)."
+    else:
+        ack(response_action="clear")
+        return
+    ack(response_action="errors", errors={ISSUE_BLOCK: error})
+
+
+def link_to_picked_issue(body: dict[str, Any], services: ConnectServices) -> None:
+    read = _read(body)
+    if read is None:
+        return
+    submission, source, key = read
+    user_id = submission.user.id
+    try:
+        services.links.ensure_bot_in_channel(source.channel_id)
+        ref = MessageRef(source.team_id, source.channel_id, source.message_ts, source.thread_ts)
+        outcome = services.links.link_message(ref, user_id, key)
+    except Exception as error:
+        _tell(services, source, user_id, _failure_text(error, source, "link a message"))
+        return
+    issue = outcome.issue
+    if not outcome.created:
+        _tell(services, source, user_id, f"This message is already linked to {_ref(issue)}.")
+        return
+    linked_by = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"Linked by <@{user_id}>"}],
+    }
+    card = [*cards.issue_card(issue), linked_by]
+    _reply(services, source, user_id, f"Linked to {issue.key}: {issue.summary}", card)
+
+
+def comment_on_picked_issue(
+    body: dict[str, Any], client: WebClient, services: ConnectServices
+) -> None:
+    read = _read(body)
+    if read is None:
+        return
+    submission, source, key = read
+    user_id, view = submission.user.id, submission.view
+    # A double click submits the same view twice: one comment.
+    if not services.create_issue.claim_submission(source.team_id, f"comment:{view.id}:{view.hash}"):
+        return
+    try:
+        services.links.ensure_bot_in_channel(source.channel_id)
+        permalink = _permalink(services, source)
+        text = source.text if source.text_complete else _full_text(client, source)
+        author = _author_name(services, source)
+        actor = services.users.display_name_for(source.team_id, user_id)
+        names = {
+            uid: services.users.display_name_for(source.team_id, uid)
+            for uid in mentioned_users(text)
+        }
+        quoted = slack_to_jira(text, user_names=names)
+        issue, _comment = services.issues.comment(
+            key, comment_body(quoted, author=author, permalink=permalink, actor=actor)
+        )
+    except Exception as error:
+        _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
+        return
+    line = f"Added this message as a comment on {_ref(issue)}."
+    section = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
+    _reply(services, source, user_id, f"Added this message as a comment on {issue.key}", [section])
+
+
+def comment_body(quoted: str, *, author: str, permalink: str, actor: str) -> str:
+    """The Jira comment: the message, then who wrote it where, and who added it."""
+    text = quoted.strip() or NO_TEXT
+    return f"{text}\n\n— {author} in Slack: {permalink}\n(added by {actor} via Slack)"
+
+
+def _read(body: dict[str, Any]) -> tuple[PickerSubmission, SourceMessage, str] | None:
+    """The submission, its source message and the picked key; None when the ack refused it
+    (Bolt runs lazy listeners whatever the ack answered)."""
+    try:
+        submission = PickerSubmission.model_validate(body)
+        source = SourceMessage.from_metadata(submission.view.private_metadata)
+    except ValidationError:
+        return None  # answered 400 and logged by the ack
+    key = parse_issue_key(submission.picked(ISSUE_BLOCK, PICKER_ACTION) or "")
+    return (submission, source, key) if key else None
+
+
+def _permalink(services: ConnectServices, source: SourceMessage) -> str:
+    try:
+        return services.slack.get_permalink(source.channel_id, source.message_ts)
+    except SlackNotInChannel:
+        raise BotNotInChannel() from None
+
+
+def _author_name(services: ConnectServices, source: SourceMessage) -> str:
+    if source.author_id:
+        return services.users.display_name_for(source.team_id, source.author_id)
+    return source.author_name or "an app"
+
+
+def _full_text(client: WebClient, source: SourceMessage) -> str:
+    """A text too long for the modal's metadata, read back from Slack (or the part kept)."""
+    try:
+        response = client.conversations_replies(
+            channel=source.channel_id,
+            ts=source.reply_ts,
+            oldest=source.message_ts,
+            inclusive=True,
+            limit=2,  # the thread's parent comes first, then the message itself
+        )
+        for message in response.get("messages") or []:
+            if message.get("ts") == source.message_ts and isinstance(message.get("text"), str):
+                return str(message["text"])
+    except (SlackClientError, OSError) as error:
+        log.info("could not read message %s back from Slack: %s", source.message_ts, error)
+    return source.text + "…"
+
+
+# -- telling the user -------------------------------------------------------------------------
+
+
+def _reply(
+    services: ConnectServices,
+    source: SourceMessage,
+    user_id: str,
+    text: str,
+    blocks: list[dict[str, Any]],
+) -> None:
+    """In the message's thread; if that fails, to the user alone."""
+    try:
+        services.slack.post_message(
+            source.channel_id, text=text, blocks=blocks, thread_ts=source.reply_ts
+        )
+    except Exception as error:
+        log.info("could not reply in the thread of %s: %s", source.message_ts, error)
+        problem = _failure_text(error, source, "reply in the thread")
+        _tell(services, source, user_id, f"{cards.escape(text)}. {problem}")
+
+
+def _tell(services: ConnectServices, source: SourceMessage, user_id: str, text: str) -> None:
+    """Ephemeral in the message's channel; a DM when the bot cannot post there."""
+    try:
+        services.slack.post_ephemeral(
+            source.channel_id, user_id, text=text, thread_ts=source.thread_ts
+        )
+        return
+    except SlackError as error:
+        log.info("no ephemeral in %s (%s): sending a DM", source.channel_id, error.error)
+    where = "a direct message" if source.dm else f"<#{source.channel_id}>"
+    try:
+        channel = services.slack.open_dm(user_id)
+        services.slack.post_message(
+            channel, text=f"About the message you picked in {where}: {text}"
+        )
+    except SlackError as error:
+        log.warning("could not tell %s: %s", user_id, error.error)
+
+
+def _failure_text(error: Exception, source: SourceMessage, doing: str) -> str:
+    if isinstance(error, (BotNotInChannel, SlackNotInChannel)):
+        return DM_UNREACHABLE if source.dm else INVITE_FIRST
+    message = user_message_for(error)
+    if message is None:
+        log.error("could not %s", doing, exc_info=error)
+        return SOMETHING_WENT_WRONG
+    return message
+
+
+def _ref(issue: JiraIssue) -> str:
+    return f"*<{issue.url}|{issue.key}>*"
+
+
+# -- the issue picker -------------------------------------------------------------------------
+
+
+class IssuePicker:
+    """Options for the "Issue" external select: the typed key's issue, or search results."""
+
+    def __init__(self, executor: Executor, *, deadline: float = PICKER_DEADLINE) -> None:
+        self._executor = executor
+        self._deadline = deadline
+
+    def suggest(self, ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
+        suggestion = BlockSuggestion.model_validate(body)
+        lookup = self._executor.submit(matching_issues, services, suggestion.value)
+        try:
+            issues = lookup.result(timeout=self._deadline)
+        except TimeoutError:
+            lookup.cancel()
+            log.info("issue picker: no answer from Jira within %.1f s", self._deadline)
+            issues = ()
+        ack(options=issue_options(issues))
+
+
+def matching_issues(services: ConnectServices, typed: str) -> tuple[JiraIssue, ...]:
+    """Within JIRA_PROJECTS (IssueService enforces it); nothing when Jira fails."""
+    query = typed.strip()[:PICKER_QUERY_MAX]
+    if not query:
+        return ()
+    key = parse_issue_key(query)
+    try:
+        if key is not None:
+            return (services.issues.get(key),)
+        return services.issues.search(query, limit=PICKER_LIMIT).issues
+    except ConnectError:
+        return ()
+    except Exception:
+        log.exception("issue picker lookup failed")
+        return ()

@@ -1,0 +1,63 @@
+"""How a notification reads in the thread: one line per change, a comment quoted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from handlers.cards import escape
+from services.markup import jira_to_mrkdwn, truncate_for_slack
+
+COMMENT_LIMIT = 1500
+
+
+def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    issue = payload.get("issue") or {}
+    key = str(issue.get("key", "?"))
+    link = f"<{issue['url']}|{key}>" if issue.get("url") else key
+    lines = [_line(change, link) for change in payload.get("changes") or []]
+    blocks: list[dict[str, Any]] = []
+    for line in lines:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}})
+    if issue.get("summary"):
+        summary = f"{link} · {escape(str(issue['summary']))[:200]}"
+        if issue.get("status"):
+            summary += f" · {escape(str(issue['status']))}"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
+    text = "\n".join(lines)[:3000] or f"{key} changed"
+    return text, blocks
+
+
+def _line(change: Mapping[str, Any], link: str) -> str:
+    who = f"*{escape(str(change.get('actor') or 'Someone'))}*"
+    kind = change.get("kind")
+    old = escape(str(change.get("old") or "")) or "—"
+    new = escape(str(change.get("new") or "")) or "—"
+    if kind == "status":
+        return f"{who} moved {link} {old} → {new}"
+    if kind == "assignee":
+        if not change.get("new"):
+            return f"{who} unassigned {link} (was {old})"
+        return f"{who} assigned {link} to *{new}*"
+    if kind == "resolution":
+        return (
+            f"{who} resolved {link} as *{new}*" if change.get("new") else f"{who} reopened {link}"
+        )
+    if kind == "priority":
+        return f"{who} changed the priority of {link} {old} → {new}"
+    if kind == "summary":
+        return f"{who} renamed {link} to “{new}”"
+    if kind in ("comment_added", "comment_edited"):
+        verb = "commented on" if kind == "comment_added" else "edited a comment on"
+        body = truncate_for_slack(jira_to_mrkdwn(str(change.get("comment") or "")), COMMENT_LIMIT)
+        quoted = "\n".join(f">{line}" for line in body.splitlines() or [""])
+        return f"{who} {verb} {link}:\n{quoted}"
+    if kind == "comment_deleted":
+        return f"{who} deleted a comment on {link}"
+    if kind == "created":
+        return f"{who} created {link}"
+    if kind == "deleted":
+        return f"{who} deleted {link}: it is no longer linked here"
+    if kind == "moved":
+        return f"{who} moved {old} to {new}: it is now {link}"
+    return f"{who} changed {link}"

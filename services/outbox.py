@@ -1,0 +1,171 @@
+"""The outbox dispatcher: claim, send once, mark; honour Slack's limits; lose nothing.
+
+Claims are row locks (FOR UPDATE SKIP LOCKED on PostgreSQL) turned into a lease
+(`claimed_until`), so several processes share the table. A send whose outcome is unknown
+(the process died between posting and marking) is looked up in Slack by the idempotency key
+the message carries in its metadata before it is sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from clients.slack_client import SlackClient, SlackError, SlackUnavailable
+from models import NotificationOutbox, utcnow
+from models.delivery import FAILED, PENDING, SENT
+from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
+
+log = logging.getLogger(__name__)
+
+SENDING = "sending"
+METADATA_EVENT = "connect_notification"
+METADATA_KEY = "idempotency_key"
+LEASE = timedelta(seconds=60)
+CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message a second per channel
+MAX_ATTEMPTS = 8
+
+Renderer = Callable[[Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        slack: SlackClient,
+        render: Renderer,
+        *,
+        worker_id: str,
+        clock: Callable[[], datetime] = utcnow,
+        channel_interval: timedelta = CHANNEL_INTERVAL,
+    ) -> None:
+        self.uow = uow
+        self.slack = slack
+        self.render = render
+        self.worker_id = worker_id
+        self.clock = clock
+        self.channel_interval = channel_interval
+        self._last_post: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def run_once(self, limit: int = 20) -> int:
+        """Send what is due; the number of rows settled (sent, rescheduled or failed)."""
+        claimed = self._claim(limit)
+        for row_id, channel, unknown_outcome in claimed:
+            self._deliver(row_id, channel, unknown_outcome)
+        return len(claimed)
+
+    def _claim(self, limit: int) -> list[tuple[int, str, bool]]:
+        now = self.clock()
+        with self.uow() as work, exclusive_claims(work):
+            rows = work.session.scalars(
+                select(NotificationOutbox)
+                .where(
+                    or_(
+                        (NotificationOutbox.status == PENDING)
+                        & (NotificationOutbox.available_at <= now),
+                        (NotificationOutbox.status == SENDING)
+                        & (NotificationOutbox.claimed_until < now),
+                    )
+                )
+                .order_by(NotificationOutbox.available_at, NotificationOutbox.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            claimed = []
+            busy: set[str] = set()
+            for row in rows:
+                if row.channel_id in busy or not self._channel_free(row.channel_id, now):
+                    continue  # Slack's per-channel pace: one of this channel's rows at a time
+                busy.add(row.channel_id)
+                unknown_outcome = row.status == SENDING  # a sender died mid-send
+                row.status = SENDING
+                row.claimed_by = self.worker_id
+                row.claimed_until = now + LEASE
+                row.attempts += 1
+                claimed.append((row.id, row.channel_id, unknown_outcome))
+            work.commit()
+        return claimed
+
+    def _channel_free(self, channel: str, now: datetime) -> bool:
+        with self._lock:
+            last = self._last_post.get(channel)
+        return last is None or now - last >= self.channel_interval
+
+    def _deliver(self, row_id: int, channel: str, unknown_outcome: bool) -> None:
+        with self.uow() as work:
+            row = work.session.get(NotificationOutbox, row_id)
+            if row is None or row.status != SENDING or row.claimed_by != self.worker_id:
+                return
+            key, thread_ts, payload = row.idempotency_key, row.thread_ts, dict(row.payload)
+            created = row.created_at
+            attempts = row.attempts
+        try:
+            posted_ts = None
+            if unknown_outcome:
+                posted_ts = self.slack.find_message_by_metadata(
+                    channel,
+                    event_type=METADATA_EVENT,
+                    key_field=METADATA_KEY,
+                    key=key,
+                    thread_ts=thread_ts,
+                    oldest=f"{created.timestamp() - 60:.6f}",
+                )
+            if posted_ts is None:
+                text, blocks = self.render(payload)
+                posted = self.slack.post_message(
+                    channel,
+                    text=text,
+                    blocks=blocks,
+                    thread_ts=thread_ts,
+                    metadata={"event_type": METADATA_EVENT, "event_payload": {METADATA_KEY: key}},
+                )
+                posted_ts = posted.ts
+                with self._lock:
+                    self._last_post[channel] = self.clock()
+        except SlackUnavailable as exc:
+            delay = exc.retry_after or min(5.0 * 2**attempts, 300.0)
+            self._settle(row_id, PENDING, error=f"{exc.error}", delay=delay, attempts=attempts)
+            return
+        except SlackError as exc:
+            log.warning("notification %s to %s failed for good: %s", row_id, channel, exc.error)
+            self._settle(row_id, FAILED, error=exc.error)
+            return
+        except Exception as exc:
+            log.exception("notification %s could not be sent", row_id)
+            self._settle(row_id, PENDING, error=type(exc).__name__, delay=30.0, attempts=attempts)
+            return
+        self._settle(row_id, SENT, posted_ts=posted_ts)
+
+    def _settle(
+        self,
+        row_id: int,
+        status: str,
+        *,
+        error: str | None = None,
+        delay: float = 0.0,
+        attempts: int = 0,
+        posted_ts: str | None = None,
+    ) -> None:
+        now = self.clock()
+        if status == PENDING and attempts >= MAX_ATTEMPTS:
+            status = FAILED
+        with self.uow() as work:
+            row = work.session.get(NotificationOutbox, row_id)
+            if row is None:
+                return
+            row.status = status
+            row.last_error = error
+            row.claimed_by = None
+            row.claimed_until = None
+            if status == SENT:
+                row.sent_at = now
+                row.posted_ts = posted_ts
+            elif status == PENDING:
+                row.available_at = now + timedelta(seconds=delay)
+            work.commit()

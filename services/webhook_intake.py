@@ -1,0 +1,48 @@
+"""Jira webhook intake: store each delivery once, before it is acknowledged (SPEC §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from models import ProcessedDelivery
+from services.jira_events import delivery_key, parse_webhook
+from services.unit_of_work import UnitOfWorkFactory
+
+JIRA_SOURCE = "jira"
+# Jira deliveries belong to the Jira site, not to one Slack workspace; processing fans them
+# out to each workspace's links.
+SITE_TEAM = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeResult:
+    status: str  # accepted | duplicate | ignored
+    key: str | None = None
+
+
+class WebhookIntake:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self.uow = uow
+
+    def accept(
+        self, body: Mapping[str, Any], *, raw_body: bytes, identifier: str | None
+    ) -> IntakeResult:
+        event = parse_webhook(body)
+        if event.kind == "unknown" or event.issue is None:
+            return IntakeResult("ignored")
+        key = delivery_key(event, identifier=identifier, raw_body=raw_body)
+        try:
+            with self.uow() as work:
+                work.session.add(
+                    ProcessedDelivery(
+                        team_id=SITE_TEAM, source=JIRA_SOURCE, dedupe_key=key, payload=dict(body)
+                    )
+                )
+                work.commit()
+        except IntegrityError:
+            return IntakeResult("duplicate", key)
+        return IntakeResult("accepted", key)
