@@ -26,8 +26,9 @@ from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackWebApiClient
 from handlers.notifications import render_notification
 from services.context import ConnectServices
+from services.deliveries import DeliveryProcessor
 from services.housekeeping import purge_finished_work
-from services.notifications import ConnectAccount, DeliveryProcessor
+from services.notifications import ConnectAccount, Notifier
 from services.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWork
@@ -142,11 +143,10 @@ def _required(value: T | None) -> T:
 def build_worker(runtime: Runtime) -> Worker:
     services = runtime.services
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    processor = DeliveryProcessor(
-        services.uow,
-        connect_account=ConnectAccount(services.jira),
-        jira_base_url=services.policy.jira_base_url,
+    notifier = Notifier(
+        connect_account=ConnectAccount(services.jira), jira_base_url=services.policy.jira_base_url
     )
+    processor = DeliveryProcessor(services.uow, notifier)
     dispatcher = OutboxDispatcher(
         services.uow, services.slack, render_notification, worker_id=worker_id
     )

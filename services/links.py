@@ -16,6 +16,7 @@ from models import JiraSlackLink, utcnow
 from services.errors import ConnectError, NotPermitted, SlackDown, jira_errors
 from services.issues import IssueService
 from services.policy import ConnectPolicy
+from services.tickets import seed_ticket
 from services.unit_of_work import UnitOfWorkFactory
 
 INVITE_FIRST = "I'm not in this channel yet: invite me with `/invite @Connect`, then try again."
@@ -192,6 +193,7 @@ class LinkService:
                         permalink=permalink,
                     )
                     view = _view(link)
+                    seed_ticket(work.session, team_id, issue)
                     work.commit()
                 return view, created
             except IntegrityError:

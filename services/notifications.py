@@ -1,35 +1,30 @@
-"""From stored Jira deliveries to notification rows: detect, fan out to links, coalesce bursts.
-
-Everything a delivery causes (the announced state, the outbox rows, the delivery's own status)
-is committed in one transaction, so a crash leaves either all of it or none of it.
-"""
+"""From detected changes to notification rows: fan out to links, coalesce bursts, keep quiet
+where a change was made from Slack."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clients.jira_client import JiraClient, JiraError
+from clients.jira_client import JiraClient, JiraError, JiraUser
 from models import (
     ChannelSettings,
     ConnectAction,
     JiraSlackLink,
-    JiraTicket,
     NotificationOutbox,
-    ProcessedDelivery,
     utcnow,
 )
-from models.delivery import DONE, FAILED, PENDING
-from services.change_detector import Change, detect
-from services.jira_events import IssueSnapshot, JiraEvent, parse_webhook
-from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
-from services.webhook_intake import JIRA_SOURCE
+from models.delivery import PENDING
+from services.change_detector import Change
+from services.jira_events import IssueSnapshot
+from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -84,98 +79,54 @@ def outbox_key(change: Change, channel_id: str, thread_ts: str | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-class DeliveryProcessor:
-    """Claims pending deliveries one at a time (row locks on PostgreSQL) and processes them."""
+class Notifier:
+    """Fans detected changes out to a workspace's linked threads, as outbox rows."""
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
         *,
         connect_account: Callable[[], str | None],
         jira_base_url: str,
         clock: Callable[[], datetime] = utcnow,
         burst_window: timedelta = BURST_WINDOW,
     ) -> None:
-        self.uow = uow
         self.connect_account = connect_account
         self.jira_base_url = jira_base_url.rstrip("/")
         self.clock = clock
         self.burst_window = burst_window
 
-    def run_once(self, limit: int = 50) -> int:
-        done = 0
-        while done < limit and self._process_next():
-            done += 1
-        return done
-
-    def _process_next(self) -> bool:
-        now = self.clock()
-        with self.uow() as work, exclusive_claims(work):
-            delivery = work.session.scalars(
-                select(ProcessedDelivery)
-                .where(
-                    ProcessedDelivery.source == JIRA_SOURCE,
-                    ProcessedDelivery.status == PENDING,
-                    ProcessedDelivery.available_at <= now,
-                )
-                .order_by(ProcessedDelivery.id)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).first()
-            if delivery is None:
-                return False
-            try:
-                with work.session.begin_nested():
-                    self.process(work.session, parse_webhook(delivery.payload or {}))
-                delivery.status, delivery.processed_at = DONE, now
-            except Exception as exc:  # one poisoned delivery must not stop the others
-                log.exception("processing Jira delivery %s failed", delivery.dedupe_key)
-                delivery.attempts += 1
-                delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                delivery.status = FAILED if delivery.attempts >= MAX_ATTEMPTS else PENDING
-                delivery.available_at = now + timedelta(seconds=5 * 2**delivery.attempts)
-            work.commit()
-        return True
-
-    def process(self, session: Session, event: JiraEvent) -> None:
-        """Detect what changed for each workspace that links the issue, and queue the news."""
-        issue = event.issue
-        if issue is None:
-            return
-        links = session.scalars(
-            select(JiraSlackLink).where(
-                JiraSlackLink.issue_id == issue.id, JiraSlackLink.retired_at.is_(None)
-            )
-        ).all()
-        for team_id in sorted({link.team_id for link in links}):
-            team_links = [link for link in links if link.team_id == team_id]
-            self._process_for_team(session, team_id, event, issue, team_links)
-
-    def _process_for_team(
+    def announce(
         self,
         session: Session,
         team_id: str,
-        event: JiraEvent,
         issue: IssueSnapshot,
-        links: Sequence[JiraSlackLink],
+        changes: Sequence[Change],
+        *,
+        actor: JiraUser | None,
     ) -> None:
-        ticket = _ticket(session, team_id, issue)
-        detection = detect(event, ticket.announced or None)
-        ticket.announced = dict(detection.state)
-        _refresh_ticket(ticket, issue)
-        if not detection.changes:
+        """Queue each change for every active link of the issue in this workspace."""
+        if not changes:
             return
+        links = session.scalars(
+            select(JiraSlackLink).where(
+                JiraSlackLink.team_id == team_id,
+                JiraSlackLink.issue_id == issue.id,
+                JiraSlackLink.retired_at.is_(None),
+            )
+        ).all()
+        if not issue.key and links:  # Data Center comment events name the issue by id only
+            issue = replace(issue, key=links[0].issue_key)
         now = self.clock()
-        own = self._own_action(session, team_id, issue, event, now)
+        own = self._own_action(session, team_id, issue, actor, now)
         quiet = _quiet_channels(session, team_id, {link.channel_id for link in links})
-        for change in detection.changes:
-            actor = _actor_label(change, own)
+        for change in changes:
+            label = _actor_label(change, own)
             for link in links:
                 if own is not None and _is_origin(link, own):
                     continue  # the person who did it from Slack already knows
                 if link.channel_id in quiet and not change.important:
                     continue
-                self._enqueue(session, team_id, link, issue, change, actor, now)
+                self._enqueue(session, team_id, link, issue, change, label, now)
             if change.kind == "moved" and change.new:
                 for link in links:
                     link.issue_key = change.new
@@ -188,11 +139,11 @@ class DeliveryProcessor:
         session: Session,
         team_id: str,
         issue: IssueSnapshot,
-        event: JiraEvent,
+        actor: JiraUser | None,
         now: datetime,
     ) -> ConnectAction | None:
         own_account = self.connect_account()
-        if event.actor is None or own_account is None or event.actor.account_id != own_account:
+        if actor is None or own_account is None or actor.account_id != own_account:
             return None
         return session.scalars(
             select(ConnectAction)
@@ -302,31 +253,3 @@ def _quiet_channels(session: Session, team_id: str, channels: set[str]) -> set[s
         )
     ).all()
     return set(rows)
-
-
-def _ticket(session: Session, team_id: str, issue: IssueSnapshot) -> JiraTicket:
-    ticket = session.scalars(
-        select(JiraTicket)
-        .where(JiraTicket.team_id == team_id, JiraTicket.issue_id == issue.id)
-        .with_for_update()
-    ).first()
-    if ticket is None:
-        ticket = JiraTicket(
-            team_id=team_id, issue_id=issue.id, issue_key=issue.key, project_key=issue.project_key
-        )
-        session.add(ticket)
-    return ticket
-
-
-def _refresh_ticket(ticket: JiraTicket, issue: IssueSnapshot) -> None:
-    ticket.issue_key = issue.key or ticket.issue_key
-    ticket.project_key = issue.project_key or ticket.project_key
-    ticket.summary = issue.summary or ticket.summary or ""
-    ticket.status = issue.status or ticket.status
-    ticket.priority = issue.priority or ticket.priority
-    ticket.resolution = issue.resolution or ticket.resolution
-    if issue.assignee is not None:
-        ticket.assignee_account_id = issue.assignee.account_id
-        ticket.assignee_name = issue.assignee.display_name
-    ticket.jira_updated_at = issue.updated or ticket.jira_updated_at
-    ticket.fetched_at = utcnow()

@@ -1,0 +1,49 @@
+"""The cached issue per workspace (`JiraTicket`): its last known fields and announced state."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from clients.jira_client import JiraIssue
+from models import JiraTicket, utcnow
+from services.change_detector import baseline
+from services.jira_events import IssueSnapshot, snapshot_of
+
+
+def ticket_for(session: Session, team_id: str, issue: IssueSnapshot) -> JiraTicket:
+    ticket = session.scalars(
+        select(JiraTicket)
+        .where(JiraTicket.team_id == team_id, JiraTicket.issue_id == issue.id)
+        .with_for_update()
+    ).first()
+    if ticket is None:
+        ticket = JiraTicket(
+            team_id=team_id, issue_id=issue.id, issue_key=issue.key, project_key=issue.project_key
+        )
+        session.add(ticket)
+    return ticket
+
+
+def refresh_ticket(ticket: JiraTicket, issue: IssueSnapshot) -> None:
+    ticket.issue_key = issue.key or ticket.issue_key
+    ticket.project_key = issue.project_key or ticket.project_key
+    ticket.summary = issue.summary or ticket.summary or ""
+    ticket.status = issue.status or ticket.status
+    ticket.priority = issue.priority or ticket.priority
+    ticket.resolution = issue.resolution or ticket.resolution
+    if issue.assignee is not None:
+        ticket.assignee_account_id = issue.assignee.account_id
+        ticket.assignee_name = issue.assignee.display_name
+    ticket.jira_updated_at = issue.updated or ticket.jira_updated_at
+    ticket.fetched_at = utcnow()
+
+
+def seed_ticket(session: Session, team_id: str, issue: JiraIssue) -> JiraTicket:
+    """When an issue is first linked: what it looks like now is what is already known."""
+    snapshot = snapshot_of(issue)
+    ticket = ticket_for(session, team_id, snapshot)
+    if not ticket.announced:
+        ticket.announced = baseline(snapshot)
+    refresh_ticket(ticket, snapshot)
+    return ticket
