@@ -59,11 +59,22 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("--url", help="public base URL of the bot (default: CONNECT_PUBLIC_URL)")
     manifest.add_argument("--format", choices=("yaml", "json"), default="yaml")
 
+    demo = commands.add_parser(
+        "demo",
+        help="the offline demo: Connect end to end against simulated Slack and Jira",
+        description="Runs the real app against built-in Slack and Jira simulators and plays a "
+        "short story, printing what each Slack user sees (a temporary SQLite database unless "
+        "DATABASE_URL is set).",
+    )
+    demo.add_argument(
+        "--interactive", action="store_true", help="type as Slack users and act in Jira yourself"
+    )
+
     commands.add_parser(
         "run",
-        help="what `make run` does: serve when Slack credentials are set",
-        description="Serve when SLACK_BOT_TOKEN or SLACK_CLIENT_ID is set; otherwise name the "
-        "settings that are missing.",
+        help="what `make run` does: serve with Slack credentials, else the offline demo",
+        description="Serve when SLACK_BOT_TOKEN or SLACK_CLIENT_ID is set; otherwise run the "
+        "offline demo.",
     )
     return parser
 
@@ -105,8 +116,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "worker":
         return run_worker(settings)
-    if args.command == "run" and not settings.has_slack_credentials:
-        settings.require_production()
+    if args.command == "demo" or (args.command == "run" and not settings.has_slack_credentials):
+        return run_demo(settings, interactive=getattr(args, "interactive", False))
     return serve(
         settings,
         host=getattr(args, "host", None),
@@ -136,6 +147,25 @@ def serve(settings: Settings, *, host: str | None, port: int | None, with_worker
         if worker:
             worker.stop()
         runtime.close()
+    return 0
+
+
+def run_demo(settings: Settings, *, interactive: bool) -> int:
+    from bot.demo.story import interactive as explore
+    from bot.demo.story import play_story
+    from bot.demo.world import DemoWorld
+
+    # The story's transcript is the output; the app's own logs would drown it.
+    logging.getLogger().setLevel(logging.ERROR)
+    explicit = "database_url" in settings.model_fields_set
+    world = DemoWorld(settings.database_url if explicit else None).start()
+    try:
+        if interactive:
+            explore(world)
+        else:
+            play_story(world)
+    finally:
+        world.stop()
     return 0
 
 

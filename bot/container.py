@@ -22,6 +22,7 @@ from bot.settings import Settings, SettingsError
 from bot.web import create_web_app
 from bot.webhook import register_jira_webhook
 from bot.worker import PeriodicJob, Worker
+from clients.jira_client import JiraClient
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackWebApiClient
 from handlers.notifications import render_notification
@@ -68,7 +69,8 @@ class Runtime:
         self.engine.dispose()
 
 
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runtime:
+    """Everything from Settings; `jira` replaces the REST client only for the offline demo."""
     settings.require_production()
     if settings.oauth_mode:
         raise SettingsError(
@@ -84,7 +86,7 @@ def build_runtime(settings: Settings) -> Runtime:
         _required(settings.slack_bot_token), base_url=str(settings.slack_api_url), observer=metrics
     )
     # A PAT means Data Center; otherwise Cloud basic auth (require_production checked one is set).
-    jira = JiraRestClient(
+    jira = jira or JiraRestClient(
         _required(settings.jira_base_url),
         email=None if settings.jira_pat else settings.jira_email,
         api_token=None if settings.jira_pat else settings.jira_api_token,

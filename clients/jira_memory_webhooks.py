@@ -36,7 +36,11 @@ CHANGELOG_FIELDS = {
 
 
 def jira_time(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000%z") if moment else None
+    """Jira's own format, milliseconds included: 2026-11-26T08:06:10.123+0000."""
+    if moment is None:
+        return None
+    millis = f"{moment.microsecond // 1000:03d}"
+    return moment.strftime(f"%Y-%m-%dT%H:%M:%S.{millis}%z")
 
 
 def user_json(user: JiraUser | None, *, cloud: bool) -> Payload | None:

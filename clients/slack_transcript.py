@@ -68,7 +68,7 @@ def blocks_text(blocks: Sequence[Mapping[str, Any]]) -> list[str]:
         kind = block.get("type")
         if kind in ("header", "section"):
             lines.extend(_text(block.get("text")).splitlines())
-            fields = [_text(f) for f in block.get("fields") or []]
+            fields = [" ".join(_text(f).split("\n")) for f in block.get("fields") or []]
             if fields:
                 lines.append("  ".join(fields))
             accessory = _element(block.get("accessory"))
