@@ -15,8 +15,8 @@ from typing import Any
 
 from clients.slack_client import SlackError
 from clients.slack_memory import InMemorySlack
-from clients.slack_transcript import SlackMessage, UnfurlRecord
 from clients.slack_sim_views import APP_ID, ApiError, FakeViews, required
+from clients.slack_transcript import SlackMessage, UnfurlRecord
 
 JSON_PARAMS = frozenset(
     {"blocks", "attachments", "metadata", "view", "unfurls", "user_auth_blocks"}

@@ -30,7 +30,7 @@ from clients.slack_sim_api import FakeSlackApi, Identity, decode_params
 from clients.slack_sim_views import FakeViews
 
 RESPONSE_URL = "response_url"
-DEFAULT_TOKEN = "xoxb-test-token"
+DEFAULT_TOKEN = "xoxb-test-token"  # noqa: S105 - the stand-in's own, not a secret
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class DemoWorld:
         self.jira = InMemoryJira.with_sample_data()
         self.signing_secret = secrets.token_hex(16)
         self.webhook_secret = secrets.token_hex(16)
-        self.slack_server = FakeSlackServer(slack=self.slack, token="xoxb-demo-token")
+        self.slack_server = FakeSlackServer(slack=self.slack, token=secrets.token_hex(8))
         self.runtime: Runtime | None = None
         self.server: WebServer | None = None
         self.worker: Worker | None = None
@@ -187,12 +187,10 @@ class DemoWorld:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for view in list(self.slack_server.views.by_id.values()):
-                if (
-                    str(view.get("external_id", "")).endswith(trigger)
-                    or view.get("trigger_id") == trigger
-                ):
-                    if any(b.get("block_id") == ready_block for b in view.get("blocks", [])):
-                        return view
+                opened_by_it = str(view.get("external_id", "")).endswith(trigger)
+                filled = any(b.get("block_id") == ready_block for b in view.get("blocks", []))
+                if opened_by_it and filled:
+                    return view
             time.sleep(0.05)
         raise TimeoutError("the modal did not fill in time")
 
