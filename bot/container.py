@@ -29,9 +29,12 @@ from handlers.notifications import render_notification
 from services.context import ConnectServices
 from services.deliveries import DeliveryProcessor
 from services.housekeeping import purge_finished_work
+from services.jira_monitor import JiraMonitor
 from services.notifications import ConnectAccount, Notifier
 from services.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
+from services.subscription_routing import SubscriptionRouter
+from services.subscription_threads import SubscriptionThreads
 from services.unit_of_work import UnitOfWork
 from services.webhook_intake import WebhookIntake
 
@@ -146,18 +149,27 @@ def build_worker(runtime: Runtime) -> Worker:
     services = runtime.services
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     notifier = Notifier(
-        connect_account=ConnectAccount(services.jira), jira_base_url=services.policy.jira_base_url
+        connect_account=ConnectAccount(services.jira),
+        jira_base_url=services.policy.jira_base_url,
+        subscriptions=SubscriptionRouter(services.jira, services.policy),
     )
     processor = DeliveryProcessor(services.uow, notifier)
     dispatcher = OutboxDispatcher(
-        services.uow, services.slack, render_notification, worker_id=worker_id
+        services.uow,
+        services.slack,
+        render_notification,
+        worker_id=worker_id,
+        threads=SubscriptionThreads(),
     )
-    return Worker(
-        [
-            runtime.deliveries_job(processor.run_once),
-            PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
-            PeriodicJob(
-                "housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(services.uow)
-            ),
-        ]
-    )
+    jobs = [
+        runtime.deliveries_job(processor.run_once),
+        PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
+        PeriodicJob(
+            "housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(services.uow)
+        ),
+    ]
+    interval = runtime.settings.connect_poll_interval
+    if interval > 0:  # 0: webhooks only
+        monitor = JiraMonitor(services.uow, services.jira, notifier, interval=interval)
+        jobs.append(PeriodicJob("poller", interval, monitor.run_once))
+    return Worker(jobs)

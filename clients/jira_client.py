@@ -104,6 +104,8 @@ class JiraIssue:
     components: tuple[str, ...] = ()
     created: datetime | None = None
     updated: datetime | None = None
+    # Filled only by `search(..., with_comments=True)`; () means "not asked for".
+    comments: tuple[JiraComment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +165,16 @@ class JiraClient(Protocol):
         ...
 
     def search(
-        self, jql: str, *, max_results: int = 50, page_token: str | None = None
-    ) -> SearchPage: ...
+        self,
+        jql: str,
+        *,
+        max_results: int = 50,
+        page_token: str | None = None,
+        with_comments: bool = False,
+    ) -> SearchPage:
+        """One page of issues; `with_comments` also fills each issue's `comments` (the page of
+        comments Jira puts in a search result) without another call per issue."""
+        ...
 
     def projects(self) -> list[JiraProject]: ...
 

@@ -248,18 +248,28 @@ class InMemoryJira:
             return self._record(key).issue
 
     def search(
-        self, jql: str, *, max_results: int = 50, page_token: str | None = None
+        self,
+        jql: str,
+        *,
+        max_results: int = 50,
+        page_token: str | None = None,
+        with_comments: bool = False,
     ) -> SearchPage:
-        self._enter("search", jql, max_results=max_results, page_token=page_token)
+        asked = {"with_comments": True} if with_comments else {}  # logged only when asked
+        self._enter("search", jql, max_results=max_results, page_token=page_token, **asked)
         if page_token is not None and not page_token.isdigit():
             raise JiraBadRequest("The provided next page token is invalid or expired.")
         if self.deployment_type == "Cloud" and not parse_jql(jql, self._jql_context()).bounded:
             raise JiraBadRequest(UNBOUNDED)
         start = int(page_token or 0)
         size = max(1, min(max_results, self.max_page_size))
-        found = self.search_all(jql)
+        with self._lock:  # the comments as of the same moment as the issues
+            found = self.search_all(jql)
+            page = found[start : start + size]
+            if with_comments:
+                page = [replace(i, comments=tuple(self._records[i.id].comments)) for i in page]
         more = start + size < len(found)
-        return SearchPage(tuple(found[start : start + size]), str(start + size) if more else None)
+        return SearchPage(tuple(page), str(start + size) if more else None)
 
     def projects(self) -> list[JiraProject]:
         self._enter("projects")

@@ -47,7 +47,13 @@ from clients.jira_client import (
     ServerInfo,
     Transition,
 )
-from clients.jira_wire import error_from, parse_field_meta, parse_issue, parse_user, parse_when
+from clients.jira_wire import (
+    error_from,
+    parse_comment,
+    parse_field_meta,
+    parse_issue,
+    parse_user,
+)
 from clients.observe import CallObserver, NullObserver
 
 T = TypeVar("T")
@@ -130,9 +136,16 @@ class JiraRestClient:
         return self._call("get_issue", lambda: self._fetch_issue(key))
 
     def search(
-        self, jql: str, *, max_results: int = 50, page_token: str | None = None
+        self,
+        jql: str,
+        *,
+        max_results: int = 50,
+        page_token: str | None = None,
+        with_comments: bool = False,
     ) -> SearchPage:
-        return self._call("search", lambda: self._search(jql, max_results, page_token))
+        return self._call(
+            "search", lambda: self._search(jql, max_results, page_token, with_comments)
+        )
 
     def projects(self) -> list[JiraProject]:
         def run() -> list[JiraProject]:
@@ -203,14 +216,7 @@ class JiraRestClient:
 
     def add_comment(self, key: str, body: str) -> JiraComment:
         def run() -> JiraComment:
-            raw = self._retried(self._client().add_comment, _quoted(key), body).raw
-            return JiraComment(
-                id=str(raw.get("id", "")),
-                body=str(raw.get("body") or ""),
-                author=parse_user(raw.get("author")),
-                created=parse_when(raw.get("created")),
-                updated=parse_when(raw.get("updated")),
-            )
+            return parse_comment(self._retried(self._client().add_comment, _quoted(key), body).raw)
 
         return self._call("add_comment", run)
 
@@ -335,9 +341,11 @@ class JiraRestClient:
         raw = self._retried(self._client().issue, _quoted(key), fields=",".join(ISSUE_FIELDS)).raw
         return parse_issue(raw or {}, self._base_url)
 
-    def _search(self, jql: str, max_results: int, page_token: str | None) -> SearchPage:
+    def _search(
+        self, jql: str, max_results: int, page_token: str | None, with_comments: bool
+    ) -> SearchPage:
         jira = self._client()
-        fields = list(ISSUE_FIELDS)
+        fields = [*ISSUE_FIELDS, "comment"] if with_comments else list(ISSUE_FIELDS)
         raw: dict[str, Any]
         if self._server_info().is_cloud:
             raw = self._retried(  # json_result=True: the raw page, nextPageToken included

@@ -14,6 +14,7 @@ from clients.jira_client import (
     FieldMeta,
     JiraAuthError,
     JiraBadRequest,
+    JiraComment,
     JiraError,
     JiraFieldErrors,
     JiraIssue,
@@ -124,7 +125,26 @@ def parse_issue(raw: Mapping[str, Any], base_url: str) -> JiraIssue:
         components=tuple(n for n in (_name(c) for c in fields.get("components") or ()) if n),
         created=parse_when(fields.get("created")),
         updated=parse_when(fields.get("updated")),
+        comments=parse_comments(fields.get("comment")),
     )
+
+
+def parse_comment(raw: Mapping[str, Any]) -> JiraComment:
+    return JiraComment(
+        id=str(raw.get("id", "")),
+        body=str(raw.get("body") or ""),
+        author=parse_user(raw.get("author")),
+        created=parse_when(raw.get("created")),
+        updated=parse_when(raw.get("updated")),
+    )
+
+
+def parse_comments(raw: Any) -> tuple[JiraComment, ...]:
+    """The `comment` field of an issue: a page `{"comments": [...], "total": n, ...}`."""
+    items = raw.get("comments") if isinstance(raw, Mapping) else None
+    if not isinstance(items, list):
+        return ()
+    return tuple(parse_comment(item) for item in items if isinstance(item, Mapping))
 
 
 def parse_field_meta(raw: Mapping[str, Any]) -> FieldMeta:

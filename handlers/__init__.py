@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import actions, commands, create_issue, message_shortcuts
+from handlers import (
+    actions,
+    app_home,
+    card_actions,
+    commands,
+    create_issue,
+    event_dedupe,
+    mentions,
+    message_shortcuts,
+    previews,
+)
+from services.issue_cache import IssueCache
 
 
 def register_listeners(app: App) -> None:
+    event_dedupe.register(app)  # first: a repeated event reaches no listener
+    # One per app: previews, unfurls and card actions share what they learnt of each issue.
+    issue_cache = IssueCache()
     commands.register(app)
     actions.register(app)
+    card_actions.register(app, issue_cache)
     create_issue.register(app)
     message_shortcuts.register(app)
+    previews.register(app, issue_cache)
+    app_home.register(app)
+    mentions.register(app)

@@ -1,15 +1,21 @@
-"""The one issue card renderer (and its compact list form for search results)."""
+"""The one issue card renderer (full, or compact for previews; a one-line form for search
+results), and how an action finds its card in a message to re-render it in place."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from clients.jira_client import JiraIssue
+from services.issue_keys import parse_issue_key
 
 Block = dict[str, Any]
 
 SHARE_ACTION = "share_issue"
 OPEN_ACTION = "open_in_jira"
+ASSIGN_ME_ACTION = "card_assign_me"
+TRANSITION_ACTION = "card_transition"
+COMMENT_ACTION = "card_comment"
 STATUS_EMOJI = {
     "new": ":white_circle:",
     "indeterminate": ":large_blue_circle:",
@@ -26,26 +32,117 @@ def issue_title(issue: JiraIssue) -> str:
     return f"*<{issue.url}|{issue.key}>* {escape(issue.summary)}"
 
 
-def issue_card(issue: JiraIssue, *, share: bool = False) -> list[Block]:
-    """Key, summary, status, assignee, priority, type and a link; buttons below."""
-    fields = [
+def issue_card(
+    issue: JiraIssue, *, share: bool = False, compact: bool = False, note: str | None = None
+) -> list[Block]:
+    """Key, summary, status, assignee, priority, type and a link; the buttons below.
+
+    `compact` (previews) puts the details on one line; `note` says what was just done.
+    Every block's id starts with `card:KEY:`, so an action can find and replace the card.
+    """
+    prefix = card_block_prefix(issue.key)
+    if compact:
+        head: list[Block] = [
+            {
+                "type": "section",
+                "block_id": prefix + "summary",
+                "text": {"type": "mrkdwn", "text": issue_line(issue)},
+            }
+        ]
+    else:
+        head = [
+            {
+                "type": "section",
+                "block_id": prefix + "title",
+                "text": {"type": "mrkdwn", "text": issue_title(issue)},
+            },
+            {
+                "type": "section",
+                "block_id": prefix + "fields",
+                "fields": [
+                    {"type": "mrkdwn", "text": f"*{name}*\n{value}"}
+                    for name, value in _fields(issue)
+                ],
+            },
+        ]
+    card = [
+        *head,
+        {"type": "actions", "block_id": prefix + "actions", "elements": _buttons(issue, share)},
+    ]
+    if note:
+        card.append(
+            {
+                "type": "context",
+                "block_id": prefix + "note",
+                "elements": [{"type": "mrkdwn", "text": note[:3000]}],
+            }
+        )
+    return card
+
+
+def card_block_prefix(key: str) -> str:
+    return f"card:{key}:"
+
+
+def key_of_block(block_id: str | None) -> str | None:
+    """The issue key of a card's block (`card:OPS-12:actions` → `OPS-12`)."""
+    if not block_id:
+        return None
+    kind, _, rest = block_id.partition(":")
+    if kind not in ("card", "issue"):
+        return None
+    return parse_issue_key(rest.partition(":")[0])
+
+
+def replace_card(
+    blocks: Sequence[Block], key: str, issue: JiraIssue, *, note: str | None = None
+) -> list[Block]:
+    """The message's blocks with the card of `key` re-rendered in place (same form, new data);
+    blocks of anything else in the message are kept as they were."""
+    prefix = card_block_prefix(key)
+    mine = [
+        i for i, block in enumerate(blocks) if str(block.get("block_id", "")).startswith(prefix)
+    ]
+    if not mine:
+        return [*blocks, *issue_card(issue, note=note)]
+    ids = {str(blocks[i].get("block_id")) for i in mine}
+    shared = any(
+        element.get("action_id") == SHARE_ACTION
+        for i in mine
+        for element in blocks[i].get("elements") or []
+        if isinstance(element, dict)
+    )
+    fresh = issue_card(issue, share=shared, compact=prefix + "summary" in ids, note=note)
+    taken = set(mine)
+    kept = [block for i, block in enumerate(blocks) if i not in taken]
+    return [*kept[: mine[0]], *fresh, *kept[mine[0] :]]
+
+
+def _fields(issue: JiraIssue) -> list[tuple[str, str]]:
+    return [
         ("Status", f"{STATUS_EMOJI.get(issue.status_category, '')} {escape(issue.status)}".strip()),
         ("Assignee", escape(issue.assignee.display_name) if issue.assignee else "_Unassigned_"),
         ("Priority", escape(issue.priority or "None")),
         ("Type", escape(issue.issue_type)),
     ]
+
+
+def _buttons(issue: JiraIssue, share: bool) -> list[Block]:
     buttons: list[Block] = []
     if share:
         buttons.append(_button("Share in channel", SHARE_ACTION, issue.key, style="primary"))
-    buttons.append({**_button("Open in Jira", OPEN_ACTION, issue.key), "url": issue.url})
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": issue_title(issue)}},
+    buttons.append(_button("Assign to me", ASSIGN_ME_ACTION, issue.key))
+    buttons.append(
         {
-            "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields],
-        },
-        {"type": "actions", "block_id": f"issue:{issue.key}", "elements": buttons},
-    ]
+            "type": "external_select",
+            "action_id": TRANSITION_ACTION,
+            "placeholder": {"type": "plain_text", "text": "Transition…"},
+            "min_query_length": 0,
+        }
+    )
+    buttons.append(_button("Comment", COMMENT_ACTION, issue.key))
+    buttons.append({**_button("Open in Jira", OPEN_ACTION, issue.key), "url": issue.url})
+    return buttons
 
 
 def issue_line(issue: JiraIssue) -> str:

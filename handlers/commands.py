@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
-from handlers import blocks, cards, create_issue, identity
+from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
 from handlers.own_actions import remember_action
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
@@ -170,9 +170,13 @@ SLOW_SUBCOMMANDS: dict[str, Callable[[ConnectServices, CommandRequest], Message]
     "link": link,
     "unlink": unlink,
     "links": links,
+    "subscribe": subscriptions.subscribe,
+    "subscriptions": subscriptions.subscriptions,
+    "unsubscribe": subscriptions.unsubscribe,
     "assign": identity.assign,
     "comment": identity.comment,
     "connect": identity.connect,
     "whoami": identity.whoami,
     "disconnect": identity.disconnect,
+    "settings": channel_settings.settings,
 }

@@ -118,3 +118,123 @@ class Shortcut(SlackPayload):
     channel: _Ref | None = None
     message: _Message | None = None
     response_url: str | None = None
+
+
+# -- events, card actions and options (previews, buttons, App Home, mentions) ----------------
+
+
+class EventCallback(SlackPayload):
+    team_id: str = ""
+    event_id: str | None = None
+    event: dict[str, object]
+
+
+class MessageEvent(SlackPayload):
+    type: str
+    channel: str
+    ts: str
+    user: str | None = None
+    text: str = ""
+    subtype: str | None = None
+    bot_id: str | None = None
+    thread_ts: str | None = None
+    channel_type: str | None = None
+    hidden: bool = False
+
+
+class _SharedLink(SlackPayload):
+    url: str
+    domain: str = ""
+
+
+class LinkShared(SlackPayload):
+    channel: str
+    message_ts: str
+    links: list[_SharedLink]
+    user: str | None = None
+    thread_ts: str | None = None
+    source: str | None = None  # "composer" while the message is still being written
+    unfurl_id: str | None = None
+
+
+class AppHomeOpened(SlackPayload):
+    user: str
+    tab: str = "home"
+
+
+class AppMention(SlackPayload):
+    channel: str
+    ts: str
+    text: str = ""
+    user: str | None = None
+    bot_id: str | None = None
+    thread_ts: str | None = None
+
+
+class _Option(SlackPayload):
+    value: str
+
+
+class _CardActionItem(SlackPayload):
+    action_id: str
+    block_id: str | None = None
+    value: str | None = None
+    selected_option: _Option | None = None
+
+
+class _Container(SlackPayload):
+    type: str = ""
+    message_ts: str | None = None
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    is_ephemeral: bool = False
+    is_app_unfurl: bool = False
+    app_unfurl_url: str | None = None
+    view_id: str | None = None
+
+
+class _CardMessage(SlackPayload):
+    ts: str
+    text: str = ""
+    thread_ts: str | None = None
+    blocks: list[dict[str, object]] = []
+
+
+class _CardView(SlackPayload):
+    id: str
+    hash: str | None = None
+    type: str = "modal"
+    title: dict[str, object] | None = None
+    close: dict[str, object] | None = None
+    submit: dict[str, object] | None = None
+    callback_id: str | None = None
+    private_metadata: str = ""
+    blocks: list[dict[str, object]] = []
+
+
+class CardAction(SlackPayload):
+    """A button or select on an issue card: in a message, an ephemeral, an unfurl or a modal."""
+
+    team: _Ref
+    user: _Ref
+    actions: list[_CardActionItem]
+    channel: _Ref | None = None
+    container: _Container = _Container()
+    message: _CardMessage | None = None
+    view: _CardView | None = None
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+    @property
+    def action(self) -> _CardActionItem:
+        return self.actions[0]
+
+
+class OptionsRequest(SlackPayload):
+    """block_suggestion: what the person typed into an external select."""
+
+    team: _Ref
+    user: _Ref
+    action_id: str
+    block_id: str = ""
+    value: str = ""

@@ -1,7 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from models.base import Base, utcnow
-from models.channels import ChannelSettings, ChannelSubscription
+from models.channels import ChannelSettings, ChannelSubscription, SubscriptionThread
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
 from models.issues import ConnectAction, JiraSlackLink, JiraTicket
 from models.users import UserLink
@@ -16,6 +16,7 @@ __all__ = [
     "NotificationOutbox",
     "PollCursor",
     "ProcessedDelivery",
+    "SubscriptionThread",
     "UserLink",
     "utcnow",
 ]

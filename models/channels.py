@@ -35,6 +35,22 @@ class ChannelSubscription(TeamScoped, Base):
         return tuple(kind for kind in self.event_kinds.split(",") if kind)
 
 
+class SubscriptionThread(TeamScoped, Base):
+    """Where a subscribed channel talks about one issue: its first post, whose thread the
+    later events join. `thread_ts` stays None until that post is out."""
+
+    __tablename__ = "subscription_threads"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "issue_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32))
+    issue_id: Mapped[str] = mapped_column(String(32))
+    # The outbox row that makes the first post; its ts becomes `thread_ts` once sent.
+    first_outbox_key: Mapped[str | None] = mapped_column(String(255))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ChannelSettings(TeamScoped, Base):
     __tablename__ = "channel_settings"
     __table_args__ = (UniqueConstraint("team_id", "channel_id"),)

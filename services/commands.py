@@ -103,9 +103,24 @@ SUBCOMMANDS = (
     Subcommand("link", "link KEY", "post this issue's updates in this channel", min_args=1),
     Subcommand("unlink", "unlink KEY", "stop posting this issue's updates here", min_args=1),
     Subcommand("links", "links", "list the issues linked to this channel"),
+    Subcommand(
+        "subscribe",
+        "subscribe [PROJECT] [JQL…] [--events K,K]",
+        "post new and changed issues of a project or filter here",
+        min_args=1,
+    ),
+    Subcommand("subscriptions", "subscriptions", "list what this channel is subscribed to"),
+    Subcommand(
+        "unsubscribe", "unsubscribe ID", "remove one of this channel's subscriptions", min_args=1
+    ),
     Subcommand("connect", "connect", "map you to the Jira account with your Slack e-mail"),
     Subcommand("whoami", "whoami", "show which Jira account you are mapped to"),
     Subcommand("disconnect", "disconnect", "forget your Jira mapping"),
+    Subcommand(
+        "settings",
+        "settings [previews on|off | notify all|important]",
+        "show or change this channel's issue previews and notification level",
+    ),
 )
 
 _USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")

@@ -73,7 +73,8 @@ class DeliveryProcessor:
         return True
 
     def process(self, session: Session, event: JiraEvent) -> None:
-        """Detect what changed for each workspace that links the issue, and queue the news."""
+        """Detect what changed for each workspace that links the issue or follows it by
+        subscription, and queue the news."""
         issue = event.issue
         if issue is None:
             return
@@ -82,7 +83,8 @@ class DeliveryProcessor:
                 JiraSlackLink.issue_id == issue.id, JiraSlackLink.retired_at.is_(None)
             )
         ).all()
-        for team_id in sorted({link.team_id for link in links}):
+        teams = {link.team_id for link in links} | self.notifier.subscribed_teams(session, issue)
+        for team_id in sorted(teams):
             team_links = [link for link in links if link.team_id == team_id]
             self._process_for_team(session, team_id, event, issue, team_links)
 

@@ -1,12 +1,12 @@
-"""From detected changes to notification rows: fan out to links, coalesce bursts, keep quiet
-where a change was made from Slack."""
+"""From detected changes to notification rows: fan out to links and subscribed channels,
+coalesce bursts, keep quiet where a change was made from Slack."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +24,8 @@ from models import (
 from models.delivery import PENDING
 from services.change_detector import Change
 from services.jira_events import IssueSnapshot
+from services.subscription_routing import SubscriptionRouter
+from services.subscription_threads import MARKER, open_thread
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 BURST_WINDOW = timedelta(seconds=2)
 OWN_ACTION_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+SUBSCRIPTION_SCOPE = "subscription"
 
 
 class ConnectAccount:
@@ -79,8 +82,24 @@ def outbox_key(change: Change, channel_id: str, thread_ts: str | None) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where one change is posted. A subscription's rows are keyed by the subscription (its
+    thread may not be known yet) and name their thread for the outbox (`thread_id`)."""
+
+    channel_id: str
+    thread_ts: str | None
+    key_scope: str | None = None
+    thread_id: int | None = None
+
+    @property
+    def scope(self) -> str | None:
+        return self.key_scope or self.thread_ts
+
+
 class Notifier:
-    """Fans detected changes out to a workspace's linked threads, as outbox rows."""
+    """Fans detected changes out to a workspace's linked threads and subscribed channels, as
+    outbox rows."""
 
     def __init__(
         self,
@@ -89,11 +108,19 @@ class Notifier:
         jira_base_url: str,
         clock: Callable[[], datetime] = utcnow,
         burst_window: timedelta = BURST_WINDOW,
+        subscriptions: SubscriptionRouter | None = None,
     ) -> None:
         self.connect_account = connect_account
         self.jira_base_url = jira_base_url.rstrip("/")
         self.clock = clock
         self.burst_window = burst_window
+        self.subscriptions = subscriptions
+
+    def subscribed_teams(self, session: Session, issue: IssueSnapshot) -> set[str]:
+        """Workspaces that follow the issue by subscription (whether or not they link it)."""
+        if self.subscriptions is None:
+            return set()
+        return self.subscriptions.teams_for(session, issue)
 
     def announce(
         self,
@@ -104,9 +131,12 @@ class Notifier:
         *,
         actor: JiraUser | None,
     ) -> None:
-        """Queue each change for every active link of the issue in this workspace."""
+        """Queue each change for every active link of the issue in this workspace, and for
+        the channels whose subscriptions it matches."""
         if not changes:
             return
+        if self.subscriptions is not None:
+            issue = self.subscriptions.known_issue(session, team_id, issue)
         links = session.scalars(
             select(JiraSlackLink).where(
                 JiraSlackLink.team_id == team_id,
@@ -126,13 +156,47 @@ class Notifier:
                     continue  # the person who did it from Slack already knows
                 if link.channel_id in quiet and not change.important:
                     continue
-                self._enqueue(session, team_id, link, issue, change, label, now)
+                destination = Destination(link.channel_id, link.reply_thread_ts)
+                self._enqueue(session, team_id, destination, issue, change, label, now)
             if change.kind == "moved" and change.new:
                 for link in links:
                     link.issue_key = change.new
             if change.kind == "deleted":
                 for link in links:
                     link.retired_at = now
+        linked = {link.channel_id for link in links}
+        self._announce_to_subscribers(session, team_id, issue, changes, linked, own, now)
+
+    def _announce_to_subscribers(
+        self,
+        session: Session,
+        team_id: str,
+        issue: IssueSnapshot,
+        changes: Sequence[Change],
+        linked: set[str],
+        own: ConnectAction | None,
+        now: datetime,
+    ) -> None:
+        """One thread per issue in each subscribed channel; a channel that also links the
+        issue hears of the change through its link only."""
+        if self.subscriptions is None:
+            return
+        for route in self.subscriptions.routes(session, team_id, issue, changes):
+            if route.channel_id in linked:
+                continue
+            thread = open_thread(session, team_id, route.channel_id, issue.id)
+            if own is not None and (own.channel_id, own.thread_ts) == (
+                route.channel_id,
+                thread.thread_ts,
+            ):
+                continue  # the person who did it from Slack already knows
+            destination = Destination(
+                route.channel_id, thread.thread_ts, SUBSCRIPTION_SCOPE, thread.id
+            )
+            for change in route.changes:
+                label = _actor_label(change, own)
+                key = self._enqueue(session, team_id, destination, issue, change, label, now)
+                thread.first_outbox_key = thread.first_outbox_key or key
 
     def _own_action(
         self,
@@ -160,19 +224,21 @@ class Notifier:
         self,
         session: Session,
         team_id: str,
-        link: JiraSlackLink,
+        destination: Destination,
         issue: IssueSnapshot,
         change: Change,
         actor: str,
         now: datetime,
-    ) -> None:
-        thread_ts = link.reply_thread_ts
+    ) -> str:
+        """Queue the change (into a pending row of the same burst when there is one); the
+        idempotency key of the row that carries it."""
+        thread_ts = destination.thread_ts
         line = change_line(change, actor)
         pending = session.scalars(
             select(NotificationOutbox)
             .where(
                 NotificationOutbox.team_id == team_id,
-                NotificationOutbox.channel_id == link.channel_id,
+                NotificationOutbox.channel_id == destination.channel_id,
                 NotificationOutbox.thread_ts.is_(None)
                 if thread_ts is None
                 else NotificationOutbox.thread_ts == thread_ts,
@@ -188,20 +254,25 @@ class Notifier:
             payload["issue"] = self._issue_payload(issue, payload.get("issue"))
             payload["changes"] = [*payload.get("changes", []), line]
             pending.payload = payload
-            return
+            return pending.idempotency_key
+        key = outbox_key(change, destination.channel_id, destination.scope)
+        fresh: dict[str, Any] = {"issue": self._issue_payload(issue, None), "changes": [line]}
+        if destination.thread_id is not None:
+            fresh[MARKER] = destination.thread_id
         session.add(
             NotificationOutbox(
                 team_id=team_id,
-                idempotency_key=outbox_key(change, link.channel_id, thread_ts),
-                channel_id=link.channel_id,
+                idempotency_key=key,
+                channel_id=destination.channel_id,
                 thread_ts=thread_ts,
                 issue_id=issue.id,
-                payload={"issue": self._issue_payload(issue, None), "changes": [line]},
+                payload=fresh,
                 created_at=now,
                 available_at=now + self.burst_window,
             )
         )
         session.flush()
+        return key
 
     def _issue_payload(self, issue: IssueSnapshot, before: Any) -> dict[str, Any]:
         known = dict(before) if isinstance(before, dict) else {}

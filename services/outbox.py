@@ -12,9 +12,10 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable
 from models import NotificationOutbox, utcnow
@@ -33,6 +34,16 @@ MAX_ATTEMPTS = 8
 Renderer = Callable[[Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
 
 
+class ThreadBook(Protocol):
+    """Rows whose thread is only known once an earlier row is sent (subscription threads)."""
+
+    def hold(self, session: Session, row: NotificationOutbox) -> bool:
+        """True: not yet (the row stays pending). False: send it, to `row.thread_ts`."""
+        ...
+
+    def posted(self, session: Session, row: NotificationOutbox, ts: str) -> None: ...
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -43,6 +54,7 @@ class OutboxDispatcher:
         worker_id: str,
         clock: Callable[[], datetime] = utcnow,
         channel_interval: timedelta = CHANNEL_INTERVAL,
+        threads: ThreadBook | None = None,
     ) -> None:
         self.uow = uow
         self.slack = slack
@@ -50,6 +62,7 @@ class OutboxDispatcher:
         self.worker_id = worker_id
         self.clock = clock
         self.channel_interval = channel_interval
+        self.threads = threads
         self._last_post: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
@@ -82,6 +95,9 @@ class OutboxDispatcher:
             for row in rows:
                 if row.channel_id in busy or not self._channel_free(row.channel_id, now):
                     continue  # Slack's per-channel pace: one of this channel's rows at a time
+                if self.threads is not None and self.threads.hold(work.session, row):
+                    row.available_at = now + self.channel_interval  # its thread is not out yet
+                    continue
                 busy.add(row.channel_id)
                 unknown_outcome = row.status == SENDING  # a sender died mid-send
                 row.status = SENDING
@@ -166,6 +182,8 @@ class OutboxDispatcher:
             if status == SENT:
                 row.sent_at = now
                 row.posted_ts = posted_ts
+                if self.threads is not None and posted_ts:
+                    self.threads.posted(work.session, row, posted_ts)
             elif status == PENDING:
                 row.available_at = now + timedelta(seconds=delay)
             work.commit()

@@ -79,7 +79,7 @@ def test_manifest_refuses_a_bad_url_in_one_line(tmp_path: Path) -> None:
 
 
 def test_missing_settings_are_named_in_one_line(tmp_path: Path) -> None:
-    for command in ("run", "serve", "worker"):
+    for command in ("serve", "worker"):  # `run` without Slack credentials plays the demo
         result = run_bot(command, env=clean_env(tmp_path), cwd=tmp_path)
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1, result.stderr
@@ -293,3 +293,10 @@ def test_a_webhook_accepted_by_a_killed_process_is_posted_once_after_restart(
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(20)
+
+
+def test_run_with_half_the_credentials_names_the_rest(tmp_path: Path) -> None:
+    result = run_bot("run", env=clean_env(tmp_path, SLACK_BOT_TOKEN="xoxb-1"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_SIGNING_SECRET" in result.stderr and "JIRA_URL" in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -18,6 +18,7 @@ from clients.jira_client import (
     FieldMeta,
     JiraAuthError,
     JiraBadRequest,
+    JiraComment,
     JiraError,
     JiraFieldErrors,
     JiraIssue,
@@ -47,6 +48,7 @@ SYSTEM_FIELDS = (
     "components",
     "created",
     "updated",
+    "comment",
 )
 
 
@@ -153,6 +155,15 @@ class FakeJiraApi:
             "created": _timestamp(issue.created),
             "updated": _timestamp(issue.updated),
         }
+        if fields is None or fields & {"comment", "*all"}:
+            comments = issue.comments or tuple(self.jira.comments(issue.key))
+            page = [self.comment_json(issue.key, c) for c in comments]
+            raw["comment"] = {
+                "comments": page,
+                "startAt": 0,
+                "maxResults": len(page),
+                "total": len(page),
+            }
         if fields is not None and "*all" not in fields:
             raw = {name: value for name, value in raw.items() if name in fields}
         return {
@@ -160,6 +171,17 @@ class FakeJiraApi:
             "key": issue.key,
             "self": f"{self.base_url}/rest/api/2/issue/{issue.id}",
             "fields": raw,
+        }
+
+    def comment_json(self, key: str, comment: JiraComment) -> dict[str, Any]:
+        return {
+            "id": comment.id,
+            "self": f"{self.base_url}/rest/api/2/issue/{key}/comment/{comment.id}",
+            "body": comment.body,
+            "author": self.user(comment.author),
+            "updateAuthor": self.user(comment.author),
+            "created": _timestamp(comment.created),
+            "updated": _timestamp(comment.updated),
         }
 
     def field_meta(self, meta: FieldMeta) -> dict[str, Any]:
@@ -210,7 +232,10 @@ class FakeJiraApi:
             return 404, {"errorMessages": ["null for uri: /rest/api/2/search/jql"], "errors": {}}
         params = self._search_params(request)
         page = self.jira.search(
-            params["jql"], max_results=params["maxResults"], page_token=params["nextPageToken"]
+            params["jql"],
+            max_results=params["maxResults"],
+            page_token=params["nextPageToken"],
+            with_comments="comment" in (params["fields"] or ()),
         )
         answer: dict[str, Any] = {
             "issues": [self.issue(i, params["fields"]) for i in page.issues],
@@ -286,14 +311,7 @@ class FakeJiraApi:
 
     def comment(self, request: Request, key: str) -> Answer:
         created = self.jira.add_comment(key, str((request.body or {}).get("body") or ""))
-        return 201, {
-            "id": created.id,
-            "self": f"{self.base_url}/rest/api/2/issue/{key}/comment/{created.id}",
-            "body": created.body,
-            "author": self.user(created.author),
-            "created": _timestamp(created.created),
-            "updated": _timestamp(created.updated),
-        }
+        return 201, self.comment_json(key, created)
 
     def remote_links(self, request: Request, key: str) -> Answer:
         return 200, [

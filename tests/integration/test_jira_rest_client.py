@@ -164,6 +164,19 @@ def test_data_center_search_uses_search_with_start_at(dc: FakeJiraServer) -> Non
         client.search("project = OPS", page_token="opaque-cloud-token")
 
 
+def test_search_with_comments_asks_for_the_comment_field(server: FakeJiraServer) -> None:
+    with server.jira.act_as("carol@example.com"):
+        said = server.jira.add_comment("OPS-2", "Renewed the *staging* cert.\nDone.")
+    client = client_for(server)
+    page = client.search("key in (OPS-1, OPS-2) ORDER BY key", with_comments=True)
+    assert [(i.key, i.comments) for i in page.issues] == [("OPS-1", ()), ("OPS-2", (said,))]
+    plain = client.search("key in (OPS-1, OPS-2) ORDER BY key")
+    assert [i.comments for i in plain.issues] == [(), ()]
+    first, second = [r for r in server.requests if r.path.startswith(f"{API}/search")]
+    assert set(first.query["fields"]) == {*ISSUE_FIELDS, "comment"}
+    assert set(second.query["fields"]) == set(ISSUE_FIELDS)
+
+
 def test_bad_jql_carries_jiras_message(server: FakeJiraServer) -> None:
     with pytest.raises(JiraBadRequest) as caught:
         client_for(server).search("key in (OPS-1, OPS-999)")

@@ -28,6 +28,7 @@ TABLES = {
     "notification_outbox",
     "poll_cursors",
     "connect_actions",
+    "subscription_threads",
 }
 
 

@@ -374,6 +374,26 @@ def test_search_pages(jira: InMemoryJira) -> None:
         jira.search(jql, page_token="not-a-token")
 
 
+def test_search_with_comments_brings_them_in_the_same_call(
+    jira: InMemoryJira, clock: FakeClock
+) -> None:
+    clock.advance(minutes=5)
+    with jira.act_as("carol@example.com"):
+        said = jira.add_comment("OPS-2", "Renewed the staging cert.")
+    jira.calls.clear()
+    page = jira.search("key in (OPS-1, OPS-2) ORDER BY key", with_comments=True)
+    assert [(i.key, i.comments) for i in page.issues] == [("OPS-1", ()), ("OPS-2", (said,))]
+    assert jira.calls == [
+        (
+            "search",
+            ("key in (OPS-1, OPS-2) ORDER BY key",),
+            {"max_results": 50, "page_token": None, "with_comments": True},
+        )
+    ]
+    plain = jira.search("key = OPS-2")
+    assert plain.issues[0].comments == ()  # not asked for
+
+
 @pytest.mark.parametrize("jql", ["", "ORDER BY updated DESC"])
 def test_cloud_refuses_unbounded_queries_data_center_does_not(jql: str) -> None:
     with pytest.raises(JiraBadRequest, match="Unbounded JQL queries are not allowed here"):

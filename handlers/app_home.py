@@ -1,0 +1,161 @@
+"""App Home: my Jira mapping (with a Connect button), my open issues, the channels I subscribed.
+
+Published fresh every time the person opens the tab (`app_home_opened` → views.publish), after
+the ack. When Jira is down the home still publishes and says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from handlers import cards
+from handlers.identity import NO_MAPPING
+from handlers.payloads import AppHomeOpened, BlockAction, EventCallback
+from services.app_home import AppHomeService, HomeData, SubscriptionLine
+from services.context import ConnectServices
+from services.errors import user_message_for
+
+log = logging.getLogger(__name__)
+
+CONNECT_ACTION = "home_connect"
+HOME_ISSUE_BLOCKS = 20
+
+
+def register(app: App) -> None:
+    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_on_open])
+    app.action(CONNECT_ACTION)(ack=acknowledge, lazy=[connect_and_publish])
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+def publish_on_open(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    envelope = EventCallback.model_validate(body)
+    event = AppHomeOpened.model_validate(envelope.event)
+    if event.tab != "home":
+        return  # the Messages tab
+    publish(services, client, envelope.team_id, event.user)
+
+
+def connect_and_publish(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    action = BlockAction.model_validate(body)
+    team, user = action.team.id or "", action.user.id or ""
+    try:
+        result = services.users.connect(team, user)
+        notice = None
+        if not (result.connected and result.jira_user):
+            notice = NO_MAPPING[result.status].format(email=result.email or "yours")
+    except Exception as error:
+        notice = user_message_for(error) or ":warning: Connect could not map you; try again."
+    publish(services, client, team, user, notice=notice)
+
+
+def publish(
+    services: ConnectServices,
+    client: WebClient,
+    team_id: str,
+    user_id: str,
+    *,
+    notice: str | None = None,
+) -> None:
+    data = AppHomeService(services.uow, services.users, services.issues).load(team_id, user_id)
+    try:
+        client.views_publish(user_id=user_id, view=home_view(data, notice=notice))
+    except (SlackClientError, OSError) as error:
+        log.warning("could not publish the App Home of %s: %s", user_id, error)
+
+
+# -- pure builders ----------------------------------------------------------------------------
+
+
+def home_view(data: HomeData, *, notice: str | None = None) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [_header("Connect")]
+    if notice:
+        blocks.append(_section(notice))
+    if data.problem:
+        blocks.append(_section(data.problem))
+    blocks += _mapping_blocks(data)
+    blocks.append({"type": "divider"})
+    blocks += _issue_blocks(data)
+    blocks.append({"type": "divider"})
+    blocks += _subscription_blocks(data.subscriptions)
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def _mapping_blocks(data: HomeData) -> list[dict[str, Any]]:
+    if data.jira_user is not None:
+        email = f" ({cards.escape(data.email)})" if data.email else ""
+        text = f"*Your Jira account*\nYou are *{cards.escape(data.jira_user.display_name)}*{email}."
+        button = "Refresh"
+    else:
+        text = (
+            "*Your Jira account*\nYou are not connected to Jira. Connect finds your account by "
+            "the e-mail of your Slack profile."
+        )
+        button = "Connect"
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": text},
+            "accessory": {
+                "type": "button",
+                "text": {"type": "plain_text", "text": button},
+                "action_id": CONNECT_ACTION,
+                "value": "connect",
+                **({"style": "primary"} if data.jira_user is None else {}),
+            },
+        }
+    ]
+
+
+def _issue_blocks(data: HomeData) -> list[dict[str, Any]]:
+    blocks = [_header("My open issues")]
+    if data.issues is None:
+        blocks.append(_section("_Your issues can't be shown right now._"))
+    elif data.jira_user is None:
+        blocks.append(_section("_Connect your Jira account to see the issues assigned to you._"))
+    elif not data.issues:
+        blocks.append(_section("_Nothing open is assigned to you._"))
+    else:
+        blocks += [_section(cards.issue_line(i)) for i in data.issues[:HOME_ISSUE_BLOCKS]]
+    return blocks
+
+
+def _subscription_blocks(subscriptions: tuple[SubscriptionLine, ...]) -> list[dict[str, Any]]:
+    blocks = [_header("Channels I subscribed")]
+    if not subscriptions:
+        blocks.append(
+            _section("_None yet. In a channel, `/jira subscribe PROJECT` follows a project._")
+        )
+        return blocks
+    lines = [_subscription_line(line) for line in subscriptions[:50]]
+    blocks.append(_section("\n".join(lines)))
+    return blocks
+
+
+def _subscription_line(line: SubscriptionLine) -> str:
+    # A channel mention: Slack shows its name only to people who may see the channel.
+    what = " · ".join(
+        part
+        for part in (
+            f"*{cards.escape(line.project_key)}*" if line.project_key else "",
+            f"`{cards.escape(line.jql[:150])}`" if line.jql else "",
+            ", ".join(line.kinds),
+        )
+        if part
+    )
+    return f"• <#{line.channel_id}> #{line.number}: {what or 'everything'}"
+
+
+def _header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": text}}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}

@@ -1,0 +1,172 @@
+"""The buttons on every issue card: Assign to me, Transition (a select) and Comment (a modal).
+
+Each acks at once; the Jira work runs in a lazy listener, is done as the clicking person's
+mapped Jira account (no mapping: they are asked to `/jira connect`), and the card is then
+re-rendered in place with a line saying who did what. The Transition select loads its
+options from Jira when opened (block_suggestion), so rendering a card costs no Jira call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from clients.jira_client import JiraError, JiraIssue, JiraUser, Transition
+from handlers import card_comment, cards
+from handlers.card_places import CardPlace, remember, tell, update_card
+from handlers.payloads import CardAction, OptionsRequest
+from services.context import ConnectServices
+from services.errors import user_message_for
+from services.issue_cache import IssueCache
+from services.issue_keys import parse_issue_key, project_of
+
+log = logging.getLogger(__name__)
+
+NOT_CONNECTED = (
+    "I don't know your Jira account yet, so I can't do that for you. Run `/jira connect` "
+    "to map yourself to the Jira account with your Slack e-mail, then try again."
+)
+SOMETHING_WENT_WRONG = ":warning: Something went wrong on Connect's side; try again."
+OPTIONS_DEADLINE = 2.0  # seconds: Slack drops an options answer after 3
+OPTIONS_THREADS = 2
+OPTION_TEXT_MAX = 75
+
+
+def register(app: App, cache: IssueCache) -> None:
+    actions = CardActions(cache)
+    app.action(cards.ASSIGN_ME_ACTION)(ack=acknowledge, lazy=[actions.assign_to_me])
+    app.action(cards.TRANSITION_ACTION)(ack=acknowledge, lazy=[actions.transition])
+    # Its own threads: option look-ups queued behind slow work elsewhere would miss Slack's 3 s.
+    options = TransitionOptions(
+        ThreadPoolExecutor(OPTIONS_THREADS, thread_name_prefix="connect-transitions")
+    )
+    app.options(cards.TRANSITION_ACTION)(options.suggest)
+    card_comment.register(app)
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+class CardActions:
+    def __init__(self, cache: IssueCache) -> None:
+        self.cache = cache
+
+    def assign_to_me(
+        self,
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond | None,
+        services: ConnectServices,
+    ) -> None:
+        action = CardAction.model_validate(body)
+        key = parse_issue_key(action.action.value or "")
+        if key is None:
+            return
+
+        def assign(me: JiraUser) -> tuple[JiraIssue, str]:
+            issue = services.issues.assign(key, me)
+            return issue, f"<@{action.user.id}> assigned this to *{cards.escape(me.display_name)}*"
+
+        self._act(services, client, respond, action, key, assign)
+
+    def transition(
+        self,
+        body: dict[str, Any],
+        client: WebClient,
+        respond: Respond | None,
+        services: ConnectServices,
+    ) -> None:
+        action = CardAction.model_validate(body)
+        key = cards.key_of_block(action.action.block_id)
+        picked = action.action.selected_option.value if action.action.selected_option else ""
+        if key is None or not picked:
+            return
+
+        def move(me: JiraUser) -> tuple[JiraIssue, str]:
+            moved = services.issues.transition(key, picked)
+            note = (
+                f"<@{action.user.id}> moved this {cards.escape(moved.before.status)} → "
+                f"*{cards.escape(moved.after.status)}*"
+            )
+            return moved.after, note
+
+        self._act(services, client, respond, action, key, move)
+
+    def _act(
+        self,
+        services: ConnectServices,
+        client: WebClient,
+        respond: Respond | None,
+        action: CardAction,
+        key: str,
+        change: Callable[[JiraUser], tuple[JiraIssue, str]],
+    ) -> None:
+        place = CardPlace.of(action, key)
+        try:
+            me = services.users.jira_user_for(place.team_id, place.user_id)
+            if me is None:
+                tell(services, respond, action, NOT_CONNECTED)
+                return
+            remember(services, place)
+            issue, note = change(me)
+        except Exception as error:
+            message = user_message_for(error)
+            if message is None:
+                log.exception("card action %s on %s failed", action.action.action_id, key)
+                message = SOMETHING_WENT_WRONG
+            tell(services, respond, action, message)
+            return
+        self.cache.remember(issue, key=key)
+        update_card(services, client, respond, action, key, issue, note)
+
+
+class TransitionOptions:
+    """The Transition select's options: the issue's transitions now, filtered by what is typed."""
+
+    def __init__(self, executor: Executor, *, deadline: float = OPTIONS_DEADLINE) -> None:
+        self._executor = executor
+        self._deadline = deadline
+
+    def suggest(self, ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
+        request = OptionsRequest.model_validate(body)
+        key = cards.key_of_block(request.block_id)
+        if key is None or not services.policy.project_allowed(project_of(key)):
+            ack(options=[])
+            return
+        lookup = self._executor.submit(services.jira.transitions, key)
+        try:
+            transitions = lookup.result(timeout=self._deadline)
+        except TimeoutError:
+            lookup.cancel()
+            log.info("transitions of %s: no answer from Jira within %.1f s", key, self._deadline)
+            transitions = []
+        except JiraError as error:
+            log.info("transitions of %s: %s", key, error.message)
+            transitions = []
+        ack(options=transition_options(transitions, request.value))
+
+
+def transition_options(transitions: list[Transition], typed: str = "") -> list[dict[str, Any]]:
+    """One option per transition, named after it (and its target status when that differs)."""
+    wanted = typed.strip().casefold()
+    options = []
+    for transition in transitions:
+        if wanted and not (
+            wanted in transition.name.casefold() or wanted in transition.to_status.casefold()
+        ):
+            continue
+        label = transition.name
+        if transition.to_status.casefold() != transition.name.casefold():
+            label = f"{transition.name} → {transition.to_status}"
+        if len(label) > OPTION_TEXT_MAX:
+            label = label[: OPTION_TEXT_MAX - 1] + "…"
+        options.append(
+            {"text": {"type": "plain_text", "text": label}, "value": transition.name[:150]}
+        )
+    return options[:100]

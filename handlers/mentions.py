@@ -1,0 +1,179 @@
+"""`@Connect …`: the text after the mention is read by the `/jira` parser and answered in the
+thread, like the slash command would answer (help, show, search, assign, settings, …).
+
+A mention has no trigger_id, so `@Connect create …` answers with a button that opens the
+create form (a button press has one). Answers that show someone's own account (connect,
+whoami, disconnect) are ephemeral in the thread; the rest are thread replies everyone sees.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from clients.slack_client import SlackError
+from handlers import blocks, cards, create_issue
+from handlers.commands import SLOW_SUBCOMMANDS, CommandRequest, Message
+from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
+from services.commands import UsageError
+from services.context import ConnectServices
+from services.errors import user_message_for
+
+log = logging.getLogger(__name__)
+
+CREATE_ACTION = "mention_create_issue"
+PRIVATE_SUBCOMMANDS = frozenset({"connect", "whoami", "disconnect"})
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def register(app: App) -> None:
+    app.event("app_mention")(ack=acknowledge, lazy=[answer_mention])
+    app.action(CREATE_ACTION)(ack=open_create_form, lazy=[fill_create_form])
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+# -- pure -----------------------------------------------------------------------------------
+
+
+def command_text(text: str, bot_user_id: str | None) -> str:
+    """The text after the mention of Connect (other people's mentions are kept)."""
+    if bot_user_id:
+        return " ".join(re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text).split())
+    match = _MENTION.search(text)  # without our id, the first mention is taken for ours
+    return " ".join((text[: match.start()] + " " + text[match.end() :]).split()) if match else text
+
+
+def create_prompt(words: str) -> Message:
+    text = "Press the button to open the form and create a Jira issue"
+    if words:
+        text += f", prefilled with “{cards.escape(words[:200])}”"
+    return {
+        "text": text + ".",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text + "."}},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "Create issue"},
+                        "action_id": CREATE_ACTION,
+                        "value": words[:2000],
+                        "style": "primary",
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def without_share_buttons(message_blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A reply everyone sees is already shared: its cards drop "Share in channel"."""
+    kept = []
+    for block in message_blocks:
+        if block.get("type") == "actions":
+            elements = [
+                e for e in block.get("elements", []) if e.get("action_id") != cards.SHARE_ACTION
+            ]
+            block = {**block, "elements": elements}
+        kept.append(block)
+    return kept
+
+
+# -- listeners --------------------------------------------------------------------------------
+
+
+def answer_mention(body: dict[str, Any], context: BoltContext, services: ConnectServices) -> None:
+    envelope = EventCallback.model_validate(body)
+    mention = AppMention.model_validate(envelope.event)
+    if mention.bot_id or not mention.user:
+        return
+    command = SlashCommand(
+        command="/jira",
+        text=command_text(mention.text, context.bot_user_id),
+        team_id=envelope.team_id,
+        channel_id=mention.channel,
+        user_id=mention.user,
+    )
+    name, reply = mention_reply(services, command)
+    thread = mention.thread_ts or mention.ts
+    text, reply_blocks = str(reply.get("text") or ""), list(reply.get("blocks") or [])
+    try:
+        if name in PRIVATE_SUBCOMMANDS:
+            services.slack.post_ephemeral(
+                mention.channel, mention.user, text=text, blocks=reply_blocks, thread_ts=thread
+            )
+        else:
+            services.slack.post_message(
+                mention.channel,
+                text=text,
+                blocks=without_share_buttons(reply_blocks),
+                thread_ts=thread,
+            )
+    except SlackError as error:
+        log.info("could not answer a mention in %s: %s", mention.channel, error.error)
+
+
+def mention_reply(services: ConnectServices, command: SlashCommand) -> tuple[str, Message]:
+    """(subcommand, answer) for the mention's text, as `/jira` would answer it."""
+    parser = services.parser
+    try:
+        invocation = parser.parse(command.text)
+    except UsageError as error:
+        return "", blocks.usage_error_message(error, parser)
+    if invocation.name == "help":
+        return "help", blocks.help_message(parser)
+    if invocation.name == "create":
+        return "create", create_prompt(invocation.rest)
+    run = SLOW_SUBCOMMANDS.get(invocation.name)
+    if run is None:  # pragma: no cover - every subcommand but help and create is slow
+        return invocation.name, blocks.help_message(parser)
+    try:
+        return invocation.name, run(services, CommandRequest(command, invocation))
+    except UsageError as error:
+        return invocation.name, blocks.usage_error_message(error, parser)
+    except Exception as error:
+        message = user_message_for(error)
+        if message is None:
+            log.exception("@Connect %s failed", invocation.name)
+            message = ":warning: Something went wrong on Connect's side; try again."
+        return invocation.name, blocks.ephemeral(message)
+
+
+def _create_command(action: BlockAction) -> SlashCommand:
+    words = (action.action.value or "").strip()
+    return SlashCommand(
+        command="/jira",
+        text=f"create {words}".strip(),
+        team_id=action.team.id or "",
+        channel_id=action.channel.id if action.channel and action.channel.id else "",
+        user_id=action.user.id or "",
+        response_url=action.response_url,
+        trigger_id=action.trigger_id,
+    )
+
+
+def open_create_form(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    command = _create_command(BlockAction.model_validate(body))
+    ack()
+    try:
+        create_issue.open_from_command(client, command)  # the trigger_id lives 3 s
+    except (SlackClientError, OSError) as error:
+        log.warning("could not open the create form from a mention: %s", error)
+
+
+def fill_create_form(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    command = _create_command(BlockAction.model_validate(body))
+    invocation = services.parser.parse(command.text)
+    try:
+        create_issue.fill_from_command(services, client, command, invocation.args)
+    except (SlackClientError, OSError) as error:  # the form was closed or never opened
+        log.info("could not fill the create form from a mention: %s", error)

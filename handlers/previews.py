@@ -1,0 +1,164 @@
+"""Issue-key previews in threads and unfurls of Jira links (SPEC §4 Events).
+
+A message is looked at in this order, cheapest first: is it a person's new message, does it
+name keys of allowed projects (pure; most talk stops here with no Jira call and no database
+write), are previews on in the channel, which keys has this thread not seen previewed within
+the hour (claimed in the database), and only then the issues (through the TTL cache).
+Several keys in one message get one reply listing a compact card per issue: one message,
+less noise in the thread, and each card keeps its buttons.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from clients.jira_client import JiraIssue
+from clients.slack_client import SlackError
+from handlers import cards
+from handlers.payloads import EventCallback, LinkShared, MessageEvent
+from services.channel_settings import ChannelSettingsService
+from services.context import ConnectServices
+from services.errors import ConnectError
+from services.issue_cache import IssueCache
+from services.issue_keys import find_issue_keys, parse_issue_key, project_of
+from services.policy import ConnectPolicy
+from services.slack_dedupe import PreviewThrottle
+
+log = logging.getLogger(__name__)
+
+MAX_PREVIEW_KEYS = 5
+MAX_UNFURLS = 5
+# A person's own words: plain messages, and files shared with a comment. Edits, deletions,
+# joins, bot posts and thread broadcasts (a copy of a reply) are not new talk.
+PERSON_SUBTYPES = frozenset({None, "file_share"})
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
+_BROWSE_PATH = re.compile(r"/browse/([^/?#]+)/?")
+
+
+def register(app: App, cache: IssueCache) -> None:
+    previews = Previews(cache)
+    app.event("message")(ack=acknowledge, lazy=[previews.preview])
+    app.event("link_shared")(ack=acknowledge, lazy=[previews.unfurl])
+
+
+def acknowledge(ack: Ack) -> None:
+    ack()
+
+
+# -- pure decisions (also asked by the event gate, before anything is written) ----------------
+
+
+def preview_keys(
+    message: MessageEvent, *, bot_user_id: str | None, policy: ConnectPolicy
+) -> list[str]:
+    """The allowed keys a person's new message names; [] for anything Connect should ignore."""
+    if message.subtype not in PERSON_SUBTYPES or message.bot_id or message.hidden:
+        return []
+    if not message.user or (bot_user_id and message.user == bot_user_id):
+        return []
+    if bot_user_id and f"<@{bot_user_id}" in message.text:
+        return []  # a mention of Connect is a command: the app_mention listener answers it
+    text = _without_jira_links(message.text, policy.jira_base_url)
+    keys = [key for key in find_issue_keys(text) if policy.project_allowed(project_of(key))]
+    return keys[:MAX_PREVIEW_KEYS]
+
+
+def _without_jira_links(text: str, jira_base_url: str) -> str:
+    """Links to the Jira site are unfurled instead; other links keep only their label."""
+    host = urlsplit(jira_base_url).hostname
+
+    def label(match: re.Match[str]) -> str:
+        if host and urlsplit(match.group(1)).hostname == host:
+            return " "
+        return f" {match.group(2) or ''} "
+
+    return _SLACK_LINK.sub(label, text)
+
+
+def jira_link_keys(urls: Iterable[str], *, policy: ConnectPolicy) -> dict[str, str]:
+    """URL → key for the `/browse/KEY` links of the Jira site, allowed projects only."""
+    base = urlsplit(policy.jira_base_url)
+    if not base.hostname:
+        return {}
+    base_path = base.path.rstrip("/")
+    found: dict[str, str] = {}
+    for url in urls:
+        parts = urlsplit(url.replace("&amp;", "&"))
+        if parts.hostname != base.hostname or not parts.path.startswith(base_path + "/"):
+            continue
+        match = _BROWSE_PATH.fullmatch(parts.path[len(base_path) :])
+        key = parse_issue_key(match.group(1)) if match else None
+        if key and policy.project_allowed(project_of(key)):
+            found[url] = key
+    return dict(list(found.items())[:MAX_UNFURLS])
+
+
+def preview_message(issues: list[JiraIssue]) -> dict[str, Any]:
+    blocks = [block for issue in issues for block in cards.issue_card(issue, compact=True)]
+    text = "; ".join(f"{issue.key}: {issue.summary}" for issue in issues)
+    return {"text": text[:3000], "blocks": blocks}
+
+
+# -- listeners --------------------------------------------------------------------------------
+
+
+class Previews:
+    def __init__(self, cache: IssueCache) -> None:
+        self.cache = cache
+
+    def preview(
+        self, body: dict[str, Any], context: BoltContext, services: ConnectServices
+    ) -> None:
+        envelope = EventCallback.model_validate(body)
+        message = MessageEvent.model_validate(envelope.event)
+        keys = preview_keys(message, bot_user_id=context.bot_user_id, policy=services.policy)
+        if not keys:
+            return
+        team, channel = envelope.team_id, message.channel
+        settings = ChannelSettingsService(services.uow, services.links)
+        if not settings.previews_enabled(team, channel):
+            return
+        thread = message.thread_ts or message.ts
+        throttle = PreviewThrottle(services.uow)
+        claimed = throttle.claim(team, channel, thread, keys)
+        if not claimed:
+            return
+        try:
+            issues = [i for i in (self.cache.get(services.issues, k) for k in claimed) if i]
+            if issues:
+                services.slack.post_message(channel, thread_ts=thread, **preview_message(issues))
+        except (ConnectError, SlackError) as error:
+            # Not previewed after all: a later mention in this thread may try again.
+            log.info("no preview of %s in %s: %s", ", ".join(claimed), channel, error)
+            throttle.release(team, channel, thread, claimed)
+
+    def unfurl(self, body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+        envelope = EventCallback.model_validate(body)
+        event = LinkShared.model_validate(envelope.event)
+        links = jira_link_keys((link.url for link in event.links), policy=services.policy)
+        unfurls: dict[str, Any] = {}
+        try:
+            for url, key in links.items():
+                issue = self.cache.get(services.issues, key)
+                if issue is not None:
+                    unfurls[url] = {"blocks": cards.issue_card(issue)}
+        except ConnectError as error:
+            log.info("no unfurl in %s: %s", event.channel, error.user_message)
+            return
+        if not unfurls:
+            return
+        try:
+            if event.source == "composer" or event.channel == "COMPOSER":
+                client.chat_unfurl(unfurl_id=event.unfurl_id, source=event.source, unfurls=unfurls)
+            else:
+                services.slack.unfurl(event.channel, event.message_ts, unfurls)
+        except (SlackError, SlackClientError, OSError) as error:
+            log.info("could not unfurl in %s: %s", event.channel, error)

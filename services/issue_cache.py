@@ -1,0 +1,94 @@
+"""Issues by key for previews and unfurls: a key seen within the TTL costs no Jira call."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+from clients.jira_client import JiraIssue
+from services.errors import IssueNotFound
+from services.issues import IssueService
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+ISSUE_TTL = 300.0  # seconds
+
+
+class TTLCache(Generic[K, V]):
+    """A thread-safe map whose entries expire `ttl` seconds after they were put."""
+
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        max_entries: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[K, tuple[float, V]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, key: K) -> tuple[bool, V | None]:
+        """(True, value) for a live entry (the value may itself be None); else (False, None)."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return False, None
+            if entry[0] <= now:
+                del self._entries[key]
+                return False, None
+            return True, entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        now = self._clock()
+        with self._lock:
+            self._entries.pop(key, None)  # re-inserted last: the oldest entries go first
+            if len(self._entries) >= self.max_entries:
+                self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
+                while len(self._entries) >= self.max_entries:
+                    del self._entries[next(iter(self._entries))]
+            self._entries[key] = (now + self.ttl, value)
+
+    def discard(self, key: K) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+
+class IssueCache:
+    """Remembers "not found" too, so a word shaped like a key (`UTF-8`) costs one call per TTL.
+
+    Jira outages are not remembered: the next mention asks again.
+    """
+
+    def __init__(self, *, ttl: float = ISSUE_TTL, clock: Callable[[], float] = time.monotonic):
+        self._entries: TTLCache[str, JiraIssue | None] = TTLCache(ttl, clock=clock)
+
+    def get(self, issues: IssueService, key: str) -> JiraIssue | None:
+        """The issue (within JIRA_PROJECTS), or None when it is not there for Slack users."""
+        wanted = key.upper()
+        found, issue = self._entries.lookup(wanted)
+        if found:
+            return issue
+        try:
+            issue = issues.get(wanted)
+        except IssueNotFound:
+            issue = None
+        self._entries.put(wanted, issue)
+        return issue
+
+    def remember(self, issue: JiraIssue, *, key: str | None = None) -> None:
+        """A fresher copy, e.g. right after Connect changed the issue."""
+        self._entries.put((key or issue.key).upper(), issue)
+
+    def forget(self, key: str) -> None:
+        self._entries.discard(key.upper())

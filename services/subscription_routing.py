@@ -1,0 +1,215 @@
+"""Which subscribed channels hear of a change: project, event kinds and JQL filter (SPEC §7).
+
+Filters are evaluated locally where they can be (`services.subscription_filter`); the rest,
+and filters that need a field the snapshot lacks, are asked of Jira as `key = X AND (jql)`,
+one search per issue version and filter, cached for a short while.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from clients.jira_client import JiraClient, JiraError, JiraUnavailable
+from models import ChannelSubscription, JiraTicket
+from services.change_detector import ORDER, Change, ChangeKind
+from services.jira_events import IssueSnapshot, utc_iso
+from services.policy import ConnectPolicy
+from services.subscription_filter import (
+    Filter,
+    IssueValues,
+    compile_filter,
+    fields_of,
+    subscription_jql,
+)
+
+log = logging.getLogger(__name__)
+
+# Detected change kinds → the event kinds a subscription names.
+SUBSCRIPTION_KINDS: dict[ChangeKind, str] = {
+    "created": "created",
+    "status": "transitioned",
+    "comment_added": "commented",
+    "assignee": "assigned",
+    "resolution": "resolved",
+}
+ANSWER_TTL = 60.0
+PROJECTS_TTL = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    channel_id: str
+    changes: tuple[Change, ...]
+
+
+@lru_cache(maxsize=1024)
+def _compiled(jql: str) -> Filter | None:
+    return compile_filter(jql)
+
+
+class SubscriptionRouter:
+    """Shared by the delivery processor and the poller: the caches are thread-safe."""
+
+    def __init__(
+        self,
+        jira: JiraClient,
+        policy: ConnectPolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        answer_ttl: float = ANSWER_TTL,
+    ) -> None:
+        self.jira = jira
+        self.policy = policy
+        self.clock = clock
+        self.answer_ttl = answer_ttl
+        self._lock = threading.Lock()
+        self._answers: dict[str, tuple[float, bool]] = {}
+        self._projects: tuple[float, dict[str, tuple[str, ...]]] | None = None
+
+    def teams_for(self, session: Session, issue: IssueSnapshot) -> set[str]:
+        """Workspaces with a subscription that may want to hear of this issue."""
+        if issue.project_key and not self.policy.project_allowed(issue.project_key):
+            return set()
+        query = select(ChannelSubscription.team_id).where(ChannelSubscription.active.is_(True))
+        if issue.project_key:
+            query = query.where(
+                or_(
+                    ChannelSubscription.project_key.is_(None),
+                    ChannelSubscription.project_key == issue.project_key.upper(),
+                )
+            )
+        return set(session.scalars(query.distinct()))
+
+    def known_issue(self, session: Session, team_id: str, issue: IssueSnapshot) -> IssueSnapshot:
+        """Fill in the key and project a delivery left out (Data Center comment events)."""
+        if issue.key and issue.project_key:
+            return issue
+        ticket = session.scalars(
+            select(JiraTicket).where(JiraTicket.team_id == team_id, JiraTicket.issue_id == issue.id)
+        ).first()
+        if ticket is None or not ticket.issue_key:
+            return issue
+        return replace(
+            issue,
+            key=issue.key or ticket.issue_key,
+            project_key=issue.project_key or ticket.project_key,
+        )
+
+    def routes(
+        self, session: Session, team_id: str, issue: IssueSnapshot, changes: Sequence[Change]
+    ) -> list[Route]:
+        """The channels that follow these changes, each with the changes it asked for."""
+        followed = [change for change in changes if change.kind in SUBSCRIPTION_KINDS]
+        if not followed:
+            return []
+        if issue.project_key and not self.policy.project_allowed(issue.project_key):
+            return []
+        subscriptions = session.scalars(
+            select(ChannelSubscription)
+            .where(ChannelSubscription.team_id == team_id, ChannelSubscription.active.is_(True))
+            .order_by(ChannelSubscription.channel_id, ChannelSubscription.number)
+        ).all()
+        chosen: dict[str, list[Change]] = {}
+        for subscription in subscriptions:
+            kinds = subscription.kinds
+            wanted = [c for c in followed if SUBSCRIPTION_KINDS[c.kind] in kinds]
+            if not wanted or not self.matches(subscription, issue):
+                continue
+            heard = chosen.setdefault(subscription.channel_id, [])
+            heard.extend(change for change in wanted if change not in heard)
+        return [
+            Route(channel, tuple(sorted(heard, key=lambda c: ORDER.index(c.kind))))
+            for channel, heard in chosen.items()
+        ]
+
+    def matches(self, subscription: ChannelSubscription, issue: IssueSnapshot) -> bool:
+        project = issue.project_key.upper()
+        if project:
+            if subscription.project_key and project != subscription.project_key:
+                return False
+            jql = subscription.jql  # the project is settled: only the filter is left
+        else:
+            jql = subscription_jql(subscription.project_key, subscription.jql)
+        if not jql:
+            return True
+        local = _compiled(jql)
+        if local is not None:
+            answer = local.evaluate(self._values(issue, fields_of(local)))
+            if answer is not None:
+                return answer
+        return self._ask_jira(issue, subscription_jql(subscription.project_key, subscription.jql))
+
+    def _values(self, issue: IssueSnapshot, needed: frozenset[str]) -> IssueValues:
+        """What the snapshot says of each field; None where it cannot say (labels, reporter
+        and components are not in webhook snapshots; comment events carry fewer fields)."""
+        complete = issue.complete
+        assignee = issue.assignee
+        values: dict[str, tuple[str, ...] | None] = {
+            "status": _lowered(issue.status) or None,
+            "issuetype": _lowered(issue.issue_type) or None,
+            "priority": _lowered(issue.priority) or (() if complete else None),
+            "assignee": (
+                _lowered(assignee.account_id, assignee.display_name, assignee.email)
+                if assignee is not None
+                else (() if complete else None)
+            ),
+        }
+        if "project" in needed and issue.project_key:
+            values["project"] = self._project_names(issue.project_key)
+        return values
+
+    def _project_names(self, key: str) -> tuple[str, ...] | None:
+        """A filter may name a project by key, name or id; Jira's list is asked rarely."""
+        now = self.clock()
+        with self._lock:
+            cached = self._projects
+        if cached is None or now - cached[0] > PROJECTS_TTL:
+            try:
+                projects = self.jira.projects()
+            except JiraError as exc:
+                log.warning("could not list Jira's projects: %s", exc.message)
+                return None
+            names = {p.key.upper(): _lowered(p.key, p.name, p.id) for p in projects}
+            cached = (now, names)
+            with self._lock:
+                self._projects = cached
+        return cached[1].get(key.upper(), _lowered(key))
+
+    def _ask_jira(self, issue: IssueSnapshot, jql: str | None) -> bool:
+        which = f"key = {issue.key}" if issue.key else f"id = {issue.id}"
+        query = f"{which} AND ({jql})" if jql else which
+        if not issue.project_key and self.policy.allowed_projects:
+            query = f"project in ({', '.join(sorted(self.policy.allowed_projects))}) AND {query}"
+        version = utc_iso(issue.updated) if issue.updated else ""
+        cache_key = f"{version}|{query}"
+        now = self.clock()
+        with self._lock:
+            cached = self._answers.get(cache_key)
+        if cached is not None and now - cached[0] <= self.answer_ttl:
+            return cached[1]
+        try:
+            answer = bool(self.jira.search(query, max_results=1).issues)
+        except JiraUnavailable:
+            raise  # the delivery is retried later; nothing is lost
+        except JiraError as exc:
+            log.warning("a subscription filter could not be checked (%s): %s", query, exc.message)
+            answer = False
+        with self._lock:
+            if len(self._answers) > 4096:
+                self._answers = {
+                    k: v for k, v in self._answers.items() if now - v[0] <= self.answer_ttl
+                }
+            self._answers[cache_key] = (now, answer)
+        return answer
+
+
+def _lowered(*values: str | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(value.lower() for value in values if value))
