@@ -39,6 +39,12 @@ def test_the_demo_tells_the_story_and_exits_0(tmp_path: Path) -> None:
     assert "Rolled back the 10:00 deploy" in story
     # search finds it
     assert "1 issue for “checkout”" in story
+    # a key mentioned in another channel gets a preview in its thread
+    assert "#ops > thread · Connect:" in story
+    assert "[Assign to me] [Transition… ▾] [Comment] [Open in Jira]" in story
+    # a subscribed channel hears of a new issue
+    assert "Subscribed this channel (#1) to project *OPS*" in story
+    assert "*Carol Chen* created <https://jira.example.com/browse/OPS-5|OPS-5>" in story
     assert not list(tmp_path.iterdir())  # a temporary database, left nowhere
 
 
