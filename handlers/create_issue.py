@@ -175,7 +175,7 @@ def refresh_form(body: dict[str, Any], client: WebClient, services: ConnectServi
 # -- submitting -------------------------------------------------------------------------------
 
 
-def submit(ack: Ack, body: dict[str, Any], context: BoltContext, services: ConnectServices) -> None:
+def submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     submission = ViewSubmission.model_validate(body)
     view = submission.view
     answers = read_answers(view.state)
@@ -191,23 +191,24 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext, services: Conne
         return
     origin = CreateContext.load(view.private_metadata)
     creating = message_view(origin, ":hourglass_flowing_sand: Creating the issue in Jira…")
-    # A double submit carries the same view hash: only the first creates an issue. The lazy
-    # listener gets a copy of this context, so the verdict travels with it.
-    team_id = origin.team_id or submission.team.id or ""
-    context["first_submission"] = services.create_issue.claim_submission(
-        team_id, f"{view.id}:{view.hash}"
-    )
+    # The lazy listener runs after errors too; it gets a copy of this context, so it can tell.
+    context["accepted"] = True
     ack(response_action="update", view=creating)
 
 
 def create(
     body: dict[str, Any], context: BoltContext, client: WebClient, services: ConnectServices
 ) -> None:
-    if not context.get("first_submission"):
+    if not context.get("accepted"):
         return
     submission = ViewSubmission.model_validate(body)
     view = submission.view
     origin = CreateContext.load(view.private_metadata)
+    # A double submit carries the same view hash: only the first creates an issue. Claimed
+    # here, after the ack, so that the ack waits on no database write.
+    team_id = origin.team_id or submission.team.id or ""
+    if not services.create_issue.claim_submission(team_id, f"{view.id}:{view.hash}"):
+        return
     answers = read_answers(view.state)
     try:
         draft = _draft(services, origin, answers)
