@@ -29,5 +29,10 @@ typecheck: install
 
 check: lint typecheck test
 
+# SPEC §10's bars, measured against fake Slack and Jira on 127.0.0.1 (a few minutes);
+# `.venv/bin/python -m benchmarks NAME` runs one, `--update-readme` refreshes README's table.
+bench: install
+	$(BIN)/python -m benchmarks
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -75,17 +75,23 @@ class OutboxDispatcher:
 
     def _claim(self, limit: int) -> list[tuple[int, str, bool]]:
         now = self.clock()
+        with self._lock:
+            self._last_post = {
+                c: at for c, at in self._last_post.items() if now - at < self.channel_interval
+            }
+            paced = list(self._last_post)
+        due = or_(
+            (NotificationOutbox.status == PENDING) & (NotificationOutbox.available_at <= now),
+            (NotificationOutbox.status == SENDING) & (NotificationOutbox.claimed_until < now),
+        )
+        # Channels posted to within the last second are left out of the query itself, so one
+        # busy channel's backlog never hides the rows of quiet channels behind it.
+        if paced:
+            due = due & NotificationOutbox.channel_id.not_in(paced)
         with self.uow() as work, exclusive_claims(work):
             rows = work.session.scalars(
                 select(NotificationOutbox)
-                .where(
-                    or_(
-                        (NotificationOutbox.status == PENDING)
-                        & (NotificationOutbox.available_at <= now),
-                        (NotificationOutbox.status == SENDING)
-                        & (NotificationOutbox.claimed_until < now),
-                    )
-                )
+                .where(due)
                 .order_by(NotificationOutbox.available_at, NotificationOutbox.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)

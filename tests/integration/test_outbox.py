@@ -203,3 +203,14 @@ def test_several_dispatchers_send_each_row_once(uow, slack) -> None:
         assert len(posts(slack, channel)) == 1, channel
     with uow() as work:
         assert set(work.session.scalars(select(NotificationOutbox.status))) == {SENT}
+
+
+def test_a_busy_channels_backlog_does_not_hold_up_quiet_channels(uow, slack, clock) -> None:
+    for index in range(30):
+        add(uow, f"busy-{index:02d}", channel="C1", due=T0 - timedelta(seconds=60 - index))
+    add(uow, "quiet", channel="C2")
+    sender = dispatcher(uow, slack, clock)
+    sender.run_once(limit=5)  # the five oldest rows are all #C1's: one of them goes out
+    sender.run_once(limit=5)  # #C1 is paced now, so the query looks past its backlog
+    assert len(posts(slack, "C2")) == 1
+    assert len(posts(slack, "C1")) == 1

@@ -1,0 +1,258 @@
+"""Load: Slack and Jira requests built and signed the way Slack and Jira build them, sent with
+a fixed number in flight, each timed from the first byte sent to the last byte answered."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from benchmarks.sites import GENERAL, SIGNING_SECRET, TEAM, WEBHOOK_SECRET
+from clients.jira_client import JiraIssue, JiraUser
+from clients.jira_memory_webhooks import issue_json, user_json
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+_ids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class SlackRequest:
+    body: bytes
+    content_type: str = FORM
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    sent: float  # perf_counter when the request went out
+    latency: float
+    status: int
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{next(_ids):07d}"
+
+
+# -- bodies -----------------------------------------------------------------------------------
+
+
+def slash_command(
+    text: str, *, response_url: str, channel: str = GENERAL, user: str = "U0ALICE"
+) -> SlackRequest:
+    form = {
+        "token": "deprecated",
+        "team_id": TEAM,
+        "team_domain": "bench",
+        "channel_id": channel,
+        "channel_name": channel.lower(),
+        "user_id": user,
+        "user_name": "alice",
+        "command": "/jira",
+        "text": text,
+        "api_app_id": "A0CONNECT",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": unique("1337.42.trigger"),
+    }
+    return SlackRequest(urlencode(form).encode())
+
+
+def interaction(payload: dict[str, Any]) -> SlackRequest:
+    return SlackRequest(urlencode({"payload": json.dumps(payload)}).encode())
+
+
+def global_shortcut(callback_id: str = "create_issue", user: str = "U0ALICE") -> SlackRequest:
+    return interaction(
+        {
+            "type": "shortcut",
+            "callback_id": callback_id,
+            "trigger_id": unique("4242.42.trigger"),
+            "team": {"id": TEAM, "domain": "bench"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0CONNECT",
+            "token": "deprecated",
+        }
+    )
+
+
+def create_submission(view_id: str, view_hash: str, *, user: str = "U0ALICE") -> SlackRequest:
+    """The create modal submitted: project OPS, a Task, a summary."""
+    values = {
+        "project": {"create_project": {"selected_option": {"value": "OPS"}}},
+        "issue_type": {"create_issue_type": {"selected_option": {"value": "10001"}}},
+        "summary": {"summary": {"type": "plain_text_input", "value": "Benchmark issue"}},
+    }
+    metadata = json.dumps({"source": "global", "team_id": TEAM, "user_id": user})
+    return interaction(
+        {
+            "type": "view_submission",
+            "team": {"id": TEAM, "domain": "bench"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0CONNECT",
+            "view": {
+                "id": view_id,
+                "hash": view_hash,
+                "type": "modal",
+                "callback_id": "create_issue_modal",
+                "private_metadata": metadata,
+                "state": {"values": values},
+            },
+        }
+    )
+
+
+def event_callback(event: dict[str, Any], *, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "token": "deprecated",
+        "team_id": TEAM,
+        "api_app_id": "A0CONNECT",
+        "type": "event_callback",
+        "event_id": event_id or unique("Ev"),
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM, "user_id": "UCONNECTBOT", "is_bot": True}],
+        "event": event,
+    }
+
+
+def link_shared_event(url: str, *, channel: str = GENERAL, user: str = "U0BOB") -> SlackRequest:
+    ts = f"{time.time():.6f}"
+    event = {
+        "type": "link_shared",
+        "channel": channel,
+        "user": user,
+        "message_ts": ts,
+        "event_ts": ts,
+        "unfurl_id": unique("Uf"),
+        "source": "conversations_history",
+        "links": [{"url": url, "domain": url.split("/")[2]}],
+    }
+    return SlackRequest(json.dumps(event_callback(event)).encode(), JSON)
+
+
+def message_event(
+    text: str,
+    *,
+    channel: str = GENERAL,
+    user: str = "U0BOB",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    event_id: str | None = None,
+    retry: int | None = None,
+) -> SlackRequest:
+    ts = ts or f"{time.time():.6f}"
+    event: dict[str, Any] = {
+        "type": "message",
+        "channel": channel,
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "event_ts": ts,
+        "channel_type": "channel",
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    envelope = event_callback(event, event_id=event_id)
+    headers = (("X-Slack-Retry-Num", str(retry)), ("X-Slack-Retry-Reason", "http_timeout"))
+    return SlackRequest(json.dumps(envelope).encode(), JSON, headers if retry else ())
+
+
+def issue_updated_webhook(
+    issue: JiraIssue, *, actor: JiraUser, field: str, old: str | None, new: str | None
+) -> dict[str, Any]:
+    """A Jira Cloud `jira:issue_updated` delivery with a one-item changelog."""
+    return {
+        "timestamp": int(time.time() * 1000),
+        "webhookEvent": "jira:issue_updated",
+        "issue_event_type_name": "issue_generic",
+        "user": user_json(actor, cloud=True),
+        "issue": issue_json(issue, cloud=True),
+        "changelog": {
+            "id": str(100_000 + next(_ids)),
+            "items": [
+                {
+                    "field": field,
+                    "fieldtype": "jira",
+                    "fieldId": field,
+                    "from": None,
+                    "fromString": old,
+                    "to": None,
+                    "toString": new,
+                }
+            ],
+        },
+    }
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+def slack_headers(request: SlackRequest, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    stamp = str(int(time.time()))
+    base = b"v0:" + stamp.encode() + b":" + request.body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": request.content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+        **dict(request.headers),
+    }
+
+
+def post_slack(
+    url: str, request: SlackRequest, session: requests.Session | None = None
+) -> requests.Response:
+    sender = session or requests
+    return sender.post(
+        f"{url}/slack/events", data=request.body, headers=slack_headers(request), timeout=30
+    )
+
+
+def post_webhook(
+    url: str, payload: dict[str, Any], session: requests.Session | None = None
+) -> requests.Response:
+    """A delivery signed the way Jira Cloud signs it."""
+    body = json.dumps(payload).encode()
+    digest = hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": JSON, "X-Hub-Signature": f"sha256={digest}"}
+    sender = session or requests
+    return sender.post(f"{url}/jira/webhook", data=body, headers=headers, timeout=30)
+
+
+def run_load(url: str, batch: Sequence[SlackRequest], *, in_flight: int) -> list[Sample]:
+    """Send every request of `batch`, `in_flight` at a time (a closed loop), and time each."""
+    pending = iter(batch)
+    lock = threading.Lock()
+    samples: list[Sample] = []
+
+    def client() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    request = next(pending, None)
+                if request is None:
+                    return
+                sent = time.perf_counter()
+                try:
+                    status = post_slack(url, request, session).status_code
+                except requests.RequestException:
+                    status = 0
+                sample = Sample(sent, time.perf_counter() - sent, status)
+                with lock:
+                    samples.append(sample)
+
+    threads = [threading.Thread(target=client, name=f"load-{n}") for n in range(in_flight)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return samples

@@ -1,0 +1,44 @@
+"""Database rows as Connect's own actions leave them, written in bulk for large benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from clients.jira_client import JiraIssue
+from models import JiraSlackLink, JiraTicket
+from services.change_detector import baseline
+from services.jira_events import snapshot_of
+from services.tickets import refresh_ticket
+from services.unit_of_work import UnitOfWorkFactory
+
+
+def link_issues(
+    uow: UnitOfWorkFactory,
+    team_id: str,
+    issues: Sequence[JiraIssue],
+    channel_of: Callable[[int], str],
+) -> None:
+    """A channel link per issue, with the ticket whose announced state linking seeds."""
+    with uow() as work:
+        for i, issue in enumerate(issues):
+            snapshot = snapshot_of(issue)
+            ticket = JiraTicket(
+                team_id=team_id,
+                issue_id=issue.id,
+                issue_key=issue.key,
+                project_key=issue.project_key,
+                announced=dict(baseline(snapshot)),
+            )
+            refresh_ticket(ticket, snapshot)
+            work.session.add(ticket)
+            work.session.add(
+                JiraSlackLink(
+                    team_id=team_id,
+                    issue_id=issue.id,
+                    issue_key=issue.key,
+                    channel_id=channel_of(i),
+                    message_ts="",
+                    created_by="U0ALICE",
+                )
+            )
+        work.commit()

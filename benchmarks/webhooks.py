@@ -1,0 +1,254 @@
+"""5. Jira webhook → Slack post: latency (bar: p50 < 1 s, or < 2.5 s where a change waits for
+the 2 s burst window — Connect holds every fresh change for that window by design, so the
+2.5 s bar applies), and how fast the outbox drains against Slack's ~1 message/s per channel.
+
+Latency: Connect in its own process (worker included, as `serve` runs it) gets status changes of
+issues linked to one channel each, a few per second, signed the way Jira Cloud signs them;
+each is timed from the webhook sent to the notification arriving at the fake Slack.
+
+Drain: the `outbox` job of `build_worker`, alone, against rows already due: (a) many channels
+with a few messages each, where Slack's pace allows one message a second per channel; (b) one
+busy channel whose backlog is older than single messages for many others, which Slack would
+post at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from benchmarks import load
+from benchmarks.report import INFO, Result, ms, percentile, secs
+from benchmarks.seed import link_issues
+from benchmarks.sites import TEAM, Sites
+from benchmarks.target import Target
+from bot.container import build_runtime, build_worker
+from bot.database import create_db_engine, ensure_schema, session_factory
+from bot.worker import Worker
+from models import NotificationOutbox, utcnow
+from models.delivery import SENT
+from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
+
+NAME = "webhooks"
+TITLE = "Jira webhook -> Slack post latency, and outbox drain against 1 msg/s per channel"
+BURST_BAR = 2.5
+SLACK_PACE = 1.0  # messages a second per channel
+
+
+@dataclass(frozen=True)
+class Size:
+    changes: int = 60
+    spacing: float = 0.1  # seconds between webhooks
+    channels: int = 100
+    per_channel: int = 3
+    hot_backlog: int = 30
+    cold_channels: int = 100
+
+
+FULL = Size()
+TINY = Size(changes=3, spacing=0.05, channels=4, per_channel=2, hot_backlog=3, cold_channels=4)
+
+
+def run(size: Size = FULL) -> Result:
+    result = Result(NAME, TITLE)
+    _latency(result, size)
+    _drain_spread(result, size)
+    _drain_hot(result, size)
+    return result
+
+
+# -- latency ----------------------------------------------------------------------------------
+
+
+def _latency(result: Result, size: Size) -> None:
+    with tempfile.TemporaryDirectory(prefix="connect-bench-webhooks-") as tmp, Sites() as sites:
+        jira = sites.jira
+        with jira.act_as("bob@example.com"):
+            issues = [jira.add_issue("OPS", f"Webhook issue {i}") for i in range(size.changes)]
+        channels = [f"C1{i:07d}" for i in range(size.changes)]
+        sites.add_channels(channels)
+        database = Path(tmp) / "connect.db"
+        engine = create_db_engine(f"sqlite:///{database}")
+        ensure_schema(engine)
+        link_issues(lambda: UnitOfWork(session_factory(engine)), TEAM, issues, channels.__getitem__)
+        engine.dispose()
+        carol = jira.user("carol@example.com")
+        sent: dict[str, float] = {}
+        answers: list[float] = []
+        env = sites.env(database, CONNECT_POLL_INTERVAL="0")
+        with Target.of("connect", env) as connect:
+            for channel, issue in zip(channels, issues, strict=True):
+                with jira.act_as(carol):
+                    changed = jira.update_issue(issue.key, status="In Progress")
+                payload = load.issue_updated_webhook(
+                    changed, actor=carol, field="status", old="To Do", new="In Progress"
+                )
+                started = time.perf_counter()
+                load.post_webhook(connect.url, payload)
+                answers.append(time.perf_counter() - started)
+                sent[channel] = started
+                time.sleep(size.spacing)
+            posted = _wait_posts(sites, set(channels), timeout=BURST_BAR * 4 + 10)
+            errors = connect.error_lines()
+    latencies = [posted[c] - sent[c] for c in channels if c in posted]
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    result.check(
+        "webhook -> post p50",
+        f"{secs(p50)} ({len(latencies)}/{len(channels)} posted)",
+        f"< {BURST_BAR} s (2 s burst window)",
+        len(latencies) == len(channels) and p50 < BURST_BAR,
+    )
+    result.add("webhook -> post p99", secs(p99), "", INFO)
+    result.add(
+        "webhook answered (stored, 200) p50 / p99",
+        f"{ms(percentile(answers, 50))} / {ms(percentile(answers, 99))}",
+    )
+    result.counts["webhooks posted"] = len(latencies)
+    if errors:
+        result.notes.append(f"Connect logged {len(errors)} errors, e.g. {errors[0][:200]}")
+
+
+def _wait_posts(sites: Sites, channels: set[str], *, timeout: float) -> dict[str, float]:
+    """The first post into each channel (perf_counter when the fake Slack got it)."""
+    deadline = time.monotonic() + timeout
+    first: dict[str, float] = {}
+    while time.monotonic() < deadline:
+        for at, call in sites.slack_calls("chat.postMessage"):
+            channel = str(call.params.get("channel"))
+            if channel in channels and channel not in first:
+                first[channel] = at
+        if len(first) == len(channels):
+            break
+        time.sleep(0.05)
+    return first
+
+
+# -- drain ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Drain:
+    started: float
+    posts: dict[str, list[float]]  # channel -> when each post arrived
+    sent: int
+
+    def done_at(self, channels: list[str]) -> float:
+        last = [max(self.posts[c]) for c in channels if self.posts.get(c)]
+        return max(last) - self.started if len(last) == len(channels) else math.nan
+
+    def fastest_repeat(self) -> float:
+        gaps = [b - a for times in self.posts.values() for a, b in itertools.pairwise(times)]
+        return min(gaps, default=math.nan)
+
+
+def _drain(queued: list[str], limit: float, wanted: list[str]) -> _Drain:
+    """Queue one due row per entry of `queued` (a channel id, oldest first), then run the
+    outbox job until every channel in `wanted` has all its rows posted, or `limit` s."""
+    with tempfile.TemporaryDirectory(prefix="connect-bench-outbox-") as tmp, Sites() as sites:
+        sites.add_channels(sorted(set(queued)))
+        runtime = build_runtime(sites.settings(Path(tmp) / "connect.db", connect_poll_interval=0))
+        try:
+            _queue_rows(runtime.services.uow, queued)
+            job = next(j for j in build_worker(runtime).jobs if j.name == "outbox")
+            expected: defaultdict[str, int] = defaultdict(int)
+            for channel in queued:
+                expected[channel] += 1
+            worker = Worker([job])
+            started = time.perf_counter()
+            worker.start()
+            deadline = time.monotonic() + limit
+            while time.monotonic() < deadline:
+                posts = _posts(sites)
+                if all(len(posts.get(c, [])) >= expected[c] for c in wanted):
+                    break
+                time.sleep(0.05)
+            worker.stop()
+            posts = _posts(sites)
+            with runtime.services.uow() as work:
+                sent = work.session.scalar(
+                    select(func.count())
+                    .select_from(NotificationOutbox)
+                    .where(NotificationOutbox.status == SENT)
+                )
+        finally:
+            runtime.close()
+    return _Drain(started, posts, sent or 0)
+
+
+def _posts(sites: Sites) -> dict[str, list[float]]:
+    posts: dict[str, list[float]] = defaultdict(list)
+    for at, call in sites.slack_calls("chat.postMessage"):
+        posts[str(call.params.get("channel"))].append(at)
+    return posts
+
+
+def _queue_rows(uow: UnitOfWorkFactory, channels: list[str]) -> None:
+    """Rows as the notifier writes them, all due now, the first of `channels` the oldest."""
+    now = utcnow()
+    with uow() as work:
+        for n, channel in enumerate(channels):
+            created = now - timedelta(seconds=60) + timedelta(milliseconds=n)
+            work.session.add(
+                NotificationOutbox(
+                    team_id=TEAM,
+                    idempotency_key=f"bench-{n}",
+                    channel_id=channel,
+                    thread_ts=None,
+                    issue_id=str(10_000 + n),
+                    payload={
+                        "issue": {"id": str(10_000 + n), "key": f"OPS-{n + 1}", "summary": "x"},
+                        "changes": [
+                            {"kind": "status", "actor": "Carol", "old": "To Do", "new": "Done"}
+                        ],
+                    },
+                    created_at=created,
+                    available_at=created,
+                )
+            )
+        work.commit()
+
+
+def _drain_spread(result: Result, size: Size) -> None:
+    channels = [f"C2{i:07d}" for i in range(size.channels)]
+    queued = [c for _ in range(size.per_channel) for c in channels]  # round robin, as news comes
+    floor = (size.per_channel - 1) / SLACK_PACE
+    drain = _drain(queued, floor + 60, channels)
+    took = drain.done_at(channels)
+    total = len(queued)
+    allowance = size.channels * SLACK_PACE
+    result.add(
+        f"drain {size.channels} channels x {size.per_channel}: time / rate",
+        f"{secs(took)} / {total / took if took else math.nan:.0f} msg/s",
+        f"floor {floor:.1f} s / Slack allows {allowance:.0f} msg/s",
+        INFO,
+    )
+    result.check(
+        "fastest repeat post to one channel",
+        secs(drain.fastest_repeat()),
+        f">= ~{1 / SLACK_PACE:.0f} s (Slack's pace)",
+        drain.fastest_repeat() >= 0.9 / SLACK_PACE,
+    )
+    result.counts["spread sent"] = drain.sent
+
+
+def _drain_hot(result: Result, size: Size) -> None:
+    cold = [f"C3{i:07d}" for i in range(size.cold_channels)]
+    queued = ["C3HOT0000"] * size.hot_backlog + cold
+    drain = _drain(queued, 60, cold)
+    took = drain.done_at(cold)
+    result.add(
+        f"{size.cold_channels} quiet channels behind one busy channel's {size.hot_backlog}: "
+        "all posted after",
+        secs(took) if not math.isnan(took) else "not within 60 s",
+        "floor ~0 s (their channels are free)",
+        INFO,
+    )
+    result.counts["hot cold-posted"] = sum(1 for c in cold if drain.posts.get(c))

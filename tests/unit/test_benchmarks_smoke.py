@@ -1,0 +1,86 @@
+"""The benchmarks still run: each at its tiny size, checked for what it counted, never for time.
+
+Benchmarks are not tests (figures on a shared machine are evidence, not a gate); this only keeps
+them from rotting as the product changes under them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import BENCHMARKS, ack, events, memory, poller, previews, webhooks
+from benchmarks.report import SKIP, Result
+
+
+def run_tiny(name: str) -> Result:
+    module = BENCHMARKS[name]
+    result: Result = module.run(module.TINY)
+    assert result.rows, f"{name} reported nothing"
+    assert result.skipped is None, result.skipped
+    assert all(row.verdict != SKIP for row in result.rows), result.rows
+    return result
+
+
+def test_every_benchmark_is_listed() -> None:
+    assert set(BENCHMARKS) == {"ack", "events", "previews", "poller", "webhooks", "memory"}
+
+
+def test_ack() -> None:
+    counts = run_tiny("ack").counts
+    expected = ack.TINY.per_kind * ack.TINY.rounds
+    for target in ack.TARGETS:
+        for kind in ack.KINDS:
+            assert counts[f"{target} {kind} answered"] == expected
+
+
+def test_events() -> None:
+    counts = run_tiny("events").counts
+    assert counts["keyless acked"] == counts["keyless sent"] == events.TINY.keyless
+    assert counts["keyless jira calls"] == 0
+    assert counts["keyless db writes"] == 0
+    assert counts["keyed acked"] == events.TINY.keyed
+    assert counts["keyed previews"] == events.TINY.keyed  # each message starts its own thread
+    assert 1 <= counts["keyed jira calls"] <= events.TINY.keyed
+
+
+def test_previews() -> None:
+    counts = run_tiny("previews").counts
+    assert counts["first previews"] == 1
+    assert counts["first jira calls"] >= 1
+    assert counts["repeat previews"] == previews.TINY.repeats
+    assert counts["repeat jira calls"] == 0
+    assert counts["unfurl jira calls"] == 0
+    assert counts["same thread previews"] == 0
+    assert counts["retried previews"] == 0
+
+
+def test_poller() -> None:
+    counts = run_tiny("poller").counts
+    for n in poller.TINY.linked:
+        bar = math.ceil(n / 100) + 1
+        assert counts[f"{n} searches first"] == bar
+        assert counts[f"{n} searches steady"] == bar
+        assert counts[f"{n} queued steady"] >= poller.CHANGED
+
+
+def test_webhooks() -> None:
+    size = webhooks.TINY
+    counts = run_tiny("webhooks").counts
+    assert counts["webhooks posted"] == size.changes
+    assert counts["spread sent"] == size.channels * size.per_channel
+    assert counts["hot cold-posted"] == size.cold_channels
+
+
+def test_memory() -> None:
+    counts = run_tiny("memory").counts
+    assert counts["events sent"] == memory.TINY.events
+    assert counts["rss mb"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_sizes_are_declared(name: str) -> None:
+    module = BENCHMARKS[name]
+    assert name == module.NAME
+    assert module.TINY != module.FULL
