@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from types import FrameType
 from typing import Any
@@ -47,9 +48,13 @@ class WebServer:
 
     def close(self) -> None:
         """Stop from another thread: the sockets are closed inside the loop's own thread."""
-        self._server.trigger.pull_trigger(self._close_in_loop)
+        try:
+            self._server.trigger.pull_trigger(self._close_in_loop)
+        except OSError:  # the loop has already closed its wake-up pipe: nothing runs it now
+            self._close_in_loop()
 
     def _close_in_loop(self) -> None:
         for dispatcher in list(self._server._map.values()):
-            dispatcher.close()
+            with contextlib.suppress(OSError):
+                dispatcher.close()
         self._server.task_dispatcher.shutdown()
