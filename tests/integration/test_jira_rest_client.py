@@ -316,18 +316,16 @@ def test_retry_after_beyond_the_budget_fails_fast(server: FakeJiraServer) -> Non
     started = time.monotonic()
     with pytest.raises(JiraUnavailable, match="limiting"):
         client.get_issue("OPS-1")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 30  # it did not sleep the 60 s Jira asked for
     assert len(server.requests) == 1
     assert observer.outcomes() == [("get_issue", "JiraUnavailable")]
 
 
 def test_throttling_that_outlasts_the_budget_gives_up(cloud: FakeJiraServer) -> None:
     cloud.fail_next(503, times=10, retry_after=1)
-    started = time.monotonic()
     with pytest.raises(JiraUnavailable):
         client_for(cloud, retry_budget_seconds=1.5).get_issue("OPS-1")
-    assert time.monotonic() - started < 2
-    assert [r.status for r in cloud.requests] == [503, 503]
+    assert [r.status for r in cloud.requests] == [503, 503]  # a third wait would pass 1.5 s
 
 
 def test_create_is_not_repeated_when_its_follow_up_read_is_throttled(
@@ -344,19 +342,17 @@ def test_create_is_not_repeated_when_its_follow_up_read_is_throttled(
 
 def test_connection_refused_is_unavailable() -> None:
     client = JiraRestClient(f"http://127.0.0.1:{free_port()}", pat="secret-pat")
-    started = time.monotonic()
     with pytest.raises(JiraUnavailable, match="could not be reached"):
         client.get_issue("OPS-1")
-    assert time.monotonic() - started < 2
 
 
 def test_timeout_is_honoured(server: FakeJiraServer) -> None:
-    server.delay_seconds = 1.5
+    server.delay_seconds = 20
     client = client_for(server, timeout=0.3)
     started = time.monotonic()
     with pytest.raises(JiraUnavailable, match="in time"):
         client.get_issue("OPS-1")
-    assert time.monotonic() - started < 1.2
+    assert time.monotonic() - started < 15  # cut short, not the 20 s Jira took
 
 
 def test_wrong_credentials_are_an_auth_error(server: FakeJiraServer) -> None:

@@ -258,7 +258,7 @@ def test_long_retry_after_is_not_slept_but_reported(
     with pytest.raises(SlackUnavailable) as caught:
         client.find_message_by_metadata("C1", event_type=OUTBOX, key_field="key", key="x")
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 30  # not the 60 s Slack asked for
     assert (caught.value.error, caught.value.retry_after) == ("ratelimited", 60)
     assert observer.records[-1][2] == "rate_limited"
 
