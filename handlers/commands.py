@@ -22,6 +22,7 @@ from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
 from services.context import ConnectServices
 from services.errors import user_message_for
+from services.markup import decode_entities
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def show(services: ConnectServices, request: CommandRequest) -> Message:
 
 
 def search(services: ConnectServices, request: CommandRequest) -> Message:
-    query = request.invocation.rest
+    query = decode_entities(request.invocation.rest)  # Slack sends `>=` as `&gt;=`
     result = services.issues.search(query)
     if not result.issues:
         return blocks.ephemeral(f"No issues found for “{cards.escape(query[:200])}”.")

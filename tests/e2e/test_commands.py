@@ -140,3 +140,9 @@ def test_projects_outside_jira_projects_never_show(fake_slack, fake_jira, tmp_pa
     finally:
         server.close()
         runtime.close()
+
+
+def test_search_jql_with_comparisons_as_slack_escapes_them(connect: RunningConnect) -> None:
+    _, by_jql = connect.slash("search project = OPS AND created &gt;= -30d ORDER BY key")
+    found = str(wait_for_response(connect, by_jql)["blocks"])
+    assert "OPS-1" in found and "WEB-1" not in found
