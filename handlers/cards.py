@@ -128,10 +128,15 @@ def _fields(issue: JiraIssue) -> list[tuple[str, str]]:
 
 
 def _buttons(issue: JiraIssue, share: bool) -> list[Block]:
+    return action_elements(issue.key, issue.url, share=share)
+
+
+def action_elements(key: str, url: str, *, share: bool = False) -> list[Block]:
+    """The buttons of a card; notifications about an issue carry them too."""
     buttons: list[Block] = []
     if share:
-        buttons.append(_button("Share in channel", SHARE_ACTION, issue.key, style="primary"))
-    buttons.append(_button("Assign to me", ASSIGN_ME_ACTION, issue.key))
+        buttons.append(_button("Share in channel", SHARE_ACTION, key, style="primary"))
+    buttons.append(_button("Assign to me", ASSIGN_ME_ACTION, key))
     buttons.append(
         {
             "type": "external_select",
@@ -140,8 +145,8 @@ def _buttons(issue: JiraIssue, share: bool) -> list[Block]:
             "min_query_length": 0,
         }
     )
-    buttons.append(_button("Comment", COMMENT_ACTION, issue.key))
-    buttons.append({**_button("Open in Jira", OPEN_ACTION, issue.key), "url": issue.url})
+    buttons.append(_button("Comment", COMMENT_ACTION, key))
+    buttons.append({**_button("Open in Jira", OPEN_ACTION, key), "url": url})
     return buttons
 
 

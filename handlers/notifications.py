@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.cards import escape
+from handlers.cards import action_elements, card_block_prefix, escape
+from services.issue_keys import parse_issue_key
 from services.markup import jira_to_mrkdwn, truncate_for_slack
 
 COMMENT_LIMIT = 1500
@@ -24,6 +25,16 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
         if issue.get("status"):
             summary += f" · {escape(str(issue['status']))}"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
+    gone = any(change.get("kind") == "deleted" for change in payload.get("changes") or [])
+    if issue.get("url") and parse_issue_key(key) and not gone:
+        # The card's buttons: acting on one re-renders the issue's card in this message.
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": card_block_prefix(key) + "actions",
+                "elements": action_elements(key, str(issue["url"])),
+            }
+        )
     text = "\n".join(lines)[:3000] or f"{key} changed"
     return text, blocks
 

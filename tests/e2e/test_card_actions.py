@@ -189,3 +189,38 @@ def test_assign_on_an_ephemeral_show_card_replaces_it(team: RunningConnect) -> N
     assert answer["replace_original"] is True
     assert "Carol Chen" in json.dumps(answer["blocks"])
     assert team.jira.jira.get_issue("OPS-2").assignee.account_id == "acc-carol"
+
+
+def test_a_notification_carries_the_card_buttons_and_assign_updates_it(
+    team: RunningConnect,
+) -> None:
+    from services.links import MessageRef
+
+    parent = team.slack.slack.add_message("C0GENERAL", "certs expire friday", user="U0ALICE")
+    team.runtime.services.links.link_message(
+        MessageRef("T0TEAM", "C0GENERAL", parent.ts), "U0ALICE", "OPS-2"
+    )
+    emitter = team.emit_jira_webhooks()
+    try:
+        with team.jira.jira.act_as("carol@example.com"):
+            team.jira.jira.add_comment("OPS-2", "renewing now")
+        emitter.flush()
+        notice = wait_until(
+            lambda: [
+                m
+                for m in team.slack.slack.thread("C0GENERAL", parent.ts)
+                if m.user == "UCONNECTBOT" and "renewing now" in m.text
+            ]
+        )[0]
+    finally:
+        emitter.stop()
+    message = {
+        "ts": notice.ts,
+        "thread_ts": parent.ts,
+        "text": notice.text,
+        "blocks": notice.blocks,
+    }
+    click(team, message, "card_assign_me", user="U0BOB")
+    blocks = updated_blocks(team)
+    assert team.jira.jira.get_issue("OPS-2").assignee.account_id == "acc-bob"
+    assert "renewing now" in blocks and "Bob Baker" in blocks  # the news stays, the card updates
