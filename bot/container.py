@@ -16,6 +16,7 @@ from slack_bolt import App
 from sqlalchemy import Engine
 
 from bot.app import create_app
+from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.metrics import Metrics
 from bot.settings import Settings, SettingsError
@@ -56,8 +57,9 @@ class Runtime:
     metrics: Metrics
     services: ConnectServices
     slack: SlackWebApiClient
+    # Lazy listeners run here and see the request's context variables (request id, ...).
     executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(WORK_THREADS, thread_name_prefix="connect-work")
+        default_factory=lambda: ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work")
     )
 
     # The intake wakes the delivery job; built once so web and worker share the Event.
