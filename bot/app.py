@@ -9,8 +9,11 @@ from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 
+from clients.slack_teams import current_team
 from handlers import register_listeners
 from services.context import ConnectServices
 
@@ -27,10 +30,15 @@ def create_app(
     signing_secret: str,
     web_client: WebClient,
     executor: Executor,
+    oauth_flow: OAuthFlow | None = None,
+    authorize: Authorize | None = None,
 ) -> App:
     """Acks run in the request thread (process_before_response); slow work goes to `executor`
-    through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack."""
-    # The bot token comes with web_client (Slack API URL, retry handlers); no second copy.
+    through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack.
+
+    Single workspace: the bot token comes with web_client (Slack API URL, retry handlers).
+    Multi-workspace: web_client has no token; `authorize` finds the workspace's installation
+    and `oauth_flow` serves /slack/install and /slack/oauth_redirect."""
     bolt_log = logging.getLogger("connect.bolt")
     bolt_log.addFilter(_drop_token_notice)
     app = App(
@@ -40,6 +48,9 @@ def create_app(
         listener_executor=executor,
         token_verification_enabled=False,
         logger=bolt_log,
+        oauth_flow=oauth_flow,
+        # An Authorize instance is what Bolt wants beside an OAuth flow; its hint says Callable.
+        authorize=authorize,  # type: ignore[arg-type]
     )
     app.use(_inject(services))
     app.error(_answer_listener_error)
@@ -55,6 +66,9 @@ def _drop_token_notice(record: logging.LogRecord) -> bool:
 def _inject(services: ConnectServices) -> Callable[..., Any]:
     def inject_services(context: BoltContext, next: Callable[[], None]) -> None:
         context["services"] = services
+        # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
+        # inherit it through the executor (bot.context_executor).
+        current_team.set(context.team_id)
         next()
 
     return inject_services

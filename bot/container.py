@@ -13,29 +13,35 @@ from typing import TypeVar
 
 from flask import Flask
 from slack_bolt import App
+from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot.app import create_app
 from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.metrics import Metrics
+from bot.oauth import InstallationAuthorize, build_oauth_flow
 from bot.settings import Settings, SettingsError
 from bot.web import create_web_app
 from bot.webhook import register_jira_webhook
 from bot.worker import PeriodicJob, Worker
 from clients.jira_client import JiraClient
 from clients.jira_rest import JiraRestClient
-from clients.slack_client import SlackWebApiClient
+from clients.slack_client import SlackClient, SlackWebApiClient
+from clients.slack_retry import retry_handlers
+from clients.slack_teams import TeamRoutedSlack
 from handlers.notifications import render_notification
 from services.context import ConnectServices
 from services.deliveries import DeliveryProcessor
 from services.housekeeping import purge_finished_work
+from services.installations import Installations
 from services.jira_monitor import JiraMonitor
 from services.notifications import ConnectAccount, Notifier
 from services.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads
+from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWork
 from services.webhook_intake import WebhookIntake
 
@@ -56,7 +62,10 @@ class Runtime:
     engine: Engine
     metrics: Metrics
     services: ConnectServices
-    slack: SlackWebApiClient
+    slack: SlackClient
+    # What Bolt calls Slack with: the bot token's client, or (multi-workspace) a token-less
+    # one that Bolt gives each request's workspace token.
+    web_client: WebClient
     # Lazy listeners run here and see the request's context variables (request id, ...).
     executor: ThreadPoolExecutor = field(
         default_factory=lambda: ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work")
@@ -77,19 +86,36 @@ class Runtime:
 def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runtime:
     """Everything from Settings; `jira` replaces the REST client only for the offline demo."""
     settings.require_production()
-    if settings.oauth_mode:
-        raise SettingsError(
-            "SLACK_CLIENT_ID: multi-workspace OAuth mode is not available in this version; "
-            "unset it and set SLACK_BOT_TOKEN"
-        )
     if not settings.jira_webhook_secret:
         log.warning("JIRA_WEBHOOK_SECRET is not set: every Jira webhook will be refused (401)")
     engine = create_db_engine(settings.database_url)
     ensure_schema(engine)
     metrics = Metrics()
-    slack = SlackWebApiClient(
-        _required(settings.slack_bot_token), base_url=str(settings.slack_api_url), observer=metrics
-    )
+    sessions = session_factory(engine)
+    slack_api = str(settings.slack_api_url)
+    installations: Installations | None = None
+    slack: SlackClient
+    if settings.oauth_mode:
+        routed = TeamRoutedSlack(
+            lambda team: _required(installations).bot_token(team),
+            base_url=slack_api,
+            observer=metrics,
+        )
+        installations = Installations(
+            lambda: UnitOfWork(sessions),
+            TokenCipher(_required(settings.connect_encryption_key).get_secret_value()),
+            on_removed=routed.forget,
+        )
+        slack = routed
+        web_client = WebClient(
+            base_url=slack_api if slack_api.endswith("/") else slack_api + "/",
+            retry_handlers=retry_handlers(2, 5.0),
+        )
+    else:
+        single = SlackWebApiClient(
+            _required(settings.slack_bot_token), base_url=slack_api, observer=metrics
+        )
+        slack, web_client = single, single.web_client
     # A PAT means Data Center; otherwise Cloud basic auth (require_production checked one is set).
     jira = jira or JiraRestClient(
         _required(settings.jira_base_url),
@@ -98,11 +124,11 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         pat=settings.jira_pat,
         observer=metrics,
     )
-    sessions = session_factory(engine)
     services = ConnectServices(
         uow=lambda: UnitOfWork(sessions),
         jira=jira,
         slack=slack,
+        installations=installations,
         policy=ConnectPolicy(
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
@@ -110,17 +136,36 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         ),
     )
     return Runtime(
-        settings=settings, engine=engine, metrics=metrics, services=services, slack=slack
+        settings=settings,
+        engine=engine,
+        metrics=metrics,
+        services=services,
+        slack=slack,
+        web_client=web_client,
     )
 
 
 def build_bolt_app(runtime: Runtime) -> App:
     settings = runtime.settings
+    installations = runtime.services.installations
+    oauth_flow = authorize = None
+    if installations is not None:
+        public_url = settings.connect_public_url
+        oauth_flow = build_oauth_flow(
+            client_id=_required(settings.slack_client_id),
+            client_secret=_required(settings.slack_client_secret).get_secret_value(),
+            installations=installations,
+            client=runtime.web_client,
+            public_url=str(public_url) if public_url else None,
+        )
+        authorize = InstallationAuthorize(installations)
     return create_app(
         services=runtime.services,
         signing_secret=_required(settings.slack_signing_secret).get_secret_value(),
-        web_client=runtime.slack.web_client,
+        web_client=runtime.web_client,
         executor=runtime.executor,
+        oauth_flow=oauth_flow,
+        authorize=authorize,
     )
 
 

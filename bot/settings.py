@@ -15,6 +15,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from services.token_cipher import TokenCipherError, fernet_keys
+
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
@@ -85,6 +87,16 @@ class Settings(BaseSettings):
             raise ValueError(f"not a Slack user id: {', '.join(bad)}")
         return value
 
+    @field_validator("connect_encryption_key")
+    @classmethod
+    def _encryption_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                fernet_keys(value.get_secret_value())
+            except TokenCipherError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
     @field_validator("connect_log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -125,6 +137,8 @@ class Settings(BaseSettings):
             missing.append("SLACK_SIGNING_SECRET")
         if not self.has_slack_credentials:
             missing.append("SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)")
+        if self.oauth_mode and not self.connect_encryption_key:
+            missing.append("CONNECT_ENCRYPTION_KEY (OAuth mode stores tokens encrypted with it)")
         if not self.jira_url:
             missing.append("JIRA_URL")
         if not (self.jira_pat or (self.jira_email and self.jira_api_token)):

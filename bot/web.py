@@ -68,6 +68,14 @@ def create_web_app(
             return error_response(400, "INVALID_PAYLOAD", problem)
         return slack_handler.handle(request)
 
+    oauth_flow = bolt_app.oauth_flow
+    if oauth_flow is not None:  # multi-workspace mode: Bolt's OAuth flow, stores of our own
+
+        @web.get(oauth_flow.install_path)
+        @web.get(oauth_flow.redirect_uri_path)
+        def slack_oauth() -> Response | Any:
+            return slack_handler.handle(request)
+
     @web.get("/health")
     def health() -> Response:
         return Response(

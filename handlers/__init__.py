@@ -11,6 +11,7 @@ from handlers import (
     commands,
     create_issue,
     event_dedupe,
+    installations,
     mentions,
     message_shortcuts,
     previews,
@@ -30,3 +31,4 @@ def register_listeners(app: App) -> None:
     previews.register(app, issue_cache)
     app_home.register(app)
     mentions.register(app)
+    installations.register(app)

@@ -3,6 +3,7 @@
 from models.base import Base, utcnow
 from models.channels import ChannelSettings, ChannelSubscription, SubscriptionThread
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
+from models.installations import SlackInstallation, SlackOAuthState
 from models.issues import ConnectAction, JiraSlackLink, JiraTicket
 from models.users import UserLink
 
@@ -16,6 +17,8 @@ __all__ = [
     "NotificationOutbox",
     "PollCursor",
     "ProcessedDelivery",
+    "SlackInstallation",
+    "SlackOAuthState",
     "SubscriptionThread",
     "UserLink",
     "utcnow",

@@ -8,6 +8,7 @@ from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
 from services.create_issue import CreateIssueService
+from services.installations import Installations
 from services.issues import IssueService
 from services.links import LinkService
 from services.policy import ConnectPolicy
@@ -22,6 +23,8 @@ class ConnectServices:
     slack: SlackClient
     policy: ConnectPolicy = field(default_factory=ConnectPolicy)
     parser: CommandParser = field(default_factory=default_parser)
+    # Multi-workspace OAuth mode only: the workspaces Connect is installed in.
+    installations: Installations | None = None
     # Holds caches and per-user locks, so there is one per process, built with the rest.
     users: UserMapping = field(init=False)
 

@@ -59,6 +59,10 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             self._entries.pop(key, None)
 
+    def key_list(self) -> list[K]:
+        with self._lock:
+            return list(self._entries)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)

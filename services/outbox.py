@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable
+from clients.slack_teams import team_scope
 from models import NotificationOutbox, utcnow
 from models.delivery import FAILED, PENDING, SENT
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
@@ -125,31 +126,12 @@ class OutboxDispatcher:
             if row is None or row.status != SENDING or row.claimed_by != self.worker_id:
                 return
             key, thread_ts, payload = row.idempotency_key, row.thread_ts, dict(row.payload)
+            team = row.team_id
             created = row.created_at
             attempts = row.attempts
         try:
-            posted_ts = None
-            if unknown_outcome:
-                posted_ts = self.slack.find_message_by_metadata(
-                    channel,
-                    event_type=METADATA_EVENT,
-                    key_field=METADATA_KEY,
-                    key=key,
-                    thread_ts=thread_ts,
-                    oldest=f"{created.timestamp() - 60:.6f}",
-                )
-            if posted_ts is None:
-                text, blocks = self.render(payload)
-                posted = self.slack.post_message(
-                    channel,
-                    text=text,
-                    blocks=blocks,
-                    thread_ts=thread_ts,
-                    metadata={"event_type": METADATA_EVENT, "event_payload": {METADATA_KEY: key}},
-                )
-                posted_ts = posted.ts
-                with self._lock:
-                    self._last_post[channel] = self.clock()
+            with team_scope(team):  # multi-workspace: the row's workspace token
+                posted_ts = self._send(channel, key, thread_ts, payload, created, unknown_outcome)
         except SlackUnavailable as exc:
             delay = exc.retry_after or min(5.0 * 2**attempts, 300.0)
             self._settle(row_id, PENDING, error=f"{exc.error}", delay=delay, attempts=attempts)
@@ -163,6 +145,39 @@ class OutboxDispatcher:
             self._settle(row_id, PENDING, error=type(exc).__name__, delay=30.0, attempts=attempts)
             return
         self._settle(row_id, SENT, posted_ts=posted_ts)
+
+    def _send(
+        self,
+        channel: str,
+        key: str,
+        thread_ts: str | None,
+        payload: dict[str, Any],
+        created: datetime,
+        unknown_outcome: bool,
+    ) -> str:
+        """Post the row's message (unless a sender that died had already posted it)."""
+        if unknown_outcome:
+            found = self.slack.find_message_by_metadata(
+                channel,
+                event_type=METADATA_EVENT,
+                key_field=METADATA_KEY,
+                key=key,
+                thread_ts=thread_ts,
+                oldest=f"{created.timestamp() - 60:.6f}",
+            )
+            if found is not None:
+                return found
+        text, blocks = self.render(payload)
+        posted = self.slack.post_message(
+            channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {METADATA_KEY: key}},
+        )
+        with self._lock:
+            self._last_post[channel] = self.clock()
+        return posted.ts
 
     def _settle(
         self,
