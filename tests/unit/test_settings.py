@@ -102,3 +102,20 @@ def test_env_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     assert settings.jira_projects == ("OPS",)
     assert settings.connect_port == 6000
+
+
+def test_oauth_mode_needs_an_encryption_key_to_serve(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_CLIENT_ID", "123.456")
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "client-secret")
+    settings = load_settings()
+    assert settings.oauth_mode
+    assert any("CONNECT_ENCRYPTION_KEY" in missing for missing in settings.missing_for_production())
+
+
+def test_a_weak_encryption_key_is_refused_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CONNECT_ENCRYPTION_KEY", "hunter2-weak")
+    with pytest.raises(SettingsError, match="CONNECT_ENCRYPTION_KEY") as refused:
+        load_settings()
+    assert "hunter2" not in str(refused.value)
