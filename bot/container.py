@@ -28,7 +28,6 @@ from bot.worker import PeriodicJob, Worker
 from clients.jira_client import JiraClient
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient, SlackWebApiClient
-from clients.slack_retry import retry_handlers
 from clients.slack_teams import TeamRoutedSlack
 from handlers.notifications import render_notification
 from services.context import ConnectServices
@@ -106,16 +105,12 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             TokenCipher(_required(settings.connect_encryption_key).get_secret_value()),
             on_removed=routed.forget,
         )
-        slack = routed
-        web_client = WebClient(
-            base_url=slack_api if slack_api.endswith("/") else slack_api + "/",
-            retry_handlers=retry_handlers(2, 5.0),
-        )
+        slack, web_client = routed, routed.base_client  # Bolt adds each request's token
     else:
         single = SlackWebApiClient(
             _required(settings.slack_bot_token), base_url=slack_api, observer=metrics
         )
-        slack, web_client = single, single.web_client
+        slack, web_client = single, single.base_client
     # A PAT means Data Center; otherwise Cloud basic auth (require_production checked one is set).
     jira = jira or JiraRestClient(
         _required(settings.jira_base_url),

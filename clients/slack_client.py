@@ -154,7 +154,7 @@ class SlackWebApiClient:
 
     def __init__(
         self,
-        token: str | SecretStr,
+        token: str | SecretStr | None,
         *,
         base_url: str = "https://slack.com/api/",
         timeout: float = 10,
@@ -163,17 +163,23 @@ class SlackWebApiClient:
         max_retry_wait: float = 5.0,
     ) -> None:
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-        self._token = secret
         self._observer: CallObserver = observer or NullObserver()
-        self.web_client = WebClient(
+        # The client built from settings: Slack API URL, timeout, retry handlers, and the bot
+        # token when there is one (token-less in multi-workspace mode, see clients/slack_teams).
+        self.base_client = WebClient(
             token=secret,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             timeout=timeout,  # type: ignore[arg-type]  # annotated int; urllib takes a float
             retry_handlers=retry_handlers(max_retries, max_retry_wait),
         )
 
+    @property
+    def web_client(self) -> WebClient:
+        """The client each call goes through."""
+        return self.base_client
+
     def __repr__(self) -> str:
-        return f"SlackWebApiClient(base_url={self.web_client.base_url!r})"
+        return f"{type(self).__name__}(base_url={self.base_client.base_url!r})"
 
     def post_message(
         self,
@@ -382,7 +388,8 @@ class SlackWebApiClient:
         return error_for(code, self._scrub(f"Slack {method} failed: {code}"))
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "[redacted]") if self._token else text
+        token = self.web_client.token
+        return text.replace(token, "[redacted]") if token else text
 
 
 def _outcome(error: SlackError) -> str:

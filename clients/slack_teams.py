@@ -11,22 +11,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
 
 from pydantic import SecretStr
+from slack_sdk import WebClient
+from slack_sdk.web import SlackResponse
 
 from clients.observe import CallObserver
-from clients.slack_client import (
-    Blocks,
-    PostedMessage,
-    SlackChannel,
-    SlackError,
-    SlackUser,
-    SlackWebApiClient,
-)
+from clients.slack_client import SlackError, SlackWebApiClient
 
 current_team: ContextVar[str | None] = ContextVar("connect_slack_team", default=None)
 
@@ -52,8 +46,9 @@ def team_scope(team_id: str | None) -> Iterator[None]:
         current_team.reset(reset)
 
 
-class TeamRoutedSlack:
-    """SlackClient that picks the installed workspace's token for every call."""
+class TeamRoutedSlack(SlackWebApiClient):
+    """The same calls, retries and error mapping as SlackWebApiClient; each call goes through
+    a WebClient holding the token of the workspace in `current_team`."""
 
     def __init__(
         self,
@@ -64,135 +59,50 @@ class TeamRoutedSlack:
         clock: Callable[[], float] = time.monotonic,
         ttl: float = TOKEN_TTL,
     ) -> None:
+        super().__init__(None, base_url=base_url, observer=observer)
         self._tokens = tokens
-        self._base_url = base_url
-        self._observer = observer
         self._clock = clock
         self._ttl = ttl
-        self._clients: dict[str, tuple[float, SlackWebApiClient]] = {}
+        self._clients: dict[str, tuple[float, WebClient]] = {}
         self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"TeamRoutedSlack(base_url={self._base_url!r})"
 
     def forget(self, team_id: str) -> None:
         """Drop the cached client of a workspace (uninstalled, or its token was refused)."""
         with self._lock:
             self._clients.pop(team_id, None)
 
-    def for_team(self, team_id: str) -> SlackWebApiClient:
+    @property
+    def web_client(self) -> WebClient:
+        team_id = current_team.get()
+        if not team_id:
+            raise SlackError("no_workspace", "a Slack call was made outside any workspace")
         now = self._clock()
         with self._lock:
             cached = self._clients.get(team_id)
-            if cached is not None and now - cached[0] < self._ttl:
-                return cached[1]
+        if cached is not None and now - cached[0] < self._ttl:
+            return cached[1]
         token = self._tokens(team_id)
         if token is None:
             self.forget(team_id)
             raise SlackNotInstalled(
                 "not_installed", f"Connect is not installed in Slack workspace {team_id}"
             )
-        client = SlackWebApiClient(token, base_url=self._base_url, observer=self._observer)
+        base = self.base_client
+        client = WebClient(
+            token=token.get_secret_value(),
+            base_url=base.base_url,
+            timeout=base.timeout,
+            retry_handlers=base.retry_handlers,  # stateless handlers: shared like Bolt does
+        )
         with self._lock:
             self._clients[team_id] = (now, client)
         return client
 
-    def _client(self) -> tuple[str, SlackWebApiClient]:
-        team_id = current_team.get()
-        if not team_id:
-            raise SlackError("no_workspace", "a Slack call was made outside any workspace")
-        return team_id, self.for_team(team_id)
-
-    def _run(self, call: Callable[[SlackWebApiClient], Any]) -> Any:
-        team_id, client = self._client()
+    def _call(self, method: str, send: Callable[[], SlackResponse]) -> SlackResponse:
         try:
-            return call(client)
+            return super()._call(method, send)
         except SlackError as exc:
-            if exc.error in DEAD_TOKEN_ERRORS:
+            team_id = current_team.get()
+            if exc.error in DEAD_TOKEN_ERRORS and team_id:
                 self.forget(team_id)
             raise
-
-    # -- SlackClient --------------------------------------------------------------------------
-
-    def post_message(
-        self,
-        channel: str,
-        *,
-        text: str,
-        blocks: Blocks | None = None,
-        thread_ts: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        unfurl: bool = False,
-    ) -> PostedMessage:
-        posted: PostedMessage = self._run(
-            lambda c: c.post_message(
-                channel,
-                text=text,
-                blocks=blocks,
-                thread_ts=thread_ts,
-                metadata=metadata,
-                unfurl=unfurl,
-            )
-        )
-        return posted
-
-    def update_message(
-        self, channel: str, ts: str, *, text: str, blocks: Blocks | None = None
-    ) -> None:
-        self._run(lambda c: c.update_message(channel, ts, text=text, blocks=blocks))
-
-    def post_ephemeral(
-        self,
-        channel: str,
-        user: str,
-        *,
-        text: str,
-        blocks: Blocks | None = None,
-        thread_ts: str | None = None,
-    ) -> None:
-        self._run(
-            lambda c: c.post_ephemeral(channel, user, text=text, blocks=blocks, thread_ts=thread_ts)
-        )
-
-    def get_permalink(self, channel: str, ts: str) -> str:
-        link: str = self._run(lambda c: c.get_permalink(channel, ts))
-        return link
-
-    def user_info(self, user_id: str) -> SlackUser:
-        user: SlackUser = self._run(lambda c: c.user_info(user_id))
-        return user
-
-    def channel_info(self, channel: str) -> SlackChannel:
-        info: SlackChannel = self._run(lambda c: c.channel_info(channel))
-        return info
-
-    def is_member(self, channel: str, user_id: str) -> bool:
-        return bool(self._run(lambda c: c.is_member(channel, user_id)))
-
-    def open_dm(self, user_id: str) -> str:
-        return str(self._run(lambda c: c.open_dm(user_id)))
-
-    def find_message_by_metadata(
-        self,
-        channel: str,
-        *,
-        event_type: str,
-        key_field: str,
-        key: str,
-        thread_ts: str | None = None,
-        oldest: str | None = None,
-    ) -> str | None:
-        found: str | None = self._run(
-            lambda c: c.find_message_by_metadata(
-                channel,
-                event_type=event_type,
-                key_field=key_field,
-                key=key,
-                thread_ts=thread_ts,
-                oldest=oldest,
-            )
-        )
-        return found
-
-    def unfurl(self, channel: str, ts: str, unfurls: Mapping[str, Any]) -> None:
-        self._run(lambda c: c.unfurl(channel, ts, unfurls))
