@@ -1,9 +1,17 @@
-"""How Connect retries Slack calls: slack_sdk retry handlers, bounded by what a caller can wait."""
+"""How Connect retries Slack calls: slack_sdk retry handlers, bounded by what a caller can wait.
+
+`chat.postMessage` is not idempotent: when Slack (or a proxy in front of it) fails with a 5xx,
+or the connection drops after the request went out, the message may have been posted all the
+same. Those are not retried blindly here (a second post); the caller sees SlackUnavailable and
+the outbox looks the message up by its idempotency key before it sends again. A 429 and a
+refused connection say that nothing was posted, and are retried.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.error import URLError
 
 from slack_sdk.http_retry import (
     ConnectionErrorRetryHandler,
@@ -19,10 +27,36 @@ from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 def retry_handlers(max_retries: int, max_retry_wait: float) -> list[RetryHandler]:
     """Connection errors, 429 (honouring Retry-After up to `max_retry_wait` s) and 5xx."""
     return [
-        ConnectionErrorRetryHandler(max_retry_count=max_retries),
+        SafeConnectionErrorRetryHandler(max_retry_count=max_retries),
         BoundedRateLimitRetryHandler(max_retries, max_retry_wait),
         AnyServerErrorRetryHandler(max_retry_count=max_retries),
     ]
+
+
+NOT_IDEMPOTENT = frozenset({"chat.postMessage"})
+
+
+def _not_idempotent(request: HttpRequest) -> bool:
+    return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] in NOT_IDEMPOTENT
+
+
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """Connection errors; for a post, only those where the request never reached Slack."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not super()._can_retry(state=state, request=request, response=response, error=error):
+            return False
+        if not _not_idempotent(request):
+            return True
+        reason = error.reason if isinstance(error, URLError) else error
+        return isinstance(reason, ConnectionRefusedError)
 
 
 class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
@@ -47,7 +81,8 @@ class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
 
 
 class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack_sdk's handler covers 500 and 503; a proxy in front of Slack may add 502 and 504."""
+    """slack_sdk's handler covers 500 and 503; a proxy in front of Slack may add 502 and 504.
+    Never for a post: a 5xx does not say that the message was not posted."""
 
     def _can_retry(
         self,
@@ -57,6 +92,8 @@ class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
+        if _not_idempotent(request):
+            return False  # it may have been posted: the outbox looks before it sends again
         return response is not None and response.status_code in (500, 502, 503, 504)
 
 

@@ -56,6 +56,7 @@ class _Failure:
     error: str | None
     retry_after: float | None
     remaining: int
+    applied: bool = False
 
 
 @dataclass
@@ -148,16 +149,19 @@ class FakeSlackServer:
         error: str | None = None,
         retry_after: float | None = None,
         times: int = 1,
+        applied: bool = False,
     ) -> None:
         """The next `times` calls to `method` fail: HTTP 429 (with Retry-After), a 5xx, or
-        HTTP 200 with {"ok": false, "error": error}."""
+        HTTP 200 with {"ok": false, "error": error}. `applied`: the call takes effect first
+        (the message is posted) and only the answer is the failure, as when Slack or a proxy
+        in front of it fails after doing the work: the caller cannot tell whether it did."""
         if status == 200 and error is None:
             raise ValueError("fail_next needs an HTTP status other than 200 or an error code")
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._changed:
             self._failures.setdefault(method, []).append(
-                _Failure(status, error, retry_after, times)
+                _Failure(status, error, retry_after, times, applied)
             )
 
     def response_url(self) -> str:
@@ -266,6 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         method = split.path.removeprefix("/api/").strip("/")
         failure = self.fake._take_failure(method)
         if failure is not None:
+            if failure.applied:
+                self.fake.api.call(method, dict(params), token=self._token(params))
             self._fail(method, params, headers, failure)
             return
         answer = self.fake.api.call(method, params, token=self._token(params))

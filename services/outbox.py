@@ -2,8 +2,9 @@
 
 Claims are row locks (FOR UPDATE SKIP LOCKED on PostgreSQL) turned into a lease
 (`claimed_until`), so several processes share the table. A send whose outcome is unknown
-(the process died between posting and marking) is looked up in Slack by the idempotency key
-the message carries in its metadata before it is sent again.
+(the process died between posting and marking, or Slack answered a post with a 5xx or cut the
+connection) is looked up in Slack by the idempotency key the message carries in its metadata
+before it is sent again.
 """
 
 from __future__ import annotations
@@ -129,12 +130,22 @@ class OutboxDispatcher:
             team = row.team_id
             created = row.created_at
             attempts = row.attempts
+        sending = False  # once the post went out, a failure leaves its outcome unknown
         try:
             with team_scope(team):  # multi-workspace: the row's workspace token
-                posted_ts = self._send(channel, key, thread_ts, payload, created, unknown_outcome)
+                posted_ts = (
+                    self._find(channel, key, thread_ts, created) if unknown_outcome else None
+                )
+                if posted_ts is None:
+                    sending = True
+                    posted_ts = self._post(channel, key, thread_ts, payload)
         except SlackUnavailable as exc:
             delay = exc.retry_after or min(5.0 * 2**attempts, 300.0)
-            self._settle(row_id, PENDING, error=f"{exc.error}", delay=delay, attempts=attempts)
+            # A 429 says nothing was posted; a 5xx or a cut connection does not say either way.
+            unknown = (sending and exc.error != "ratelimited") or (unknown_outcome and not sending)
+            self._settle(
+                row_id, PENDING, error=exc.error, delay=delay, attempts=attempts, unknown=unknown
+            )
             return
         except SlackError as exc:
             log.warning("notification %s to %s failed for good: %s", row_id, channel, exc.error)
@@ -142,31 +153,29 @@ class OutboxDispatcher:
             return
         except Exception as exc:
             log.exception("notification %s could not be sent", row_id)
-            self._settle(row_id, PENDING, error=type(exc).__name__, delay=30.0, attempts=attempts)
+            self._settle(
+                row_id,
+                PENDING,
+                error=type(exc).__name__,
+                delay=30.0,
+                attempts=attempts,
+                unknown=sending or unknown_outcome,
+            )
             return
         self._settle(row_id, SENT, posted_ts=posted_ts)
 
-    def _send(
-        self,
-        channel: str,
-        key: str,
-        thread_ts: str | None,
-        payload: dict[str, Any],
-        created: datetime,
-        unknown_outcome: bool,
-    ) -> str:
-        """Post the row's message (unless a sender that died had already posted it)."""
-        if unknown_outcome:
-            found = self.slack.find_message_by_metadata(
-                channel,
-                event_type=METADATA_EVENT,
-                key_field=METADATA_KEY,
-                key=key,
-                thread_ts=thread_ts,
-                oldest=f"{created.timestamp() - 60:.6f}",
-            )
-            if found is not None:
-                return found
+    def _find(self, channel: str, key: str, thread_ts: str | None, created: datetime) -> str | None:
+        """The ts of the row's message if an earlier send did post it after all."""
+        return self.slack.find_message_by_metadata(
+            channel,
+            event_type=METADATA_EVENT,
+            key_field=METADATA_KEY,
+            key=key,
+            thread_ts=thread_ts,
+            oldest=f"{created.timestamp() - 60:.6f}",
+        )
+
+    def _post(self, channel: str, key: str, thread_ts: str | None, payload: dict[str, Any]) -> str:
         text, blocks = self.render(payload)
         posted = self.slack.post_message(
             channel,
@@ -188,7 +197,10 @@ class OutboxDispatcher:
         delay: float = 0.0,
         attempts: int = 0,
         posted_ts: str | None = None,
+        unknown: bool = False,
     ) -> None:
+        """`unknown`: the message may have been posted; the row waits as an expired claim
+        (SENDING), so that the next try looks it up in Slack before posting."""
         now = self.clock()
         if status == PENDING and attempts >= MAX_ATTEMPTS:
             status = FAILED
@@ -207,4 +219,6 @@ class OutboxDispatcher:
                     self.threads.posted(work.session, row, posted_ts)
             elif status == PENDING:
                 row.available_at = now + timedelta(seconds=delay)
+                if unknown:
+                    row.status, row.claimed_until = SENDING, row.available_at
             work.commit()

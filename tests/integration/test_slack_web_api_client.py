@@ -223,30 +223,45 @@ def test_429_with_retry_after_is_retried_and_posts_once(
     assert observer.records[-1][:3] == ("slack", "chat.postMessage", "ok")
 
 
-@pytest.mark.parametrize("status", [500, 503])
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_server_errors_are_retried(
     client: SlackWebApiClient, slack_server: FakeSlackServer, status: int
 ) -> None:
-    slack_server.fail_next("chat.postMessage", status=status)
+    slack_server.fail_next("conversations.info", status=status)
 
-    posted = client.post_message("C1", text="hello")
+    channel = client.channel_info("C1")
 
-    assert [c.status for c in slack_server.calls_to("chat.postMessage")] == [status, 200]
-    assert [m.ts for m in slack_server.slack.messages["C1"]] == [posted.ts]
+    assert channel.id == "C1"
+    assert [c.status for c in slack_server.calls_to("conversations.info")] == [status, 200]
 
 
 def test_server_errors_beyond_the_retries_raise_unavailable(
     client: SlackWebApiClient, slack_server: FakeSlackServer, observer: RecordingObserver
 ) -> None:
-    slack_server.fail_next("chat.postMessage", status=503, times=3)
+    slack_server.fail_next("conversations.info", status=503, times=3)
+
+    with pytest.raises(SlackUnavailable) as caught:
+        client.channel_info("C1")
+
+    assert caught.value.error == "http_503"
+    assert len(slack_server.calls_to("conversations.info")) == 3
+    assert observer.records[-1][:3] == ("slack", "conversations.info", "unavailable")
+
+
+@pytest.mark.parametrize("applied", [False, True])
+def test_a_post_answered_with_a_server_error_is_not_repeated_blindly(
+    client: SlackWebApiClient, slack_server: FakeSlackServer, applied: bool
+) -> None:
+    # A 5xx does not say whether Slack posted: a retry could post twice. The caller (the
+    # outbox) looks the message up by its metadata key before it sends again.
+    slack_server.fail_next("chat.postMessage", status=503, applied=applied)
 
     with pytest.raises(SlackUnavailable) as caught:
         client.post_message("C1", text="hello")
 
     assert caught.value.error == "http_503"
-    assert len(slack_server.calls_to("chat.postMessage")) == 3
-    assert slack_server.slack.messages["C1"] == []
-    assert observer.records[-1][:3] == ("slack", "chat.postMessage", "unavailable")
+    assert [c.status for c in slack_server.calls_to("chat.postMessage")] == [503]
+    assert len(slack_server.slack.messages["C1"]) == (1 if applied else 0)
 
 
 def test_long_retry_after_is_not_slept_but_reported(
@@ -315,6 +330,27 @@ def test_connection_errors_are_retried(slack_server: FakeSlackServer) -> None:
         client.open_dm("U1")
 
     assert time.monotonic() - started >= 0.5  # one backoff sleep before giving up
+
+
+def test_a_refused_connection_is_retried_for_a_post_too() -> None:
+    # Refused: the request never reached Slack, so nothing can have been posted.
+    with FakeSlackServer(token=TOKEN) as server:
+        server.slack.add_channel("C1", "support")
+        port = server.port
+        server.stop()
+        client = SlackWebApiClient(TOKEN, base_url=f"http://127.0.0.1:{port}/api/", max_retries=1)
+        handler = client.web_client.retry_handlers[0]
+        attempts: list[bool] = []
+        can_retry = handler.can_retry
+
+        def counted(**kwargs: object) -> bool:
+            attempts.append(bool(can_retry(**kwargs)))  # type: ignore[arg-type]
+            return attempts[-1]
+
+        handler.can_retry = counted  # type: ignore[method-assign]
+        with pytest.raises(SlackUnavailable):
+            client.post_message("C1", text="hello")
+    assert attempts[0] is True
 
 
 def test_the_token_never_appears_in_errors_or_logs(
