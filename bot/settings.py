@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     connect_host: str = "0.0.0.0"  # noqa: S104 - a server listens on all interfaces by default
     connect_port: int = Field(default=5001, ge=1, le=65535)
     connect_log_level: str = "INFO"
+    connect_log_format: Literal["text", "json"] = "text"
     connect_poll_interval: float = Field(default=60, ge=0)
     connect_public_url: AnyHttpUrl | None = None
     connect_admins: CommaList = ()
@@ -96,6 +97,11 @@ class Settings(BaseSettings):
             except TokenCipherError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @field_validator("connect_log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("connect_log_level")
     @classmethod
