@@ -7,6 +7,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,20 +111,30 @@ def fake_jira() -> Iterator[FakeJiraServer]:
         yield server
 
 
-@pytest.fixture
-def connect(
-    fake_slack: FakeSlackServer, fake_jira: FakeJiraServer, tmp_path: Path
+@contextmanager
+def running_connect(
+    settings: Settings, slack: FakeSlackServer, jira: FakeJiraServer
 ) -> Iterator[RunningConnect]:
-    runtime = build_runtime(connect_settings(fake_slack, fake_jira, tmp_path / "connect.db"))
+    """Connect as `serve` runs it (web app on waitress + worker), in this process."""
+    runtime = build_runtime(settings)
     server = WebServer(build_web_app(runtime, build_bolt_app(runtime)), host="127.0.0.1", port=0)
     worker = build_worker(runtime)
     thread = threading.Thread(target=server.run, name="connect-e2e", daemon=True)
     thread.start()
     worker.start()
     try:
-        yield RunningConnect(server.url, runtime, fake_slack, fake_jira)
+        yield RunningConnect(server.url, runtime, slack, jira)
     finally:
         server.close()
         worker.stop()
         thread.join(10)
         runtime.close()
+
+
+@pytest.fixture
+def connect(
+    fake_slack: FakeSlackServer, fake_jira: FakeJiraServer, tmp_path: Path
+) -> Iterator[RunningConnect]:
+    settings = connect_settings(fake_slack, fake_jira, tmp_path / "connect.db")
+    with running_connect(settings, fake_slack, fake_jira) as running:
+        yield running

@@ -4,7 +4,6 @@ workspace with the installed (and encrypted at rest) bot token, then uninstallin
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,15 +14,13 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
-from bot.server import WebServer
 from bot.settings import Settings
 from clients.jira_memory_webhooks import JiraWebhookEmitter
 from clients.slack_teams import team_scope
 from models import JiraSlackLink, SlackInstallation, SlackOAuthState
 from services.links import MessageRef
 from services.token_cipher import TokenCipher
-from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET, RunningConnect
+from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET, RunningConnect, running_connect
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_jira_webhooks import wait_for_replies
 from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
@@ -54,19 +51,8 @@ def oauth_connect(
         jira_webhook_secret=WEBHOOK_SECRET,
         database_url=f"sqlite:///{tmp_path / 'connect.db'}",
     )
-    runtime = build_runtime(settings)
-    server = WebServer(build_web_app(runtime, build_bolt_app(runtime)), host="127.0.0.1", port=0)
-    worker = build_worker(runtime)
-    thread = threading.Thread(target=server.run, name="connect-oauth", daemon=True)
-    thread.start()
-    worker.start()
-    try:
-        yield RunningConnect(server.url, runtime, fake_slack, fake_jira)
-    finally:
-        server.close()
-        worker.stop()
-        thread.join(10)
-        runtime.close()
+    with running_connect(settings, fake_slack, fake_jira) as running:
+        yield running
 
 
 def install(connect: RunningConnect) -> requests.Response:

@@ -3,7 +3,6 @@ thread, and the webhook that turns up late posts nothing more."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
-from bot.server import WebServer
+from bot.container import build_runtime, build_worker
 from clients.jira_memory_webhooks import JiraWebhookEmitter
 from models import ProcessedDelivery
 from models.delivery import DONE
 from services.links import MessageRef
-from tests.e2e.conftest import RunningConnect, connect_settings
+from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_jira_webhooks import replies, settle, wait_for_replies
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_server import FakeSlackServer
@@ -35,19 +33,8 @@ def polling(
     settings = connect_settings(
         fake_slack, fake_jira, tmp_path / "connect.db", connect_poll_interval=0.5
     )
-    runtime = build_runtime(settings)
-    server = WebServer(build_web_app(runtime, build_bolt_app(runtime)), host="127.0.0.1", port=0)
-    worker = build_worker(runtime)
-    thread = threading.Thread(target=server.run, name="connect-e2e", daemon=True)
-    thread.start()
-    worker.start()
-    try:
-        yield RunningConnect(server.url, runtime, fake_slack, fake_jira)
-    finally:
-        server.close()
-        worker.stop()
-        thread.join(10)
-        runtime.close()
+    with running_connect(settings, fake_slack, fake_jira) as running:
+        yield running
 
 
 def deliveries_done(connect: RunningConnect, count: int, timeout: float = 10) -> None:
