@@ -6,7 +6,9 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,10 +22,14 @@ from werkzeug.exceptions import HTTPException
 
 from bot.metrics import CONTENT_TYPE, Metrics
 from handlers.payloads import EventsEnvelope, InteractionEnvelope
+from services.log_context import bind, unbind
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's id is kept when it looks like one (a proxy's UUID, a trace id), else replaced.
+_SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 SIGNATURE_MAX_AGE = 5 * 60
 
 
@@ -47,9 +53,19 @@ def create_web_app(
     @web.before_request
     def _start_timer() -> None:
         g.started = time.perf_counter()
+        g.request_id = request_id_for(request.headers.get(REQUEST_ID_HEADER))
+        g.log_token = bind(request_id=g.request_id)
+
+    @web.teardown_request
+    def _forget_request_id(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            unbind(token)
 
     @web.after_request
     def _observe(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers[REQUEST_ID_HEADER] = g.request_id
         route = request.url_rule.rule if request.url_rule else "unmatched"
         metrics.observe_request(
             request.method, route, response.status_code, time.perf_counter() - g.started
@@ -114,6 +130,13 @@ def create_web_app(
         return error_response(500, "INTERNAL_ERROR", "internal error")
 
     return web
+
+
+def request_id_for(incoming: str | None) -> str:
+    """The caller's X-Request-Id when sane (short, no spaces or markup), else a new one."""
+    if incoming and _SANE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
 
 
 def slack_signature_valid(

@@ -12,6 +12,7 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.web import error_response
+from services.log_context import log_context
 from services.webhook_intake import WebhookIntake
 
 log = logging.getLogger("connect.webhook")
@@ -33,11 +34,13 @@ def register_jira_webhook(
             return error_response(400, "INVALID_JSON", "the body is not a JSON object")
         identifier = request.headers.get("X-Atlassian-Webhook-Identifier")
         try:
-            result = intake.accept(body, raw_body=raw, identifier=identifier)
+            with log_context(delivery_id=identifier):
+                result = intake.accept(body, raw_body=raw, identifier=identifier)
         except SQLAlchemyError:
             log.exception("could not store a Jira webhook delivery")
             return error_response(503, "NOT_READY", "the delivery could not be stored; retry")
-        log.info("jira webhook %s (%s)", result.status, result.key)
+        with log_context(delivery_id=result.key):
+            log.info("jira webhook %s (%s)", result.status, result.key)
         if result.status == "accepted":
             wake()
         return Response(json.dumps({"status": result.status}), mimetype="application/json")

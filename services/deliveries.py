@@ -17,6 +17,7 @@ from models import JiraSlackLink, ProcessedDelivery, utcnow
 from models.delivery import DONE, FAILED, PENDING
 from services.change_detector import detect
 from services.jira_events import IssueSnapshot, JiraEvent, parse_webhook
+from services.log_context import log_context
 from services.notifications import Notifier
 from services.tickets import refresh_ticket, ticket_for
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
@@ -59,17 +60,18 @@ class DeliveryProcessor:
             ).first()
             if delivery is None:
                 return False
-            try:
-                with work.session.begin_nested():
-                    self.process(work.session, parse_webhook(delivery.payload or {}))
-                delivery.status, delivery.processed_at = DONE, now
-            except Exception as exc:  # one poisoned delivery must not stop the others
-                log.exception("processing Jira delivery %s failed", delivery.dedupe_key)
-                delivery.attempts += 1
-                delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                delivery.status = FAILED if delivery.attempts >= MAX_ATTEMPTS else PENDING
-                delivery.available_at = now + timedelta(seconds=5 * 2**delivery.attempts)
-            work.commit()
+            with log_context(delivery_id=delivery.dedupe_key):
+                try:
+                    with work.session.begin_nested():
+                        self.process(work.session, parse_webhook(delivery.payload or {}))
+                    delivery.status, delivery.processed_at = DONE, now
+                except Exception as exc:  # one poisoned delivery must not stop the others
+                    log.exception("processing Jira delivery %s failed", delivery.dedupe_key)
+                    delivery.attempts += 1
+                    delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    delivery.status = FAILED if delivery.attempts >= MAX_ATTEMPTS else PENDING
+                    delivery.available_at = now + timedelta(seconds=5 * 2**delivery.attempts)
+                work.commit()
         return True
 
     def process(self, session: Session, event: JiraEvent) -> None:

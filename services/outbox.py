@@ -22,6 +22,7 @@ from clients.slack_client import SlackClient, SlackError, SlackUnavailable
 from clients.slack_teams import team_scope
 from models import NotificationOutbox, utcnow
 from models.delivery import FAILED, PENDING, SENT
+from services.log_context import log_context
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ class OutboxDispatcher:
         """Send what is due; the number of rows settled (sent, rescheduled or failed)."""
         claimed = self._claim(limit)
         for row_id, channel, unknown_outcome in claimed:
-            self._deliver(row_id, channel, unknown_outcome)
+            with log_context(outbox_id=row_id):  # on every line logged while sending it
+                self._deliver(row_id, channel, unknown_outcome)
         return len(claimed)
 
     def _claim(self, limit: int) -> list[tuple[int, str, bool]]:
