@@ -16,6 +16,7 @@ from handlers import (
     message_shortcuts,
     previews,
 )
+from handlers.lazy_guard import guard_lazy_listeners
 from services.issue_cache import IssueCache
 
 
@@ -32,3 +33,5 @@ def register_listeners(app: App) -> None:
     app_home.register(app)
     mentions.register(app)
     installations.register(app)
+    # Last: every lazy listener above ends in a log line of the right level, never a crash.
+    guard_lazy_listeners(app)

@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
@@ -104,7 +105,10 @@ def _shortcut_context(shortcut: Shortcut) -> CreateContext:
 
 def _open(client: WebClient, trigger_id: str, context: CreateContext) -> None:
     view = {**loading_view(context), "external_id": external_id(trigger_id)}
-    client.views_open(trigger_id=trigger_id, view=view)
+    try:
+        client.views_open(trigger_id=trigger_id, view=view)
+    except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
+        log.warning("could not open the create modal: %s", error)
 
 
 # -- filling ----------------------------------------------------------------------------------

@@ -19,8 +19,29 @@ class SlashCommand(SlackPayload):
     trigger_id: str | None = None
 
 
+class _Ref(SlackPayload):
+    id: str | None = None
+
+
+# Bolt reads these ids as a string or an object with an `id` (and `"id" in value` crashes on
+# anything else) while it builds the request context, before any listener could refuse them.
+_IdOrRef = str | _Ref | None
+
+
+class _Nested(SlackPayload):
+    user: _IdOrRef = None
+    channel: _IdOrRef = None
+    team: _IdOrRef = None
+
+
 class _Event(SlackPayload):
     type: str | None = None
+    user: _IdOrRef = None
+    channel: _IdOrRef = None
+    team: _IdOrRef = None
+    item: _Nested | None = None
+    message: _Nested | None = None
+    previous_message: _Nested | None = None
 
 
 class EventsEnvelope(SlackPayload):
@@ -30,13 +51,10 @@ class EventsEnvelope(SlackPayload):
     team_id: str | None = None
     api_app_id: str | None = None
     event_id: str | None = None
-    event: _Event | None = None
+    # Absent is fine; `"event": null` is not (Bolt reads body.get("event", {}).get(...)).
+    event: _Event = _Event()
     authorizations: list[dict[str, object]] | None = None
     enterprise_id: str | None = None
-
-
-class _Ref(SlackPayload):
-    id: str | None = None
 
 
 class _ViewShape(SlackPayload):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from clients.jira_client import JiraAuthError, JiraNotFound, JiraUnavailable
-from clients.slack_client import SlackUnavailable
+from clients.slack_client import SlackError, SlackUnavailable
 
 
 class ConnectError(Exception):
@@ -59,6 +59,11 @@ def jira_errors(key: str | None = None) -> Iterator[None]:
         raise JiraRefused() from None
 
 
+# Slack's answers about a message deleted between a shortcut and its modal's submission.
+GONE_ERRORS = frozenset({"message_not_found", "thread_not_found"})
+MESSAGE_GONE = "That message is not in Slack any more (was it deleted?)."
+
+
 class SlackDown(ConnectError):
     def __init__(self) -> None:
         super().__init__(":warning: Slack is not answering right now; try again in a minute.")
@@ -74,4 +79,6 @@ def user_message_for(exc: Exception) -> str | None:
         return JiraRefused().user_message
     if isinstance(exc, SlackUnavailable):
         return SlackDown().user_message
+    if isinstance(exc, SlackError) and exc.error in GONE_ERRORS:
+        return MESSAGE_GONE
     return None
