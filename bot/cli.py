@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 
 from bot.database import SchemaOutOfDate, create_db_engine, current_revision, upgrade
+from bot.logs import configure_logging
 from bot.manifest import dump_manifest, load_manifest, render_manifest
 from bot.settings import Settings, SettingsError, load_settings
 
@@ -88,10 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
-        logging.basicConfig(
-            level=settings.connect_log_level,
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
+        configure_logging(settings)
         return _dispatch(args, settings)
     except (SettingsError, SchemaOutOfDate, ValueError) as exc:
         print(f"connect: {exc}", file=sys.stderr)
