@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from clients.jira_client import JiraClient, JiraUnavailable, JiraUser
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable, SlackUser
 from models.base import utcnow
 from models.users import UserLink
+from services.issue_cache import TTLCache
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,6 @@ UNKNOWN_USER_ERRORS = frozenset({"user_not_found", "user_not_visible"})
 REFRESH_RETRY = timedelta(minutes=1)
 
 _Key = tuple[str, str]  # (team_id, slack_user_id)
-_V = TypeVar("_V")
 
 
 class ConnectStatus(StrEnum):
@@ -75,37 +74,6 @@ class Mapping:
         return JiraUser(self.jira_account_id, self.jira_display_name, self.email or None)
 
 
-class _Expiring(Generic[_V]):
-    """A thread-safe map whose entries expire after `ttl` on the given clock."""
-
-    _PRUNE_AT = 4096  # entries; expired ones are dropped when the map grows past this
-
-    def __init__(self, clock: Callable[[], datetime], ttl: timedelta) -> None:
-        self._clock = clock
-        self._ttl = ttl
-        self._entries: dict[_Key, tuple[datetime, _V]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: _Key) -> _V | None:
-        now = self._clock()
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] <= now:
-                return None
-            return entry[1]
-
-    def put(self, key: _Key, value: _V) -> None:
-        now = self._clock()
-        with self._lock:
-            if len(self._entries) >= self._PRUNE_AT:
-                self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
-            self._entries[key] = (now + self._ttl, value)
-
-    def discard(self, key: _Key) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
-
 class UserMapping:
     """Maps Slack users to Jira accounts by e-mail; safe to share between worker threads."""
 
@@ -125,10 +93,18 @@ class UserMapping:
         self._jira = jira
         self._refresh_after = refresh_after
         self._clock = clock
+
         # Users known to have no usable Jira account, so each message does not cost a lookup.
-        self._misses: _Expiring[bool] = _Expiring(clock, miss_ttl)
-        self._refresh_paused: _Expiring[bool] = _Expiring(clock, REFRESH_RETRY)
-        self._profiles: _Expiring[SlackUser] = _Expiring(clock, profile_ttl)
+        def seconds() -> float:
+            return clock().timestamp()
+
+        self._misses: TTLCache[_Key, bool] = TTLCache(miss_ttl.total_seconds(), clock=seconds)
+        self._refresh_paused: TTLCache[_Key, bool] = TTLCache(
+            REFRESH_RETRY.total_seconds(), clock=seconds
+        )
+        self._profiles: TTLCache[_Key, SlackUser] = TTLCache(
+            profile_ttl.total_seconds(), clock=seconds
+        )
         self._key_locks: dict[_Key, threading.Lock] = {}
         self._key_locks_guard = threading.Lock()
 
@@ -185,7 +161,7 @@ class UserMapping:
     def display_name_for(self, team_id: str, slack_user_id: str) -> str:
         """The name to credit ("by Alice via Slack"): Slack's real or display name, else the id."""
         key = (team_id, slack_user_id)
-        profile = self._profiles.get(key)
+        profile = self._profiles.lookup(key)[1]
         if profile is None:
             try:
                 profile = self._fetch_profile(key)
@@ -199,10 +175,10 @@ class UserMapping:
     def _known(self, key: _Key, stored: Mapping | None) -> tuple[bool, JiraUser | None]:
         """(True, answer) when no lookup is due: opted out, fresh, a recent miss or outage."""
         if stored is None:
-            return bool(self._misses.get(key)), None
+            return bool(self._misses.lookup(key)[1]), None
         if stored.jira_account_id == OPTED_OUT:
             return True, None
-        if self._fresh(stored) or self._refresh_paused.get(key):
+        if self._fresh(stored) or self._refresh_paused.lookup(key)[1]:
             return True, stored.jira_user
         return False, None
 
