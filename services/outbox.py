@@ -67,14 +67,22 @@ class OutboxDispatcher:
         self.channel_interval = channel_interval
         self.threads = threads
         self._last_post: dict[str, datetime] = {}
+        # Rows this dispatcher claimed but could not settle (the database went away mid-run):
+        # taken up again as soon as it answers, not only once their lease runs out.
+        self._stranded: set[int] = set()
         self._lock = threading.Lock()
 
     def run_once(self, limit: int = 20) -> int:
         """Send what is due; the number of rows settled (sent, rescheduled or failed)."""
         claimed = self._claim(limit)
-        for row_id, channel, unknown_outcome in claimed:
-            with log_context(outbox_id=row_id):  # on every line logged while sending it
-                self._deliver(row_id, channel, unknown_outcome)
+        for index, (row_id, channel, unknown_outcome) in enumerate(claimed):
+            try:
+                with log_context(outbox_id=row_id):  # on every line logged while sending it
+                    self._deliver(row_id, channel, unknown_outcome)
+            except Exception:
+                with self._lock:
+                    self._stranded.update(row for row, _, _ in claimed[index:])
+                raise
         return len(claimed)
 
     def _claim(self, limit: int) -> list[tuple[int, str, bool]]:
@@ -84,10 +92,17 @@ class OutboxDispatcher:
                 c: at for c, at in self._last_post.items() if now - at < self.channel_interval
             }
             paced = list(self._last_post)
+            stranded = sorted(self._stranded)
         due = or_(
             (NotificationOutbox.status == PENDING) & (NotificationOutbox.available_at <= now),
             (NotificationOutbox.status == SENDING) & (NotificationOutbox.claimed_until < now),
         )
+        if stranded:  # still claimed by this dispatcher: looked up in Slack before sending
+            due = due | (
+                (NotificationOutbox.status == SENDING)
+                & (NotificationOutbox.claimed_by == self.worker_id)
+                & NotificationOutbox.id.in_(stranded)
+            )
         # Channels posted to within the last second are left out of the query itself, so one
         # busy channel's backlog never hides the rows of quiet channels behind it.
         if paced:
@@ -109,13 +124,15 @@ class OutboxDispatcher:
                     row.available_at = now + self.channel_interval  # its thread is not out yet
                     continue
                 busy.add(row.channel_id)
-                unknown_outcome = row.status == SENDING  # a sender died mid-send
+                unknown_outcome = row.status == SENDING  # a sender died (or stalled) mid-send
                 row.status = SENDING
                 row.claimed_by = self.worker_id
                 row.claimed_until = now + LEASE
                 row.attempts += 1
                 claimed.append((row.id, row.channel_id, unknown_outcome))
             work.commit()
+        with self._lock:
+            self._stranded.difference_update(row_id for row_id, _, _ in claimed)
         return claimed
 
     def _channel_free(self, channel: str, now: datetime) -> bool:
