@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger("connect.worker")
 
-MAX_BACKOFF_SECONDS = 300.0
+# A failing job (most often: the database is away) tries again after doubling rests, at most
+# this long (or its own interval, if longer): once the cause is gone, work resumes within it.
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def backoff_delay(interval: float, failures: int) -> float:
+    """Seconds before the next run of a job that failed `failures` times in a row."""
+    return min(interval * 2 ** min(failures, 32), max(MAX_BACKOFF_SECONDS, interval))
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,7 @@ class Worker:
                 delay = job.interval
             except Exception:
                 failures += 1
-                delay = min(job.interval * 2**failures, MAX_BACKOFF_SECONDS)
+                delay = backoff_delay(job.interval, failures)
                 log.exception(
                     "job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay
                 )

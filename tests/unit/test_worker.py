@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.worker import PeriodicJob, Worker
+from bot.worker import MAX_BACKOFF_SECONDS, PeriodicJob, Worker, backoff_delay
 
 
 def test_jobs_run_repeatedly_until_stopped() -> None:
@@ -41,3 +41,13 @@ def test_request_stop_ends_wait() -> None:
     stopper.start()
     worker.wait()
     assert worker.stopping
+
+
+def test_a_failing_job_backs_off_doubling_but_never_long_past_the_outage() -> None:
+    # The outbox polls every 0.25 s; after a long database outage it must not sleep for
+    # minutes once the database is back.
+    delays = [backoff_delay(0.25, failures) for failures in range(1, 40)]
+    assert delays[:3] == [0.5, 1.0, 2.0]
+    assert delays == sorted(delays)
+    assert max(delays) == MAX_BACKOFF_SECONDS
+    assert backoff_delay(3600.0, 5) == 3600.0  # a job that runs hourly is not run more often
