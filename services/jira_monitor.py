@@ -34,11 +34,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraError, JiraIssue, JiraNotFound
-from models import ChannelSubscription, JiraSlackLink, PollCursor, utcnow
+from models import ChannelSubscription, JiraSlackLink, JiraTicket, PollCursor, utcnow
 from services.change_detector import Change, detect_deleted, detect_snapshot
 from services.issue_keys import parse_issue_key, project_of
 from services.jira_events import IssueSnapshot, comment_info, snapshot_of
-from services.notifications import Notifier
+from services.notifications import Announcement, Notifier
 from services.poll_lease import SITE, PollLease
 from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
 from services.tickets import refresh_ticket, ticket_for
@@ -264,34 +264,58 @@ class JiraMonitor:
         links: dict[str, dict[str, list[JiraSlackLink]]] = defaultdict(lambda: defaultdict(list))
         for ids in _chunks(sorted(issue.id for issue in issues), _IN_CHUNK):
             for link in session.scalars(
-                select(JiraSlackLink).where(
-                    JiraSlackLink.issue_id.in_(ids), JiraSlackLink.retired_at.is_(None)
-                )
+                select(JiraSlackLink)
+                .where(JiraSlackLink.issue_id.in_(ids), JiraSlackLink.retired_at.is_(None))
+                .order_by(JiraSlackLink.id)
             ):
                 links[link.issue_id][link.team_id].append(link)
         settled_before = self.clock() - self.webhook_grace
         # Skipped fresh issues come back next cycle, later than `since`: look back as far.
         since = cycle.since - self.overlap if cycle.since else None
-        for issue in sorted(issues, key=lambda i: i.id):
-            if issue.updated is not None and issue.updated > settled_before:
-                continue
-            snapshot = snapshot_of(issue)
+        settled = [
+            issue
+            for issue in sorted(issues, key=lambda i: i.id)
+            if issue.updated is None or issue.updated <= settled_before
+        ]
+        snapshots = {issue.id: snapshot_of(issue) for issue in settled}
+        followers: dict[str, set[str]] = {}  # project key -> workspaces subscribed to it
+        teams_of: dict[str, list[str]] = {}
+        for issue in settled:
+            snapshot = snapshots[issue.id]
+            teams = set(links.get(issue.id, {}))
+            if cycle.subscribed:
+                project = snapshot.project_key
+                if project not in followers:  # the same answer for every issue of a project
+                    followers[project] = self.notifier.subscribed_teams(session, snapshot)
+                teams |= followers[project]
+            teams_of[issue.id] = sorted(teams)
+        tickets = _tickets(session, teams_of)
+        announcements: dict[str, list[Announcement]] = defaultdict(list)
+        for issue in settled:
+            snapshot = snapshots[issue.id]
             comments = [comment_info(comment) for comment in issue.comments]
             linked = links.get(issue.id, {})
-            teams = set(linked)
-            if cycle.subscribed:
-                teams |= self.notifier.subscribed_teams(session, snapshot)
-            for team_id in sorted(teams):
+            for team_id in teams_of[issue.id]:
                 for link in linked.get(team_id, ()):
                     if link.issue_key != issue.key:  # moved: followed by its id
                         link.issue_key = issue.key
-                ticket = ticket_for(session, team_id, snapshot)
+                ticket = tickets.get((team_id, issue.id)) or ticket_for(session, team_id, snapshot)
                 detection = detect_snapshot(
                     snapshot, comments, ticket.announced or None, since=since
                 )
                 ticket.announced = dict(detection.state)
                 refresh_ticket(ticket, snapshot)
-                self._announce(session, cycle, team_id, snapshot, detection.changes)
+                if detection.changes:
+                    # A search does not say who made a change; comments name their authors.
+                    announcements[team_id].append(Announcement(snapshot, detection.changes))
+        # The page's announcements, a workspace at a time: a few queries each, not per issue.
+        for team_id in sorted(announcements):
+            team_links = {
+                a.issue.id: links.get(a.issue.id, {}).get(team_id, [])
+                for a in announcements[team_id]
+            }
+            self.notifier.announce_all(session, team_id, announcements[team_id], links=team_links)
+            cycle.changes += sum(len(a.changes) for a in announcements[team_id])
 
     def _retire(self, session: Session, cycle: _Cycle, key: str, issue_id: str) -> None:
         """The issue is gone from Jira: said once in each thread, and its links retired."""
@@ -369,6 +393,22 @@ class JiraMonitor:
             log.info("Jira answers the poller again after %d failed cycles", self._failures)
         self._failures = 0
         self._resume_at = None
+
+
+def _tickets(session: Session, teams_of: dict[str, list[str]]) -> dict[tuple[str, str], JiraTicket]:
+    """The stored tickets of these issues in the workspaces that follow them, locked."""
+    teams = sorted({team for teams in teams_of.values() for team in teams})
+    ids = sorted(issue_id for issue_id, teams in teams_of.items() if teams)
+    tickets: dict[tuple[str, str], JiraTicket] = {}
+    for chunk in _chunks(ids, _IN_CHUNK):
+        for ticket in session.scalars(
+            select(JiraTicket)
+            .where(JiraTicket.team_id.in_(teams), JiraTicket.issue_id.in_(chunk))
+            .order_by(JiraTicket.id)
+            .with_for_update()
+        ):
+            tickets[(ticket.team_id, ticket.issue_id)] = ticket
+    return tickets
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -5,27 +5,30 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraClient, JiraError, JiraUser
 from models import (
     ChannelSettings,
+    ChannelSubscription,
     ConnectAction,
     JiraSlackLink,
     NotificationOutbox,
+    SubscriptionThread,
     utcnow,
 )
 from models.delivery import PENDING
 from services.change_detector import Change
 from services.jira_events import IssueSnapshot
-from services.subscription_routing import SubscriptionRouter
-from services.subscription_threads import MARKER, open_thread
+from services.subscription_routing import SUBSCRIPTION_KINDS, Route, SubscriptionRouter
+from services.subscription_threads import MARKER, existing_threads, new_thread
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ BURST_WINDOW = timedelta(seconds=2)
 OWN_ACTION_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 SUBSCRIPTION_SCOPE = "subscription"
+_IN_CHUNK = 500  # ids per SQL `IN (…)`
 
 
 class ConnectAccount:
@@ -97,6 +101,65 @@ class Destination:
         return self.key_scope or self.thread_ts
 
 
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One issue's detected changes, and who made them (None when not known)."""
+
+    issue: IssueSnapshot
+    changes: Sequence[Change]
+    actor: JiraUser | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    issue: IssueSnapshot
+    changes: Sequence[Change]
+    links: list[JiraSlackLink]  # the issue's active links in the workspace
+    own: ConnectAction | None  # made from Slack by someone, through Connect
+    routes: list[Route]  # subscribed channels that do not link the issue
+
+
+class _Pending:
+    """The rows still gathering a burst (pending, never tried, created within the window) for
+    some issues, by thread: read once, and joined by the rows queued meanwhile."""
+
+    def __init__(self, session: Session, team_id: str, ids: Sequence[str], since: datetime):
+        self.rows: dict[tuple[str, str | None, str | None], NotificationOutbox | _NewRow] = {}
+        self.new: list[_NewRow] = []  # queued by this batch, inserted together at its end
+        for start in range(0, len(ids), _IN_CHUNK):
+            for row in session.scalars(
+                select(NotificationOutbox)
+                .where(
+                    NotificationOutbox.team_id == team_id,
+                    NotificationOutbox.issue_id.in_(ids[start : start + _IN_CHUNK]),
+                    NotificationOutbox.status == PENDING,
+                    NotificationOutbox.attempts == 0,
+                    NotificationOutbox.created_at >= since,
+                )
+                .order_by(NotificationOutbox.id)
+                .with_for_update()
+            ):
+                self.rows.setdefault((row.channel_id, row.thread_ts, row.issue_id), row)
+
+    def find(
+        self, channel_id: str, thread_ts: str | None, issue_id: str
+    ) -> NotificationOutbox | _NewRow | None:
+        return self.rows.get((channel_id, thread_ts, issue_id))
+
+    def add(self, row: _NewRow) -> None:
+        self.rows.setdefault((row["channel_id"], row["thread_ts"], row["issue_id"]), row)
+        self.new.append(row)
+
+    def insert(self, session: Session) -> None:
+        """The new rows, in one INSERT of many (ORM objects would cost a flush each)."""
+        if self.new:
+            session.execute(insert(NotificationOutbox), self.new)
+            self.new = []
+
+
+_NewRow = dict[str, Any]  # NotificationOutbox's columns
+
+
 class Notifier:
     """Fans detected changes out to a workspace's linked threads and subscribed channels, as
     outbox rows."""
@@ -133,23 +196,111 @@ class Notifier:
     ) -> None:
         """Queue each change for every active link of the issue in this workspace, and for
         the channels whose subscriptions it matches."""
-        if not changes:
+        self.announce_all(session, team_id, [Announcement(issue, tuple(changes), actor)])
+
+    def announce_all(
+        self,
+        session: Session,
+        team_id: str,
+        announcements: Sequence[Announcement],
+        *,
+        links: Mapping[str, Sequence[JiraSlackLink]] | None = None,
+    ) -> None:
+        """`announce` for many issues of one workspace (a poller's search page): what they
+        need from the database is read in a few queries for all of them, and their rows are
+        written in one INSERT. Announced in order, as one `announce` call after another.
+        `links`: the workspace's active links of these issues by issue id, oldest first, when
+        the caller has just read them."""
+        wanted = [a for a in announcements if a.changes]
+        if not wanted:
             return
         if self.subscriptions is not None:
-            issue = self.subscriptions.known_issue(session, team_id, issue)
-        links = session.scalars(
-            select(JiraSlackLink).where(
-                JiraSlackLink.team_id == team_id,
-                JiraSlackLink.issue_id == issue.id,
-                JiraSlackLink.retired_at.is_(None),
-            )
-        ).all()
+            known = self.subscriptions.known_issue
+            wanted = [replace(a, issue=known(session, team_id, a.issue)) for a in wanted]
+        now = self.clock()
+        ids = sorted({a.issue.id for a in wanted})
+        if links is None:
+            links = _active_links(session, team_id, ids)
+        quiet = _quiet_channels(
+            session, team_id, {link.channel_id for rows in links.values() for link in rows}
+        )
+        pending = _Pending(session, team_id, ids, now - self.burst_window)
+        subscriptions = None
+        if self.subscriptions is not None and any(
+            change.kind in SUBSCRIPTION_KINDS for a in wanted for change in a.changes
+        ):
+            subscriptions = self.subscriptions.active_subscriptions(session, team_id)
+        plans = [
+            self._plan(session, team_id, a, links.get(a.issue.id, ()), subscriptions, now)
+            for a in wanted
+        ]
+        threads = self._subscription_threads(session, team_id, plans)
+        for plan in plans:
+            self._announce_one(session, team_id, plan, quiet, pending, threads, now)
+        pending.insert(session)
+        session.flush()
+
+    def _plan(
+        self,
+        session: Session,
+        team_id: str,
+        announcement: Announcement,
+        all_links: Sequence[JiraSlackLink],
+        subscriptions: Sequence[ChannelSubscription] | None,
+        now: datetime,
+    ) -> _Plan:
+        """What one issue's changes go to: its links active now, who made them from Slack,
+        and the subscribed channels that do not link it."""
+        issue, changes = announcement.issue, announcement.changes
+        links = [link for link in all_links if link.retired_at is None]
         if not issue.key and links:  # Data Center comment events name the issue by id only
             issue = replace(issue, key=links[0].issue_key)
-        now = self.clock()
-        own = self._own_action(session, team_id, issue, actor, now)
-        quiet = _quiet_channels(session, team_id, {link.channel_id for link in links})
-        for change in changes:
+        own = self._own_action(session, team_id, issue, announcement.actor, now)
+        linked = {link.channel_id for link in links}
+        routes: list[Route] = []
+        if self.subscriptions is not None and subscriptions:
+            routes = [
+                route
+                for route in self.subscriptions.routes(
+                    session, team_id, issue, changes, subscriptions=subscriptions
+                )
+                if route.channel_id not in linked
+            ]
+        return _Plan(issue, changes, links, own, routes)
+
+    def _subscription_threads(
+        self, session: Session, team_id: str, plans: Sequence[_Plan]
+    ) -> dict[tuple[str, str], SubscriptionThread]:
+        """One thread per issue in each subscribed channel, opened (without a post yet) when
+        new: the existing ones in one query, the new ones in one flush."""
+        wanted = [(route.channel_id, plan.issue.id) for plan in plans for route in plan.routes]
+        if not wanted:
+            return {}
+        threads = existing_threads(session, team_id, wanted)
+        created = False
+        for channel_id, issue_id in wanted:
+            if (channel_id, issue_id) not in threads:
+                thread = new_thread(session, team_id, channel_id, issue_id)
+                threads[(channel_id, issue_id)] = thread
+                created = True
+        if created:
+            session.flush()  # their ids mark the rows
+        return threads
+
+    def _announce_one(
+        self,
+        session: Session,
+        team_id: str,
+        plan: _Plan,
+        quiet: set[str],
+        pending: _Pending,
+        threads: dict[tuple[str, str], SubscriptionThread],
+        now: datetime,
+    ) -> None:
+        issue, own = plan.issue, plan.own
+        # Active when this announcement starts, as `announce` would read them.
+        links = [link for link in plan.links if link.retired_at is None]
+        for change in plan.changes:
             label = _actor_label(change, own)
             for link in links:
                 if own is not None and _is_origin(link, own):
@@ -157,34 +308,17 @@ class Notifier:
                 if link.channel_id in quiet and not change.important:
                     continue
                 destination = Destination(link.channel_id, link.reply_thread_ts)
-                self._enqueue(session, team_id, destination, issue, change, label, now)
+                self._enqueue(session, pending, team_id, destination, issue, change, label, now)
             if change.kind == "moved" and change.new:
                 for link in links:
                     link.issue_key = change.new
             if change.kind == "deleted":
                 for link in links:
                     link.retired_at = now
-        linked = {link.channel_id for link in links}
-        self._announce_to_subscribers(session, team_id, issue, changes, linked, own, now)
-
-    def _announce_to_subscribers(
-        self,
-        session: Session,
-        team_id: str,
-        issue: IssueSnapshot,
-        changes: Sequence[Change],
-        linked: set[str],
-        own: ConnectAction | None,
-        now: datetime,
-    ) -> None:
-        """One thread per issue in each subscribed channel; a channel that also links the
-        issue hears of the change through its link only."""
-        if self.subscriptions is None:
-            return
-        for route in self.subscriptions.routes(session, team_id, issue, changes):
-            if route.channel_id in linked:
-                continue
-            thread = open_thread(session, team_id, route.channel_id, issue.id)
+        # One thread per issue in each subscribed channel; a channel that also links the
+        # issue hears of the change through its link only.
+        for route in plan.routes:
+            thread = threads[(route.channel_id, issue.id)]
             if own is not None and (own.channel_id, own.thread_ts) == (
                 route.channel_id,
                 thread.thread_ts,
@@ -195,7 +329,9 @@ class Notifier:
             )
             for change in route.changes:
                 label = _actor_label(change, own)
-                key = self._enqueue(session, team_id, destination, issue, change, label, now)
+                key = self._enqueue(
+                    session, pending, team_id, destination, issue, change, label, now
+                )
                 thread.first_outbox_key = thread.first_outbox_key or key
 
     def _own_action(
@@ -223,6 +359,7 @@ class Notifier:
     def _enqueue(
         self,
         session: Session,
+        pending: _Pending,
         team_id: str,
         destination: Destination,
         issue: IssueSnapshot,
@@ -234,44 +371,36 @@ class Notifier:
         idempotency key of the row that carries it."""
         thread_ts = destination.thread_ts
         line = change_line(change, actor)
-        pending = session.scalars(
-            select(NotificationOutbox)
-            .where(
-                NotificationOutbox.team_id == team_id,
-                NotificationOutbox.channel_id == destination.channel_id,
-                NotificationOutbox.thread_ts.is_(None)
-                if thread_ts is None
-                else NotificationOutbox.thread_ts == thread_ts,
-                NotificationOutbox.issue_id == issue.id,
-                NotificationOutbox.status == PENDING,
-                NotificationOutbox.attempts == 0,
-                NotificationOutbox.created_at >= now - self.burst_window,
-            )
-            .with_for_update()
-        ).first()
-        if pending is not None:  # a burst: one message per thread for changes within the window
-            payload = dict(pending.payload)
+        row = pending.find(destination.channel_id, thread_ts, issue.id)
+        if isinstance(row, dict):  # queued by this batch: still to be inserted
+            payload = row["payload"]
+            payload["issue"] = self._issue_payload(issue, payload.get("issue"))
+            payload["changes"].append(line)
+            return str(row["idempotency_key"])
+        if row is not None:  # a burst: one message per thread for changes within the window
+            payload = dict(row.payload)
             payload["issue"] = self._issue_payload(issue, payload.get("issue"))
             payload["changes"] = [*payload.get("changes", []), line]
-            pending.payload = payload
-            return pending.idempotency_key
+            row.payload = payload
+            return row.idempotency_key
         key = outbox_key(change, destination.channel_id, destination.scope)
         fresh: dict[str, Any] = {"issue": self._issue_payload(issue, None), "changes": [line]}
         if destination.thread_id is not None:
             fresh[MARKER] = destination.thread_id
-        session.add(
-            NotificationOutbox(
-                team_id=team_id,
-                idempotency_key=key,
-                channel_id=destination.channel_id,
-                thread_ts=thread_ts,
-                issue_id=issue.id,
-                payload=fresh,
-                created_at=now,
-                available_at=now + self.burst_window,
-            )
+        pending.add(
+            {
+                "team_id": team_id,
+                "idempotency_key": key,
+                "channel_id": destination.channel_id,
+                "thread_ts": thread_ts,
+                "issue_id": issue.id,
+                "payload": fresh,
+                "status": PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "available_at": now + self.burst_window,
+            }
         )
-        session.flush()
         return key
 
     def _issue_payload(self, issue: IssueSnapshot, before: Any) -> dict[str, Any]:
@@ -312,6 +441,25 @@ def _is_origin(link: JiraSlackLink, own: ConnectAction) -> bool:
     if own.thread_ts is None:
         return link.is_channel_link
     return link.reply_thread_ts == own.thread_ts
+
+
+def _active_links(
+    session: Session, team_id: str, ids: Sequence[str]
+) -> dict[str, list[JiraSlackLink]]:
+    """The workspace's active links of these issues, by issue id, oldest first."""
+    links: dict[str, list[JiraSlackLink]] = defaultdict(list)
+    for start in range(0, len(ids), _IN_CHUNK):
+        for link in session.scalars(
+            select(JiraSlackLink)
+            .where(
+                JiraSlackLink.team_id == team_id,
+                JiraSlackLink.issue_id.in_(ids[start : start + _IN_CHUNK]),
+                JiraSlackLink.retired_at.is_(None),
+            )
+            .order_by(JiraSlackLink.id)
+        ):
+            links[link.issue_id].append(link)
+    return links
 
 
 def _quiet_channels(session: Session, team_id: str, channels: set[str]) -> set[str]:

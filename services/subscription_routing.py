@@ -104,19 +104,23 @@ class SubscriptionRouter:
         )
 
     def routes(
-        self, session: Session, team_id: str, issue: IssueSnapshot, changes: Sequence[Change]
+        self,
+        session: Session,
+        team_id: str,
+        issue: IssueSnapshot,
+        changes: Sequence[Change],
+        *,
+        subscriptions: Sequence[ChannelSubscription] | None = None,
     ) -> list[Route]:
-        """The channels that follow these changes, each with the changes it asked for."""
+        """The channels that follow these changes, each with the changes it asked for
+        (`subscriptions`: the workspace's `active_subscriptions`, when already read)."""
         followed = [change for change in changes if change.kind in SUBSCRIPTION_KINDS]
         if not followed:
             return []
         if issue.project_key and not self.policy.project_allowed(issue.project_key):
             return []
-        subscriptions = session.scalars(
-            select(ChannelSubscription)
-            .where(ChannelSubscription.team_id == team_id, ChannelSubscription.active.is_(True))
-            .order_by(ChannelSubscription.channel_id, ChannelSubscription.number)
-        ).all()
+        if subscriptions is None:
+            subscriptions = self.active_subscriptions(session, team_id)
         chosen: dict[str, list[Change]] = {}
         for subscription in subscriptions:
             kinds = subscription.kinds
@@ -129,6 +133,15 @@ class SubscriptionRouter:
             Route(channel, tuple(sorted(heard, key=lambda c: ORDER.index(c.kind))))
             for channel, heard in chosen.items()
         ]
+
+    def active_subscriptions(self, session: Session, team_id: str) -> list[ChannelSubscription]:
+        return list(
+            session.scalars(
+                select(ChannelSubscription)
+                .where(ChannelSubscription.team_id == team_id, ChannelSubscription.active.is_(True))
+                .order_by(ChannelSubscription.channel_id, ChannelSubscription.number)
+            )
+        )
 
     def matches(self, subscription: ChannelSubscription, issue: IssueSnapshot) -> bool:
         project = issue.project_key.upper()

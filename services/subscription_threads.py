@@ -8,6 +8,7 @@ A later row waits, pending, until the first post is out; then it is sent into it
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -17,25 +18,52 @@ from models import NotificationOutbox, SubscriptionThread
 from models.delivery import FAILED, SENT
 
 MARKER = "subscription_thread"
+_IN_CHUNK = 500  # ids per SQL `IN (…)`
 
 
 def open_thread(
     session: Session, team_id: str, channel_id: str, issue_id: str
 ) -> SubscriptionThread:
     """The channel's thread about the issue, created (without a post yet) when new."""
-    thread = session.scalars(
-        select(SubscriptionThread)
-        .where(
-            SubscriptionThread.team_id == team_id,
-            SubscriptionThread.channel_id == channel_id,
-            SubscriptionThread.issue_id == issue_id,
-        )
-        .with_for_update()
-    ).first()
+    thread = existing_threads(session, team_id, [(channel_id, issue_id)]).get(
+        (channel_id, issue_id)
+    )
     if thread is None:
-        thread = SubscriptionThread(team_id=team_id, channel_id=channel_id, issue_id=issue_id)
-        session.add(thread)
+        thread = new_thread(session, team_id, channel_id, issue_id)
         session.flush()
+    return thread
+
+
+def existing_threads(
+    session: Session, team_id: str, wanted: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], SubscriptionThread]:
+    """The workspace's threads for these (channel, issue id) pairs that exist, locked."""
+    pairs = set(wanted)
+    found: dict[tuple[str, str], SubscriptionThread] = {}
+    channels = sorted({channel for channel, _ in pairs})
+    issues = sorted({issue for _, issue in pairs})
+    for start in range(0, len(issues), _IN_CHUNK):
+        for thread in session.scalars(
+            select(SubscriptionThread)
+            .where(
+                SubscriptionThread.team_id == team_id,
+                SubscriptionThread.channel_id.in_(channels),
+                SubscriptionThread.issue_id.in_(issues[start : start + _IN_CHUNK]),
+            )
+            .order_by(SubscriptionThread.id)
+            .with_for_update()
+        ):
+            if (thread.channel_id, thread.issue_id) in pairs:
+                found.setdefault((thread.channel_id, thread.issue_id), thread)
+    return found
+
+
+def new_thread(
+    session: Session, team_id: str, channel_id: str, issue_id: str
+) -> SubscriptionThread:
+    """A thread not posted yet (its id is known once flushed)."""
+    thread = SubscriptionThread(team_id=team_id, channel_id=channel_id, issue_id=issue_id)
+    session.add(thread)
     return thread
 
 
