@@ -35,6 +35,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="listen address (default: CONNECT_HOST)")
     serve.add_argument("--port", type=int, help="listen port (default: CONNECT_PORT)")
 
+    socket = commands.add_parser(
+        "socket",
+        help="Slack over Socket Mode (SLACK_APP_TOKEN), Jira and health over HTTP, and the worker",
+        description="Socket Mode: Slack's requests arrive on a WebSocket the bot opens with "
+        "SLACK_APP_TOKEN (no public URL for Slack); /jira/webhook, /health, /ready, /metrics "
+        "are still served on CONNECT_HOST:CONNECT_PORT, with the worker in the same process.",
+    )
+    socket.add_argument("--no-worker", action="store_true", help="do not run the worker here")
+    socket.add_argument("--host", help="listen address (default: CONNECT_HOST)")
+    socket.add_argument("--port", type=int, help="listen port (default: CONNECT_PORT)")
+
     commands.add_parser(
         "worker",
         help="run the worker alone (for several processes on one database)",
@@ -115,6 +126,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "worker":
         return run_worker(settings)
+    if args.command == "socket":
+        from bot.socket_mode import run_socket_mode
+
+        return run_socket_mode(
+            settings, host=args.host, port=args.port, with_worker=not args.no_worker
+        )
     if args.command == "demo" or (args.command == "run" and not settings.has_slack_credentials):
         return run_demo(settings, interactive=getattr(args, "interactive", False))
     return serve(

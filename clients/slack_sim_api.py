@@ -59,6 +59,9 @@ class FakeSlackApi:
         self.client_id: str | None = None
         self.client_secret: str | None = None
         self.oauth_answer: dict[str, Any] | None = None
+        # Socket Mode: app-level tokens (xapp-) and who hands out WebSocket URLs for them.
+        self.app_tokens: set[str] = set()
+        self.socket_mode_url: Callable[[], str] | None = None
         self._lock = threading.RLock()
         self.handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": lambda p: {},  # answered from the token in `call`
@@ -96,6 +99,8 @@ class FakeSlackApi:
         try:
             if method == "oauth.v2.access":
                 return self.oauth_v2_access(params)
+            if method == "apps.connections.open":
+                return self.apps_connections_open(token)
             handler = self.handlers.get(method)
             if handler is None:
                 raise ApiError("unknown_method")
@@ -156,6 +161,20 @@ class FakeSlackApi:
             "is_enterprise_install": False,
             "authed_user": {"id": "UINSTALLER"},
         }
+
+    # -- socket mode --------------------------------------------------------------------------
+
+    def apps_connections_open(self, token: str | None) -> dict[str, Any]:
+        """A fresh WebSocket URL; only an app-level token may ask, as at Slack."""
+        if not token:
+            raise ApiError("not_authed")
+        if token in self.tokens:  # a bot token
+            raise ApiError("not_allowed_token_type")
+        if token not in self.app_tokens:
+            raise ApiError("invalid_auth")
+        if self.socket_mode_url is None:  # the stand-in's own code: nobody listens for sockets
+            raise ApiError("socket_mode_not_enabled")
+        return {"ok": True, "url": self.socket_mode_url()}
 
     # -- chat ---------------------------------------------------------------------------------
 

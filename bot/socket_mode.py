@@ -1,0 +1,199 @@
+"""`python -m bot socket`: the same Bolt app over Slack's Socket Mode WebSocket.
+
+Slack's requests (events, slash commands, interactivity, options) arrive as envelopes on a
+WebSocket that the app opens itself (apps.connections.open with the app-level token, through
+the app's WebClient and so SLACK_API_URL), and are acked on it. Bolt's built-in Socket Mode
+adapter (slack_sdk's own client: no extra dependency) does the protocol, pings and reconnects;
+Bolt skips signature checks for socket requests, which are authenticated by the app token.
+Everything else is `serve`: waitress still answers /jira/webhook, /health, /ready, /metrics
+(and a signed /slack/events) on CONNECT_HOST:CONNECT_PORT, and the worker runs in-process.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from prometheus_client import Histogram
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk.errors import SlackApiError
+from slack_sdk.socket_mode.builtin import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+
+from bot.metrics import Metrics
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("connect")
+
+APP_TOKEN_PREFIX = "xapp-"  # noqa: S105 - a prefix, not a secret
+# Envelopes handled at once; like waitress's threads in `serve`, acks run in these threads and
+# Jira work goes on to the runtime's executor (lazy listeners).
+SOCKET_THREADS = 16
+# How long a reconnect after Slack's close frame waits for the old socket to be shut.
+RECONNECT_WAIT = 5.0
+# Slack's answers to apps.connections.open that no retry can fix: the token is wrong.
+TOKEN_ERRORS = frozenset(
+    {"not_authed", "invalid_auth", "not_allowed_token_type", "token_revoked", "account_inactive"}
+)
+
+
+def require_app_token(settings: Settings) -> str:
+    """SLACK_APP_TOKEN (with what else production needs), or one line saying what is missing."""
+    missing = settings.missing_for_production()
+    token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if not token:
+        missing.insert(0, "SLACK_APP_TOKEN (an app-level token, xapp-…, with connections:write)")
+    if missing:
+        raise SettingsError("missing settings: " + "; ".join(missing))
+    if not token.startswith(APP_TOKEN_PREFIX):
+        raise SettingsError(
+            "invalid setting: SLACK_APP_TOKEN: must be an app-level token (xapp-…), "
+            "not a bot or user token"
+        )
+    return token
+
+
+class SocketModeLink:
+    """Bolt's Socket Mode handler for `app`, with metrics and a draining close."""
+
+    def __init__(self, app: App, app_token: str, *, metrics: Metrics) -> None:
+        envelopes = Histogram(
+            "connect_socket_mode_envelope_seconds",
+            "Time from a Socket Mode envelope's arrival to its ack, by envelope type",
+            ["type"],
+            registry=metrics.registry,
+        )
+        self._handler = _ObservedHandler(
+            app,
+            app_token,
+            observe=lambda kind, seconds: envelopes.labels(kind).observe(seconds),
+            concurrency=SOCKET_THREADS,
+        )
+        self._handler.client.on_close_listeners.append(self._reconnect_after_close)
+
+    @property
+    def client(self) -> SocketModeClient:
+        return self._handler.client
+
+    def connect(self) -> None:
+        """Opens the first connection; slack_sdk's client reconnects by itself afterwards."""
+        self._handler.connect()  # type: ignore[no-untyped-call]
+
+    def _reconnect_after_close(self, code: int, reason: str | None) -> None:
+        # On a close frame slack_sdk tries to reconnect while its socket is still open, so it
+        # skips, and its monitor would only notice ping_interval later; envelopes sent
+        # meanwhile would wait. Reconnect as soon as the old socket is shut.
+        log.info("Slack closed the Socket Mode connection (%s %s); reconnecting", code, reason)
+        threading.Thread(
+            target=self._reconnect_when_shut, name="socket-mode-reconnect", daemon=True
+        ).start()
+
+    def _reconnect_when_shut(self) -> None:
+        client = self._handler.client
+        deadline = time.monotonic() + RECONNECT_WAIT
+        while client.is_connected() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if client.closed or not client.auto_reconnect_enabled:
+            return
+        try:
+            client.connect_to_new_endpoint()  # a no-op when the monitor has already reconnected
+        except Exception as exc:  # the client's monitor tries again every ping interval
+            log.warning("Socket Mode reconnect failed (%s); retrying", type(exc).__name__)
+
+    def close(self) -> None:
+        """Takes no new envelope, lets those in hand finish and ack, then disconnects."""
+        client = self._handler.client
+        client.default_auto_reconnect_enabled = client.auto_reconnect_enabled = False
+        client.closed = True  # the message processor stops taking envelopes off the queue
+        client.message_queue.put(None)  # (wakes it from its wait for one; None is skipped)
+        # ...and hands over the envelope it holds, if any
+        client.message_processor.shutdown()  # type: ignore[no-untyped-call]
+        client.message_workers.shutdown(wait=True)  # envelopes in hand finish and are acked
+        self._handler.close()  # type: ignore[no-untyped-call]
+
+
+class _ObservedHandler(SocketModeHandler):
+    def __init__(
+        self,
+        app: App,
+        app_token: str,
+        *,
+        observe: Callable[[str, float], None],
+        concurrency: int,
+    ) -> None:
+        super().__init__(app, app_token, concurrency=concurrency)
+        self._observe = observe
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        started = time.perf_counter()
+        try:
+            super().handle(client, req)
+        finally:
+            self._observe(req.type, time.perf_counter() - started)
+
+
+def run_socket_mode(
+    settings: Settings, *, host: str | None, port: int | None, with_worker: bool
+) -> int:
+    from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
+    from bot.server import WebServer
+
+    app_token = require_app_token(settings)
+    runtime = build_runtime(settings)
+    try:
+        bolt_app = build_bolt_app(runtime)
+        server = WebServer(
+            build_web_app(runtime, bolt_app),
+            host=host or settings.connect_host,
+            port=port if port is not None else settings.connect_port,
+        )
+        link = SocketModeLink(bolt_app, app_token, metrics=runtime.metrics)
+    except BaseException:
+        runtime.close()
+        raise
+    try:
+        link.connect()
+    except Exception as exc:
+        link.close()
+        runtime.close()
+        return _refused(exc)
+    worker = build_worker(runtime) if with_worker else None
+    server.stop_on_signals()
+    # As in `serve`: what start-up built lives as long as the process; keep it out of later
+    # collections.
+    gc.collect()
+    gc.freeze()
+    if worker:
+        worker.start()
+    log.info("Connect in Socket Mode; Jira webhooks and health on %s", server.url)
+    try:
+        server.run()
+    finally:
+        link.close()
+        if worker:
+            worker.stop()
+        runtime.close()
+    return 0
+
+
+def _refused(exc: Exception) -> int:
+    """One line on stderr (no token, no traceback): 2 for a wrong token, 1 for anything else."""
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or "unknown_error")
+        if error in TOKEN_ERRORS:
+            print(
+                f"connect: Slack refused SLACK_APP_TOKEN for Socket Mode (apps.connections.open: "
+                f"{error}); use an app-level token with connections:write",
+                file=sys.stderr,
+            )
+            return 2
+        reason = f"apps.connections.open: {error}"
+    else:
+        reason = type(exc).__name__
+    print(f"connect: could not open a Socket Mode connection ({reason})", file=sys.stderr)
+    return 1
