@@ -16,7 +16,7 @@ MAX_BACKOFF_SECONDS = 30.0
 
 def backoff_delay(interval: float, failures: int) -> float:
     """Seconds before the next run of a job that failed `failures` times in a row."""
-    return min(interval * 2 ** min(failures, 32), max(MAX_BACKOFF_SECONDS, interval))
+    return min(interval * 2.0 ** min(failures, 32), max(MAX_BACKOFF_SECONDS, interval))
 
 
 @dataclass(frozen=True)
