@@ -10,12 +10,15 @@ in Jira through it. `deployment_type="Server"` (or "DataCenter") speaks Data Cen
 PAT, users by name, `/search` instead of `/search/jql`. Every request is recorded
 (`requests`); `fail_next` answers the next requests with 429/503/... (Retry-After too) and
 `delay_seconds` slows every answer; credentials are checked, anything else gets 401.
+`stop()` then `start()` takes the site down and brings it back on the same URL.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -71,6 +74,8 @@ class FakeJiraServer:
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
         self._httpd: ThreadingHTTPServer | None = None
+        self._port = 0  # kept after the first start, so that a restart answers at the same URL
+        self._connections: set[socket.socket] = set()
 
     @property
     def cloud(self) -> bool:
@@ -80,8 +85,9 @@ class FakeJiraServer:
 
     def start(self) -> FakeJiraServer:
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
         self._httpd.daemon_threads = True  # a handler still sleeping must not block stop()
+        self._port = int(self._httpd.server_address[1])
         self.api.base_url = self.url
         httpd = self._httpd
         threading.Thread(
@@ -90,10 +96,16 @@ class FakeJiraServer:
         return self
 
     def stop(self) -> None:
+        """Close the port (connections are refused); `start()` opens it again, same URL."""
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+        with self._lock:  # kept-alive connections too: a site that is down answers nothing
+            open_connections, self._connections = set(self._connections), set()
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FakeJiraServer:
         return self.start()
@@ -170,6 +182,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # keep test output quiet
+
+    def setup(self) -> None:
+        super().setup()
+        with self.fake._lock:
+            self.fake._connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.fake._lock:
+            self.fake._connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
 
     def do_GET(self) -> None:
         self._handle()
