@@ -13,6 +13,7 @@ from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 
+from bot.lazy_requests import use_shallow_lazy_requests
 from clients.slack_teams import current_team
 from handlers import register_listeners
 from services.context import ConnectServices
@@ -52,6 +53,7 @@ def create_app(
         # An Authorize instance is what Bolt wants beside an OAuth flow; its hint says Callable.
         authorize=authorize,  # type: ignore[arg-type]
     )
+    use_shallow_lazy_requests(app)  # a lazy listener's copy of the request costs the ack less
     app.use(_inject(services))
     app.error(_answer_listener_error)
     register_listeners(app)
