@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class SlackPayload(BaseModel):
@@ -29,22 +31,25 @@ _IdOrRef = str | _Ref | None
 
 
 class _Nested(SlackPayload):
+    """The ids Bolt looks for at any level of a body (the body, its event, an authorization,
+    a message inside an event)."""
+
     user: _IdOrRef = None
     channel: _IdOrRef = None
     team: _IdOrRef = None
+    enterprise: _IdOrRef = None
+    organization: _IdOrRef = None
 
 
-class _Event(SlackPayload):
+class _Event(_Nested):
     type: str | None = None
-    user: _IdOrRef = None
-    channel: _IdOrRef = None
-    team: _IdOrRef = None
     item: _Nested | None = None
     message: _Nested | None = None
     previous_message: _Nested | None = None
+    assistant_thread: _Nested | None = None
 
 
-class EventsEnvelope(SlackPayload):
+class EventsEnvelope(_Nested):
     """An Events API body: the shapes Bolt's own middleware assumes before any listener runs."""
 
     type: str
@@ -53,7 +58,7 @@ class EventsEnvelope(SlackPayload):
     event_id: str | None = None
     # Absent is fine; `"event": null` is not (Bolt reads body.get("event", {}).get(...)).
     event: _Event = _Event()
-    authorizations: list[dict[str, object]] | None = None
+    authorizations: list[_Nested] | None = None
     enterprise_id: str | None = None
 
 
@@ -62,7 +67,7 @@ class _ViewShape(SlackPayload):
     id: str | None = None
 
 
-class InteractionEnvelope(SlackPayload):
+class InteractionEnvelope(_Nested):
     """An interactivity or options `payload`, likewise."""
 
     type: str
@@ -71,9 +76,21 @@ class InteractionEnvelope(SlackPayload):
     channel: _Ref | None = None
     enterprise: _Ref | None = None
     view: _ViewShape | None = None
-    actions: list[dict[str, object]] | None = None
+    # Bolt takes actions[0] of block_actions: an empty list is as bad as none.
+    actions: Annotated[list[dict[str, object]], Field(min_length=1)] | None = None
     container: dict[str, object] | None = None
-    message: dict[str, object] | None = None
+    message: _Nested | None = None
+    authorizations: list[_Nested] | None = None
+    # Bolt takes response_urls[0]["response_url"] when there is no response_url.
+    response_urls: list[dict[str, object]] = []
+
+    @field_validator("view", "actions", "container", "message", mode="before")
+    @classmethod
+    def _present_means_not_null(cls, value: object) -> object:
+        # Absent is fine; Bolt tests `"view" in body` and then reads body["view"][...].
+        if value is None:
+            raise ValueError("is null")
+        return value
 
 
 class _Action(SlackPayload):

@@ -58,8 +58,9 @@ class CommandParser:
             )
         if not text:
             return Invocation("help", (), "")
-        word, _, rest = text.partition(" ")
-        rest = rest.strip()
+        # Any whitespace ends the first word (a tab, a newline, a no-break space), not only " ".
+        word, *after = text.split(maxsplit=1)
+        rest = after[0].strip() if after else ""
         sub = self._by_word.get(word.lower())
         if sub is None and "show" in self._by_word and parse_issue_key(word):
             return Invocation("show", (word, *rest.split()), text)

@@ -25,7 +25,7 @@ from tests.fuzz.payloads import (
 )
 
 FUZZ = settings(
-    max_examples=200,
+    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -45,7 +45,7 @@ def freshen(payload: Any) -> Any:
 def test_slash_command_text(app: FuzzedConnect, text: str) -> None:
     outcome = app.slash(text)
     outcome.assert_handled()
-    assert outcome.status == 200
+    assert outcome.status in (200, 413)  # 413: a body over 1 MiB
 
 
 @FUZZ
