@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.commands import SUBCOMMANDS, Invocation, UsageError, default_parser
@@ -14,6 +14,8 @@ KNOWN = {sub.name for sub in SUBCOMMANDS}
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(command_text, st.text(), st.none()))
+@example("A-1\r 0")  # the first word used to end only at " "
+@example("comment\tOPS-1 hi")
 def test_any_text_parses_or_is_a_usage_error(text: str) -> None:
     usage: str | None = None
     try:
