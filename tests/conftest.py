@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -17,10 +18,18 @@ from tests.fakes.jira_server import fake_jira_cloud, fake_jira_dc  # noqa: F401 
 
 PG_ENV = "CONNECT_TEST_DATABASE_URL"
 
+# Property tests explore new inputs on every local run; CI (HYPOTHESIS_PROFILE=ci, set by
+# .ci/run) replays a fixed sequence, so a landing never depends on the draw of the day.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 
 def pytest_report_header() -> str:
     url = os.environ.get(PG_ENV)
-    return f"PostgreSQL tests: {'on (' + PG_ENV + ')' if url else 'skipped, ' + PG_ENV + ' unset'}"
+    return (
+        f"PostgreSQL tests: {'on (' + PG_ENV + ')' if url else 'skipped, ' + PG_ENV + ' unset'}; "
+        f"hypothesis profile: {os.environ.get('HYPOTHESIS_PROFILE', 'default')}"
+    )
 
 
 @pytest.fixture
