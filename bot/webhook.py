@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 
 from flask import Flask, Response, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.web import error_response
 from services.log_context import log_context
@@ -36,6 +36,14 @@ def register_jira_webhook(
         try:
             with log_context(delivery_id=identifier):
                 result = intake.accept(body, raw_body=raw, identifier=identifier)
+        except OperationalError as exc:
+            # The database is away (restart, failover): expected, and Jira redelivers. One
+            # line per refused delivery, not a traceback each, through a long outage.
+            log.warning(
+                "could not store a Jira webhook delivery: database unavailable (%s)",
+                type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__,
+            )
+            return error_response(503, "NOT_READY", "the delivery could not be stored; retry")
         except SQLAlchemyError:
             log.exception("could not store a Jira webhook delivery")
             return error_response(503, "NOT_READY", "the delivery could not be stored; retry")
