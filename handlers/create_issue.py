@@ -12,7 +12,6 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
@@ -30,6 +29,7 @@ from handlers.create_views import (
     message_view,
     read_answers,
 )
+from handlers.modal_opener import OPENER
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from services.commands import mentioned_users
 from services.context import ConnectServices
@@ -104,11 +104,9 @@ def _shortcut_context(shortcut: Shortcut) -> CreateContext:
 
 
 def _open(client: WebClient, trigger_id: str, context: CreateContext) -> None:
+    """Right after the ack (the ack does not wait for Slack's answer); `_fill` waits for it."""
     view = {**loading_view(context), "external_id": external_id(trigger_id)}
-    try:
-        client.views_open(trigger_id=trigger_id, view=view)
-    except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
-        log.warning("could not open the create modal: %s", error)
+    OPENER.open(client, trigger_id, view, what="create", logger=log)
 
 
 # -- filling ----------------------------------------------------------------------------------
@@ -160,6 +158,7 @@ def _fill(
         view = form_view(context, form, answers)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
+    OPENER.opened(view_external_id)
     client.views_update(external_id=view_external_id, view=view)
 
 

@@ -21,6 +21,7 @@ from slack_sdk.errors import SlackClientError
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
+from handlers.modal_opener import OPENER
 from handlers.picker_views import (
     COMMENT_CALLBACK_ID,
     ISSUE_BLOCK,
@@ -82,12 +83,9 @@ def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
     source = _source(shortcut)
     ack()
     view = link_modal(source) if shortcut.callback_id == LINK_SHORTCUT else comment_modal(source)
-    try:
-        client.views_open(
-            trigger_id=shortcut.trigger_id, view={**view, "external_id": _external_id(shortcut)}
-        )
-    except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
-        log.warning("could not open the %s modal: %s", shortcut.callback_id, error)
+    # Right after the ack (the ack does not wait for Slack's answer); check_channel waits for it.
+    view = {**view, "external_id": _external_id(shortcut)}
+    OPENER.open(client, shortcut.trigger_id, view, what=shortcut.callback_id, logger=log)
 
 
 def check_channel(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
@@ -112,6 +110,7 @@ def check_channel(body: dict[str, Any], client: WebClient, services: ConnectServ
         view = comment_modal(source.model_copy(update={"private": True}))
     else:
         return
+    OPENER.opened(_external_id(shortcut))
     try:
         client.views_update(external_id=_external_id(shortcut), view=view)
     except (SlackClientError, OSError) as error:  # submitted or closed meanwhile
