@@ -11,20 +11,50 @@ tenth of an ack's CPU time, spent inside the ack, for objects the two threads on
 headers, query and context dict are new objects; Connect's context values are deep-copied by
 `to_copyable` as before) and shares only the read-only machinery. In Socket Mode the body is
 not re-parsed, so it is still deep-copied.
+
+It also lets a middleware decide, after the ack, whether the lazy listeners run at all: when
+the request's context has a `LAZY_GATE` callable, each lazy listener first asks it, in its
+executor thread, and is skipped on False (handlers.event_dedupe records a Slack event there,
+so that the ack waits on no database write).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import types
+from collections.abc import Callable
+from typing import Any
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
+
+from handlers.event_dedupe import LAZY_GATE
 
 
 def use_shallow_lazy_requests(app: App) -> None:
     runner = app.listener_runner
     runner._build_lazy_request = types.MethodType(_build_lazy_request, runner)  # type: ignore[method-assign]
+    lazy_runner = runner.lazy_listener_runner
+    start = lazy_runner.start
+
+    def start_gated(function: Callable[..., None], request: BoltRequest) -> None:
+        gate = request.context.get(LAZY_GATE)
+        start(function=function if gate is None else _gated(function, gate), request=request)
+
+    lazy_runner.start = start_gated  # type: ignore[method-assign]
+
+
+def _gated(function: Callable[..., None], gate: Callable[[], bool]) -> Callable[..., None]:
+    """`function`, run only if `gate()` says so (Bolt passes it the arguments `function` asks
+    for: it reads them through `__wrapped__`)."""
+
+    @functools.wraps(function)
+    def run(**kwargs: Any) -> None:
+        if gate():
+            function(**kwargs)
+
+    return run
 
 
 def _build_lazy_request(

@@ -1,21 +1,27 @@
 """The one gate every Events API delivery passes: a repeat never makes Connect act twice.
 
 Slack redelivers an event it thinks we missed (`X-Slack-Retry-Num`), and the same `event_id`
-can arrive again after a restart. Before any listener runs, an event that will make Connect
-act is recorded by its event_id (in processed_deliveries, so it holds across restarts); a
-delivery whose id is already recorded is acked and dropped.
+can arrive again after a restart. An event that will make Connect act is recorded by its
+event_id (in processed_deliveries, so it holds across restarts); a delivery whose id is
+already recorded does nothing more than its ack.
 
 Only events that will act are recorded, decided by the same pure checks the listeners use:
 a person's message naming allowed issue keys, a link_shared with an allowed Jira link, a
 person's app_mention. Plain talk, edits and Connect's own posts are most of the traffic and
 cost no write. `app_home_opened` is not recorded either: publishing the home again is
-harmless and it is opened often. Recording happens before the work (at most once): if the
-work then fails, the retry is dropped too; a missed preview is quieter than a doubled one.
+harmless and it is opened often.
+
+The record is written after the ack, by the thread that does the work: the middleware hangs
+a `FirstDelivery` gate on the request's context (`LAZY_GATE`), and the lazy listener runs only
+if the gate lets it (bot.lazy_requests asks it in the executor thread), so the ack waits on no
+database write. Recording still happens before the work (at most once): if the work then
+fails, the retry is dropped too; a missed preview is quieter than a doubled one.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +37,10 @@ from services.slack_dedupe import SlackEventLog
 
 log = logging.getLogger(__name__)
 
+# The context key of a callable that a lazy listener's thread asks before it runs the listener
+# (bot.lazy_requests): False drops the work.
+LAZY_GATE = "lazy_gate"
+
 
 def register(app: App) -> None:
     app.use(drop_repeated_events)
@@ -43,30 +53,54 @@ def drop_repeated_events(
     services: ConnectServices,
     next: Callable[[], None],
 ) -> BoltResponse | None:
-    if body.get("type") != "event_callback":
-        next()
-        return None
-    try:
-        envelope = EventCallback.model_validate(body)
-    except ValidationError:
-        next()  # the listener rejects it
-        return None
-    if not envelope.event_id or not will_act(
-        envelope.event, bot_user_id=context.bot_user_id, policy=services.policy
-    ):
-        next()
-        return None
-    try:
-        first = SlackEventLog(services.uow).first_delivery(envelope.team_id, envelope.event_id)
-    except SQLAlchemyError:
-        log.exception("could not record Slack event %s; handling it anyway", envelope.event_id)
-        first = True
-    if first:
-        next()
-        return None
-    retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
-    log.info("dropped a repeat of Slack event %s (retry %s)", envelope.event_id, retry)
-    return BoltResponse(status=200, body="")
+    if body.get("type") == "event_callback":
+        try:
+            envelope = EventCallback.model_validate(body)
+        except ValidationError:
+            envelope = None  # the listener rejects it
+        if (
+            envelope is not None
+            and envelope.event_id
+            and will_act(envelope.event, bot_user_id=context.bot_user_id, policy=services.policy)
+        ):
+            retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
+            context[LAZY_GATE] = FirstDelivery(
+                SlackEventLog(services.uow), envelope.team_id, envelope.event_id, retry
+            )
+    next()
+    return None
+
+
+class FirstDelivery:
+    """Whether this delivery is the event's first: asked by each of its lazy listeners, in
+    their thread, and recorded by the first ask (the answer is kept for the others)."""
+
+    def __init__(self, events: SlackEventLog, team_id: str, event_id: str, retry: str) -> None:
+        self.events = events
+        self.team_id = team_id
+        self.event_id = event_id
+        self.retry = retry
+        self._lock = threading.Lock()
+        self._first: bool | None = None
+
+    def __call__(self) -> bool:
+        with self._lock:
+            if self._first is None:
+                self._first = self._record()
+            return self._first
+
+    def _record(self) -> bool:
+        try:
+            first = self.events.first_delivery(self.team_id, self.event_id)
+        except SQLAlchemyError:
+            log.exception("could not record Slack event %s; handling it anyway", self.event_id)
+            return True
+        if not first:
+            log.info("dropped a repeat of Slack event %s (retry %s)", self.event_id, self.retry)
+        return first
+
+    def __deepcopy__(self, memo: dict[int, object]) -> FirstDelivery:
+        return self  # Bolt copies the context for each lazy listener: they share one answer
 
 
 def will_act(event: dict[str, object], *, bot_user_id: str | None, policy: ConnectPolicy) -> bool:
