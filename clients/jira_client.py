@@ -131,6 +131,10 @@ class JiraUnavailable(JiraError):
     """Connection failure, timeout, 5xx, or 429/503 still failing after the retry budget."""
 
 
+class JiraTimeout(JiraUnavailable):
+    """Jira took longer than the client's timeout to answer."""
+
+
 class JiraAuthError(JiraError):
     """Jira refused Connect's credentials (401) or its permissions (403)."""
 

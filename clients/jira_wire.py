@@ -19,6 +19,7 @@ from clients.jira_client import (
     JiraFieldErrors,
     JiraIssue,
     JiraNotFound,
+    JiraTimeout,
     JiraUnavailable,
     JiraUser,
 )
@@ -26,7 +27,7 @@ from clients.jira_client import (
 
 def error_from(exc: Exception) -> JiraError:
     if isinstance(exc, requests.Timeout):
-        return JiraUnavailable("Jira did not answer in time.")
+        return JiraTimeout("Jira did not answer in time.")
     if isinstance(exc, requests.ConnectionError):
         return JiraUnavailable("Jira could not be reached.")
     if isinstance(exc, requests.RequestException):

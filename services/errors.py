@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from clients.jira_client import JiraAuthError, JiraNotFound, JiraUnavailable
+from clients.jira_client import JiraAuthError, JiraNotFound, JiraTimeout, JiraUnavailable
 from clients.slack_client import SlackError, SlackUnavailable
 
 
@@ -22,8 +22,15 @@ class IssueNotFound(ConnectError):
 
 
 class JiraDown(ConnectError):
-    def __init__(self) -> None:
-        super().__init__(":warning: Jira is not reachable right now; try again in a minute.")
+    def __init__(self, *, slow: bool = False) -> None:
+        if slow:
+            super().__init__(":warning: Jira did not answer in time; try again in a minute.")
+        else:
+            super().__init__(":warning: Jira is not reachable right now; try again in a minute.")
+
+    @classmethod
+    def for_error(cls, error: JiraUnavailable) -> JiraDown:
+        return cls(slow=isinstance(error, JiraTimeout))
 
 
 class JiraRefused(ConnectError):
@@ -53,8 +60,8 @@ def jira_errors(key: str | None = None) -> Iterator[None]:
         if key is None:
             raise
         raise IssueNotFound(key) from None
-    except JiraUnavailable:
-        raise JiraDown() from None
+    except JiraUnavailable as error:
+        raise JiraDown.for_error(error) from None
     except JiraAuthError:
         raise JiraRefused() from None
 
@@ -74,7 +81,7 @@ def user_message_for(exc: Exception) -> str | None:
     if isinstance(exc, ConnectError):
         return exc.user_message
     if isinstance(exc, JiraUnavailable):
-        return JiraDown().user_message
+        return JiraDown.for_error(exc).user_message
     if isinstance(exc, JiraAuthError):
         return JiraRefused().user_message
     if isinstance(exc, SlackUnavailable):
