@@ -27,6 +27,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.metrics import Metrics
 from bot.settings import Settings, SettingsError
+from services.log_context import log_context
 
 log = logging.getLogger("connect")
 
@@ -131,8 +132,11 @@ class _ObservedHandler(SocketModeHandler):
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.perf_counter()
+        # The envelope id plays the request id: on every line logged for this envelope,
+        # lazy listeners' included (the work pool copies the context).
         try:
-            super().handle(client, req)
+            with log_context(request_id=req.envelope_id):
+                super().handle(client, req)
         finally:
             self._observe(req.type, time.perf_counter() - started)
 

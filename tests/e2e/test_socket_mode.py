@@ -343,3 +343,42 @@ def test_socket_with_a_token_slack_refuses_exits_2(tmp_path: Path) -> None:
     assert last.startswith("connect: Slack refused SLACK_APP_TOKEN") and "invalid_auth" in last
     assert "xapp-1-unknown" not in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_envelope_id_is_the_request_id_on_every_line_logged_for_it(tmp_path: Path) -> None:
+    with (
+        FakeSlackServer() as slack,
+        FakeJiraServer() as jira,
+        FakeSocketModeServer(slack) as sockets,
+    ):
+        port = free_port()
+        env = clean_env(
+            tmp_path,
+            **bot_env(slack, jira),
+            SLACK_APP_TOKEN=sockets.app_token,
+            CONNECT_HOST="127.0.0.1",
+            CONNECT_LOG_FORMAT="json",
+        )
+        process = start_socket(env, tmp_path, "--no-worker", "--port", str(port))
+        try:
+            wait_until_healthy(f"http://127.0.0.1:{port}", process)
+            # A message event the ack accepts but the preview (after the ack, on the work
+            # pool's thread) cannot read: it logs a warning.
+            envelope_id = sockets.send(
+                "events_api",
+                {
+                    "type": "event_callback",
+                    "team_id": "T0TEAM",
+                    "api_app_id": "A0CONNECT",
+                    "event_id": "Ev0SOCKETLOG1",
+                    "event": {"type": "message", "team": "T0TEAM"},
+                },
+            )
+            sockets.wait_for_ack(envelope_id)
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=30)
+    records = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    mine = [r for r in records if r.get("request_id") == envelope_id]
+    assert any(r["logger"] == "connect.slack" and r["level"] == "WARNING" for r in mine), output
