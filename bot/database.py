@@ -13,6 +13,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.unit_of_work import READ_ONLY_OPTION
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 UPGRADE_COMMAND = "python -m bot db upgrade"
 
@@ -44,7 +46,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(connection: Connection) -> None:
     # A transaction that reads and then writes cannot upgrade a stale WAL snapshot ("database
     # is locked" at once, no busy wait); taking the write lock up front makes writers queue.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A unit of work declared read-only (services.unit_of_work.reading) only reads: it begins
+    # a deferred transaction, waits for no writer and keeps none waiting.
+    if connection.get_execution_options().get(READ_ONLY_OPTION):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -42,7 +42,7 @@ from services.notifications import Announcement, Notifier
 from services.poll_lease import SITE, PollLease
 from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
 from services.tickets import refresh_ticket, ticket_for
-from services.unit_of_work import UnitOfWorkFactory
+from services.unit_of_work import UnitOfWorkFactory, reading
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class JiraMonitor:
     # -- the cycle ------------------------------------------------------------------------------
 
     def _start(self, now: datetime) -> _Cycle:
-        with self.uow() as work:
+        with reading(self.uow) as work:
             session = work.session
             since = session.scalars(
                 select(PollCursor.cursor_at).where(

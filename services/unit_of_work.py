@@ -9,11 +9,16 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
+# Execution option of a read-only unit's connection: SQLite then begins a deferred (read)
+# transaction and takes no write lock (bot.database); other databases ignore it.
+READ_ONLY_OPTION = "connect_read_only"
+
 
 class UnitOfWork:
-    def __init__(self, session_factory: Callable[[], Session]) -> None:
+    def __init__(self, session_factory: Callable[[], Session], *, read_only: bool = False) -> None:
         self._session_factory = session_factory
         self._session: Session | None = None
+        self.read_only = read_only
 
     @property
     def session(self) -> Session:
@@ -23,6 +28,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         self._session = self._session_factory()
+        if self.read_only:
+            self._session.connection(execution_options={READ_ONLY_OPTION: True})
         return self
 
     def __exit__(
@@ -46,6 +53,15 @@ class UnitOfWork:
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+def reading(uow: UnitOfWorkFactory) -> UnitOfWork:
+    """A unit of work that only reads: on SQLite it waits for no writer and holds no write
+    lock. It must not write (in WAL mode a reader's snapshot cannot become a writer's once
+    another connection has committed: "database is locked")."""
+    work = uow()
+    work.read_only = True
+    return work
 
 
 # SQLite ignores FOR UPDATE SKIP LOCKED; it serves one process, so its claims are serialised
