@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from benchmarks import ack, events, memory, poller, previews, webhooks
+from benchmarks import ack, events, markup, memory, poller, previews, webhooks
 
 BENCHMARKS: dict[str, ModuleType] = {
-    module.NAME: module for module in (ack, events, previews, poller, webhooks, memory)
+    module.NAME: module for module in (ack, events, previews, poller, webhooks, memory, markup)
 }

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import BENCHMARKS, ack, events, memory, poller, previews, webhooks
+from benchmarks import BENCHMARKS, ack, events, markup, memory, poller, previews, webhooks
 from benchmarks.report import SKIP, Result
 
 
@@ -24,7 +24,21 @@ def run_tiny(name: str) -> Result:
 
 
 def test_every_benchmark_is_listed() -> None:
-    assert set(BENCHMARKS) == {"ack", "events", "previews", "poller", "webhooks", "memory"}
+    assert set(BENCHMARKS) == {
+        "ack",
+        "events",
+        "previews",
+        "poller",
+        "webhooks",
+        "memory",
+        "markup",
+    }
+
+
+def test_markup() -> None:
+    counts = run_tiny("markup").counts
+    assert counts["Jira -> mrkdwn conversions"] == len(markup.JIRA_UNITS) + 1
+    assert counts["Slack -> Jira conversions"] == len(markup.SLACK_UNITS) + 1
 
 
 def test_ack() -> None:

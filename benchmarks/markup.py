@@ -1,0 +1,140 @@
+"""7. Markup conversion time for long texts (~4,000 characters): Jira wiki markup to Slack
+(jira2markdown, both of Connect's targets), Slack mrkdwn to Jira, and ADF to text.
+
+Not a SPEC §10 bar of its own: conversions run while Connect answers (previews, cards,
+notifications, the create modal), so each must stay well under the 3 s ack budget. Long lines
+of unclosed markup are the hard case (unguarded jira2markdown needed 5-45 s for some of them);
+a realistic long description is measured beside them. The tests check that these convert, not
+how fast: their speed is measured here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.report import Result, ms, percentile
+
+NAME = "markup"
+TITLE = "markup conversion of ~4,000-character texts"
+LENGTH = 4_000
+BAR = 0.3  # seconds a conversion may take: a tenth of the 3 s ack budget
+
+JIRA_UNITS = ("-a ", "*b ", "[c ", "+d ", "{color:red}e ", "!f ", "x-y- ", "_g ", "{{h ", "^i ")
+SLACK_UNITS = ("*a ", "_b ", "~c ", "-d ", "+e ", "`f ", "[g ", "<@U1> ", "&gt; ")
+JIRA_DESCRIPTION = """h2. Outage in *checkout* ([~accountid:5b10a2844c20165700ede21g])
+
+Customers saw _intermittent_ 502s from {{/api/checkout}} between 09:12 and 09:47 UTC.
+See [the dashboard|https://grafana.example.com/d/abc?from=now-6h] and OPS-1234.
+
+||Region||Errors||p99||
+|eu-west-1|1,204|2.3 s|
+|us-east-1|87|0.9 s|
+
+# Rolled back release *2024.11.3*
+## Drained {color:red}node-17{color}
+## Raised the pool to +64+ connections
+* follow-up: -remove- retire the old -client-
+** owner: [~accountid:5b10a2844c20165700ede21g]
+
+{code:python}
+def handler(request):
+    return checkout(request)  # *not* markup, _ever_
+{code}
+
+{quote}The pool was exhausted before the alarm fired.{quote}
+{noformat}
+raw -text- with *stars* and [brackets]
+{noformat}
+bq. Next review on Friday. !screenshot.png|thumbnail!
+
+"""
+SLACK_MESSAGE = (
+    "*Heads up* <@U1>: _checkout_ is ~flaky~ again, see <https://grafana.example.com/d/abc|the "
+    "dashboard> and <#C1>.\n> quoted line with `code` and &lt;html&gt;\n"
+    "```\nblock *not* bold\n```\n"
+    "• bullet one\n• bullet two with :tada:\n"
+)
+
+
+@dataclass(frozen=True)
+class Size:
+    repeats: int = 5  # conversions of each text by each converter
+
+
+FULL = Size()
+TINY = Size(repeats=1)
+
+
+def run(size: Size = FULL) -> Result:
+    from services.markup import (
+        adf_to_text,
+        jira_to_mrkdwn,
+        jira_to_slack_markdown,
+        slack_to_jira,
+    )
+
+    result = Result(NAME, TITLE)
+    users = {"5b10a2844c20165700ede21g": "Alice Adams", "U1": "alice"}
+    jira_texts = [("realistic description", _long(JIRA_DESCRIPTION))] + [
+        (f"unclosed {unit.strip()!r} x{LENGTH // len(unit)}", _long(unit)) for unit in JIRA_UNITS
+    ]
+    slack_texts = [("realistic message", _long(SLACK_MESSAGE))] + [
+        (f"unclosed {unit.strip()!r} x{LENGTH // len(unit)}", _long(unit)) for unit in SLACK_UNITS
+    ]
+    converters: list[tuple[str, Callable[[Any], str], list[tuple[str, Any]]]] = [
+        (
+            "Jira -> Slack markdown",
+            lambda t: jira_to_slack_markdown(t, user_names=users),
+            jira_texts,
+        ),
+        ("Jira -> mrkdwn", lambda t: jira_to_mrkdwn(t, user_names=users), jira_texts),
+        ("Slack -> Jira", lambda t: slack_to_jira(t, user_names=users), slack_texts),
+        ("ADF -> text", adf_to_text, [("realistic document", _adf(_long(JIRA_DESCRIPTION)))]),
+    ]
+    for label, convert, texts in converters:
+        times: list[float] = []
+        worst = ("", 0.0)
+        for text_label, text in texts:
+            for _ in range(size.repeats):
+                started = time.perf_counter()
+                convert(text)
+                took = time.perf_counter() - started
+                times.append(took)
+                if took > worst[1]:
+                    worst = (text_label, took)
+        slowest = max(times)
+        result.check(
+            f"{label}: per conversion ({len(texts)} texts x {size.repeats})",
+            f"p50 {ms(percentile(times, 50))}, max {ms(slowest)} ({worst[0]})",
+            f"< {BAR * 1000:.0f} ms (ack budget 3 s)",
+            slowest < BAR,
+        )
+        result.counts[f"{label} conversions"] = len(times)
+    result.notes.append(
+        f"Texts of {LENGTH:,} characters; 'unclosed' texts repeat one piece of markup that never "
+        "closes (the inputs that made unguarded jira2markdown take seconds)."
+    )
+    return result
+
+
+def _long(piece: str) -> str:
+    return (piece * (LENGTH // len(piece) + 1))[:LENGTH]
+
+
+def _adf(text: str) -> dict[str, Any]:
+    """A Cloud (API v3) document of the same size: paragraphs with marks, a list, code."""
+    content: list[dict[str, Any]] = []
+    for i, line in enumerate(line for line in text.splitlines() if line.strip()):
+        node: dict[str, Any] = {"type": "text", "text": line}
+        if i % 3 == 0:
+            node["marks"] = [{"type": "strong"}]
+        content.append({"type": "paragraph", "content": [node]})
+        if i % 7 == 0:
+            item = {"type": "paragraph", "content": [{"type": "text", "text": line}]}
+            content.append(
+                {"type": "bulletList", "content": [{"type": "listItem", "content": [item]}]}
+            )
+    return {"type": "doc", "version": 1, "content": content}
