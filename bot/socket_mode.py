@@ -11,6 +11,7 @@ Everything else is `serve`: waitress still answers /jira/webhook, /health, /read
 
 from __future__ import annotations
 
+import contextvars
 import gc
 import logging
 import sys
@@ -136,7 +137,8 @@ class _ObservedHandler(SocketModeHandler):
         # lazy listeners' included (the work pool copies the context).
         try:
             with log_context(request_id=req.envelope_id):
-                super().handle(client, req)
+                # As over HTTP: what listeners set (the workspace) ends with the envelope.
+                contextvars.copy_context().run(super().handle, client, req)
         finally:
             self._observe(req.type, time.perf_counter() - started)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import json
@@ -82,7 +83,9 @@ def create_web_app(
         problem = slack_body_problem(body, request.headers.get("Content-Type", ""))
         if problem:
             return error_response(400, "INVALID_PAYLOAD", problem)
-        return slack_handler.handle(request)
+        # In a context of its own: what listeners set there (the workspace being served)
+        # ends with the request, and lazy listeners take a copy of it with them.
+        return contextvars.copy_context().run(slack_handler.handle, request)
 
     oauth_flow = bolt_app.oauth_flow
     if oauth_flow is not None:  # multi-workspace mode: Bolt's OAuth flow, stores of our own
