@@ -10,7 +10,16 @@ import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from bot.database import SchemaOutOfDate, create_db_engine, current_revision, upgrade
+from sqlalchemy import Engine
+
+from bot.database import (
+    SchemaOutOfDate,
+    create_db_engine,
+    current_revision,
+    ensure_schema,
+    session_factory,
+    upgrade,
+)
 from bot.logs import configure_logging
 from bot.manifest import dump_manifest, load_manifest, render_manifest
 from bot.settings import Settings, SettingsError, load_settings
@@ -61,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     db_commands.add_parser(
         "current", help="print the schema revision", description="Print the schema revision."
+    )
+    db_commands.add_parser(
+        "reencrypt",
+        help="re-encrypt stored OAuth tokens with the first CONNECT_ENCRYPTION_KEY",
+        description="After setting CONNECT_ENCRYPTION_KEY=NEW,OLD: re-encrypt every stored "
+        "OAuth token with NEW, so that OLD can be dropped from the setting.",
     )
 
     manifest = commands.add_parser(
@@ -118,6 +133,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "db":
         engine = create_db_engine(settings.database_url)
         try:
+            if args.db_command == "reencrypt":
+                return reencrypt_tokens(settings, engine)
             if args.db_command == "upgrade":
                 upgrade(engine)
             print(current_revision(engine) or "empty")
@@ -140,6 +157,24 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         port=getattr(args, "port", None),
         with_worker=not getattr(args, "no_worker", False),
     )
+
+
+def reencrypt_tokens(settings: Settings, engine: Engine) -> int:
+    from services.installations import Installations
+    from services.token_cipher import TokenCipher
+    from services.unit_of_work import UnitOfWork
+
+    if settings.connect_encryption_key is None:
+        raise SettingsError("missing settings: CONNECT_ENCRYPTION_KEY (NEW,OLD to rotate)")
+    ensure_schema(engine)
+    sessions = session_factory(engine)
+    installations = Installations(
+        lambda: UnitOfWork(sessions),
+        TokenCipher(settings.connect_encryption_key.get_secret_value()),
+    )
+    count = installations.reencrypt()
+    print(f"re-encrypted the tokens of {count} installation(s) with the first key")
+    return 0
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, with_worker: bool) -> int:

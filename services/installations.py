@@ -173,6 +173,20 @@ class Installations:
         )
         return removed
 
+    def reencrypt(self) -> int:
+        """Re-encrypt every stored token with the first key of CONNECT_ENCRYPTION_KEY (after
+        `NEW,OLD` was set), so that OLD can then be dropped; the number of installations."""
+        with self.uow() as work:
+            rows = list(work.session.scalars(select(SlackInstallation)))
+            for row in rows:
+                row.bot_token_encrypted = self.cipher.rotate(row.bot_token_encrypted)
+                if row.bot_refresh_token_encrypted:
+                    row.bot_refresh_token_encrypted = self.cipher.rotate(
+                        row.bot_refresh_token_encrypted
+                    )
+            work.commit()
+        return len(rows)
+
     def _bot(self, row: SlackInstallation) -> InstalledBot:
         refresh = row.bot_refresh_token_encrypted
         return InstalledBot(

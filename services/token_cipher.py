@@ -42,7 +42,12 @@ class TokenCipher:
 
     def rotate(self, stored: str) -> str:
         """Re-encrypt with the first key (for stores written under an older one)."""
-        return self._fernet.rotate(stored.encode("ascii")).decode("ascii")
+        try:
+            return self._fernet.rotate(stored.encode("ascii")).decode("ascii")
+        except (InvalidToken, UnicodeError) as exc:
+            raise TokenCipherError(
+                "a stored token cannot be decrypted with any key of CONNECT_ENCRYPTION_KEY"
+            ) from exc
 
 
 def fernet_keys(keys: str) -> list[bytes]:

@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
+from bot.database import create_db_engine, session_factory, upgrade
 from bot.settings import Settings
+from services.installations import Installations, InstalledBot
+from services.token_cipher import TokenCipher
+from services.unit_of_work import UnitOfWork
 from tests.e2e.conftest import SIGNING_SECRET
 from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
@@ -298,3 +304,36 @@ def test_run_with_half_the_credentials_names_the_rest(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "SLACK_SIGNING_SECRET" in result.stderr and "JIRA_URL" in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_db_reencrypt_moves_stored_tokens_to_the_new_key(tmp_path: Path) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    engine = create_db_engine(url)
+    upgrade(engine)
+    sessions = session_factory(engine)
+
+    def store(key: str) -> Installations:
+        return Installations(lambda: UnitOfWork(sessions), TokenCipher(key))
+
+    store(old).save(InstalledBot(team_id="T1", bot_token=SecretStr("xoxb-kept-safe")))
+
+    wrong = run_bot(
+        "db", "reencrypt", env=clean_env(tmp_path, CONNECT_ENCRYPTION_KEY=new), cwd=tmp_path
+    )
+    assert wrong.returncode == 2
+    last = wrong.stderr.strip().splitlines()[-1]
+    assert last.startswith("connect: ") and "CONNECT_ENCRYPTION_KEY" in last
+    assert "Traceback" not in wrong.stderr
+
+    rotated = run_bot(
+        "db",
+        "reencrypt",
+        env=clean_env(tmp_path, CONNECT_ENCRYPTION_KEY=f"{new},{old}"),
+        cwd=tmp_path,
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    assert "1 installation" in rotated.stdout
+    found = store(new).find("T1")
+    assert found is not None and found.bot_token.get_secret_value() == "xoxb-kept-safe"
+    engine.dispose()
