@@ -1,11 +1,14 @@
 """7. Markup conversion time for long texts (~4,000 characters): Jira wiki markup to Slack
 (jira2markdown, both of Connect's targets), Slack mrkdwn to Jira, and ADF to text.
 
-Not a SPEC §10 bar of its own: conversions run while Connect answers (previews, cards,
-notifications, the create modal), so each must stay well under the 3 s ack budget. Long lines
-of unclosed markup are the hard case (unguarded jira2markdown needed 5-45 s for some of them);
-a realistic long description is measured beside them. The tests check that these convert, not
-how fast: their speed is measured here.
+Not a SPEC §10 bar of its own, and never inside an ack: Slack -> Jira runs after the ack
+(create, comment, link), Jira -> Slack in the worker, when a comment notification is rendered.
+Each conversion should stay well under the 3 s a Slack request may take. Long lines of
+unclosed markup are the hard case (unguarded jira2markdown needed 5-45 s for some of them);
+a realistic long description is measured beside them. The raw Jira -> Slack conversion of a
+whole 4,000-character text is the library's cost; what Connect pays is the last row: a comment
+notification converts only what it can show (1,500 characters). The tests check that these
+convert, not how fast: their speed is measured here.
 """
 
 from __future__ import annotations
@@ -109,10 +112,11 @@ def run(size: Size = FULL) -> Result:
         result.check(
             f"{label}: per conversion ({len(texts)} texts x {size.repeats})",
             f"p50 {ms(percentile(times, 50))}, max {ms(slowest)} ({worst[0]})",
-            f"< {BAR * 1000:.0f} ms (ack budget 3 s)",
+            f"< {BAR * 1000:.0f} ms",
             slowest < BAR,
         )
         result.counts[f"{label} conversions"] = len(times)
+    _notification_row(result, jira_texts, size)
     result.notes.append(
         f"Texts of {LENGTH:,} characters; 'unclosed' texts repeat one piece of markup that never "
         "closes (the inputs that made unguarded jira2markdown take seconds)."
@@ -138,3 +142,31 @@ def _adf(text: str) -> dict[str, Any]:
                 {"type": "bulletList", "content": [{"type": "listItem", "content": [item]}]}
             )
     return {"type": "doc", "version": 1, "content": content}
+
+
+def _notification_row(result: Result, texts: list[tuple[str, Any]], size: Size) -> None:
+    """What a comment notification costs to render, with each text as the comment."""
+    from handlers.notifications import render_notification
+
+    times: list[float] = []
+    worst = ("", 0.0)
+    for text_label, text in texts:
+        payload = {
+            "issue": {"key": "OPS-1", "summary": "Checkout", "url": "https://jira/browse/OPS-1"},
+            "changes": [{"kind": "comment_added", "actor": "Bob Baker", "comment": text}],
+        }
+        for _ in range(size.repeats):
+            started = time.perf_counter()
+            render_notification(payload)
+            took = time.perf_counter() - started
+            times.append(took)
+            if took > worst[1]:
+                worst = (text_label, took)
+    result.check(
+        f"comment notification with a {LENGTH:,}-character comment: render "
+        f"({len(texts)} texts x {size.repeats})",
+        f"p50 {ms(percentile(times, 50))}, max {ms(max(times))} ({worst[0]})",
+        f"< {BAR * 1000:.0f} ms",
+        max(times) < BAR,
+    )
+    result.counts["comment notifications rendered"] = len(times)

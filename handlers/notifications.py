@@ -60,7 +60,8 @@ def _line(change: Mapping[str, Any], link: str) -> str:
         return f"{who} renamed {link} to “{new}”"
     if kind in ("comment_added", "comment_edited"):
         verb = "commented on" if kind == "comment_added" else "edited a comment on"
-        body = truncate_for_slack(jira_to_mrkdwn(str(change.get("comment") or "")), COMMENT_LIMIT)
+        comment = jira_to_mrkdwn(str(change.get("comment") or ""), shown=COMMENT_LIMIT)
+        body = truncate_for_slack(comment, COMMENT_LIMIT)
         quoted = "\n".join(f">{line}" for line in body.splitlines() or [""])
         return f"{who} {verb} {link}:\n{quoted}"
     if kind == "comment_deleted":
