@@ -10,6 +10,7 @@ this thread (Connect's own account otherwise), plus the Jira-side helpers `add_i
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -53,6 +54,10 @@ from clients.jira_memory_model import (
 )
 from clients.jira_sample import load_sample_data
 
+# `key in ("A-1", …) AND …`: the poller's searches (see InMemoryJira._candidates).
+_LISTED_KEYS = re.compile(r"^\s*(?:key|issuekey)\s+in\s*\(([^()]*)\)\s+and\s", re.IGNORECASE)
+_OR_NOT = re.compile(r"\b(?:or|not)\b", re.IGNORECASE)
+
 
 class InMemoryJira:
     def __init__(
@@ -81,6 +86,7 @@ class InMemoryJira:
         self._ids: dict[str, str] = {}  # issue id, key or former key -> issue id
         self._version = 0  # bumped on every change, so that search can reuse its rows
         self._rows: tuple[int, dict[str, frozenset[str]], list[JqlRow]] = (-1, {}, [])
+        self._found: dict[tuple[str, str, int], list[str]] = {}  # (jql, user, second) -> refs
         self._counters: dict[str, int] = {}
         self._next_id = 10001
         self._failures: list[tuple[str | None, JiraError]] = []
@@ -216,10 +222,30 @@ class InMemoryJira:
                 known = jql_known(stored, self._projects.values(), self._users.values())
                 rows = [jql_row(s, self._projects[s.issue.project_key]) for s in stored]
                 self._rows = (self._version, known, rows)
-            query = parse_jql(jql, self._jql_context(known))
-            if not query.order_by:
-                query = replace(query, order_by=(("created", True), ("key", True)))
-            return [self._records[row.ref].issue for row in query.apply(rows)]
+                self._found.clear()
+            context = self._jql_context(known)
+            # Like Jira's own index: the pages of one search, asked within the same second of
+            # the same data, are read from one evaluation of the query.
+            memo = (jql, context.current_user, int(context.now.timestamp()))
+            refs = self._found.get(memo)
+            if refs is None:
+                query = parse_jql(jql, context)
+                if not query.order_by:
+                    query = replace(query, order_by=(("created", True), ("key", True)))
+                refs = [row.ref for row in query.apply(self._candidates(jql, rows))]
+                if len(self._found) >= 64:
+                    self._found.clear()
+                self._found[memo] = refs
+            return [self._records[ref].issue for ref in refs]
+
+    def _candidates(self, jql: str, rows: list[JqlRow]) -> list[JqlRow]:
+        """The rows `jql` can match: for `key in (…) AND …` with no OR or NOT anywhere (a pure
+        conjunction), only the listed issues' rows; else every row."""
+        listed = _LISTED_KEYS.match(jql)
+        if listed is None or _OR_NOT.search(jql):
+            return rows
+        ids = {self._ids.get(key.strip().strip("\"'").upper()) for key in listed[1].split(",")}
+        return [row for row in rows if row.ref in ids]
 
     def add_listener(self, listener: Callable[[IssueChange], None]) -> None:
         """`listener` gets every IssueChange, e.g. to play it to Connect as a webhook."""

@@ -413,3 +413,28 @@ def test_page_size_is_capped_like_jira(clock: FakeClock) -> None:
         "project = BIG ORDER BY key", max_results=500, page_token=page.next_page_token
     )
     assert (len(rest.issues), rest.next_page_token) == (50, None)
+
+
+# -- search answers from its index like Jira's ---------------------------------------------------
+
+
+def test_key_lists_answer_as_the_whole_query_would(jira: InMemoryJira) -> None:
+    every = keys(jira, "project = OPS ORDER BY key ASC")
+    first, second = every[0], every[1]
+    listed = f'key in ("{first}", "{second}")'
+    assert keys(jira, f"{listed} AND project = OPS ORDER BY key ASC") == [first, second]
+    # With OR, a key list no longer bounds what matches: every OPS issue answers.
+    assert keys(jira, f"{listed} AND project = WEB OR project = OPS ORDER BY key ASC") == every
+    assert keys(jira, f'key in ("{first}") AND NOT key = "{first}"') == []
+
+
+def test_the_same_search_sees_changes_and_time_passing(
+    jira: InMemoryJira, clock: FakeClock
+) -> None:
+    jql = "project = OPS AND updated >= -5m ORDER BY key ASC"
+    assert keys(jira, jql) == []
+    key = keys(jira, "project = OPS ORDER BY key ASC")[0]
+    jira.update_issue(key, summary="Touched")
+    assert keys(jira, jql) == [key]  # a change: asked again
+    clock.advance(minutes=6)
+    assert keys(jira, jql) == []  # time passed: asked again
