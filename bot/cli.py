@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import signal
 import sys
@@ -178,7 +177,13 @@ def reencrypt_tokens(settings: Settings, engine: Engine) -> int:
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, with_worker: bool) -> int:
-    from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
+    from bot.container import (
+        build_bolt_app,
+        build_runtime,
+        build_web_app,
+        build_worker,
+        run_until_stopped,
+    )
     from bot.server import WebServer
 
     runtime = build_runtime(settings)
@@ -188,21 +193,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, with_worker
         port=port if port is not None else settings.connect_port,
     )
     worker = build_worker(runtime) if with_worker else None
-    server.stop_on_signals()
-    # What start-up built lives as long as the process: keep it out of every later collection
-    # (full collections of it paused acks by 45-90 ms in benchmarks/ack.py).
-    gc.collect()
-    gc.freeze()
-    if worker:
-        worker.start()
-    log.info("Connect listening on %s", server.url)
-    try:
-        server.run()
-    finally:
-        if worker:
-            worker.stop()
-        runtime.close()
-    return 0
+    return run_until_stopped(runtime, server, worker, started="Connect listening on %s")
 
 
 def run_demo(settings: Settings, *, interactive: bool) -> int:

@@ -12,7 +12,6 @@ Everything else is `serve`: waitress still answers /jira/webhook, /health, /read
 from __future__ import annotations
 
 import contextvars
-import gc
 import logging
 import sys
 import threading
@@ -146,7 +145,13 @@ class _ObservedHandler(SocketModeHandler):
 def run_socket_mode(
     settings: Settings, *, host: str | None, port: int | None, with_worker: bool
 ) -> int:
-    from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
+    from bot.container import (
+        build_bolt_app,
+        build_runtime,
+        build_web_app,
+        build_worker,
+        run_until_stopped,
+    )
     from bot.server import WebServer
 
     app_token = require_app_token(settings)
@@ -169,22 +174,13 @@ def run_socket_mode(
         runtime.close()
         return _refused(exc)
     worker = build_worker(runtime) if with_worker else None
-    server.stop_on_signals()
-    # As in `serve`: what start-up built lives as long as the process; keep it out of later
-    # collections.
-    gc.collect()
-    gc.freeze()
-    if worker:
-        worker.start()
-    log.info("Connect in Socket Mode; Jira webhooks and health on %s", server.url)
-    try:
-        server.run()
-    finally:
-        link.close()
-        if worker:
-            worker.stop()
-        runtime.close()
-    return 0
+    return run_until_stopped(
+        runtime,
+        server,
+        worker,
+        started="Connect in Socket Mode; Jira webhooks and health on %s",
+        closing=link.close,
+    )
 
 
 def _refused(exc: Exception) -> int:
