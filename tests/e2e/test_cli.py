@@ -140,14 +140,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, 
         env = clean_env(
             tmp_path, **bot_env(slack, jira), CONNECT_HOST="127.0.0.1", CONNECT_PORT=str(port)
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = start_bot("serve", env=env, cwd=tmp_path)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)
@@ -156,6 +149,18 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, 
             if process.poll() is None:
                 process.kill()
             process.wait(10)
+
+
+def start_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """`python -m bot ARGS` running, its stdout and stderr merged into one text pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[str]) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import requests
 
 from tests.e2e.conftest import SIGNING_SECRET
-from tests.e2e.test_cli import bot_env, clean_env, free_port, wait_until_healthy
+from tests.e2e.test_cli import bot_env, clean_env, free_port, start_bot, wait_until_healthy
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
 from tests.fakes.slack_server import FakeSlackServer
@@ -28,14 +26,7 @@ def test_sigterm_lets_an_answer_in_flight_reach_slack_then_exits_cleanly(tmp_pat
             CONNECT_PORT=str(port),
             CONNECT_POLL_INTERVAL="0",
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = start_bot("serve", env=env, cwd=tmp_path)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)

@@ -8,7 +8,6 @@ import hmac
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import requests
 from clients.jira_memory_webhooks import issue_json, user_json
 from clients.slack_transcript import SlackMessage
 from tests.e2e.conftest import WEBHOOK_SECRET
-from tests.e2e.test_cli import bot_env, clean_env, free_port, run_bot, wait_until_healthy
+from tests.e2e.test_cli import bot_env, clean_env, free_port, run_bot, start_bot, wait_until_healthy
 from tests.e2e.test_message_shortcuts import message_action, picked, suggestion
 from tests.e2e.test_oauth_install import CLIENT_ID, CLIENT_SECRET, INSTALLED_TOKEN, KEY, install
 from tests.fakes.jira_server import FakeJiraServer
@@ -66,14 +65,7 @@ def wait_until(find: Callable[[], T], timeout: float = 15) -> T:
 
 
 def start_socket(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "socket", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    return start_bot("socket", *args, env=env, cwd=cwd)
 
 
 @pytest.fixture

@@ -8,15 +8,13 @@ import hashlib
 import hmac
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
-from tests.e2e.test_cli import bot_env, clean_env, free_port, wait_until_healthy
+from tests.e2e.test_cli import bot_env, clean_env, free_port, start_bot, wait_until_healthy
 from tests.fakes.jira_server import DEFAULT_API_TOKEN, FakeJiraServer
 from tests.fakes.slack_requests import signed_headers
 from tests.fakes.slack_server import FakeSlackServer
@@ -34,14 +32,7 @@ def test_serve_logs_json_lines_with_request_and_delivery_ids(tmp_path: Path) -> 
             CONNECT_POLL_INTERVAL="0",
             CONNECT_LOG_FORMAT="json",
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        process = start_bot("serve", env=env, cwd=tmp_path)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_until_healthy(url, process)
