@@ -146,9 +146,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, 
             wait_until_healthy(url, process)
             yield process, url, slack
         finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
+            stop_bot(process)
 
 
 def start_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -161,6 +159,15 @@ def start_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[st
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def stop_bot(process: subprocess.Popen[str]) -> None:
+    """Kill the process if it still runs (a test that failed midway), reap it, close its pipe."""
+    if process.poll() is None:
+        process.kill()
+    process.wait(10)
+    if process.stdout:
+        process.stdout.close()
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[str]) -> None:

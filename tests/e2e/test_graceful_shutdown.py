@@ -8,7 +8,14 @@ from pathlib import Path
 import requests
 
 from tests.e2e.conftest import SIGNING_SECRET
-from tests.e2e.test_cli import bot_env, clean_env, free_port, start_bot, wait_until_healthy
+from tests.e2e.test_cli import (
+    bot_env,
+    clean_env,
+    free_port,
+    start_bot,
+    stop_bot,
+    wait_until_healthy,
+)
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
 from tests.fakes.slack_server import FakeSlackServer
@@ -50,6 +57,4 @@ def test_sigterm_lets_an_answer_in_flight_reach_slack_then_exits_cleanly(tmp_pat
             (card,) = slack.responses(response_url)
             assert "OPS-1" in str(card)
         finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
+            stop_bot(process)

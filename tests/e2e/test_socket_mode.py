@@ -21,7 +21,15 @@ import requests
 from clients.jira_memory_webhooks import issue_json, user_json
 from clients.slack_transcript import SlackMessage
 from tests.e2e.conftest import WEBHOOK_SECRET
-from tests.e2e.test_cli import bot_env, clean_env, free_port, run_bot, start_bot, wait_until_healthy
+from tests.e2e.test_cli import (
+    bot_env,
+    clean_env,
+    free_port,
+    run_bot,
+    start_bot,
+    stop_bot,
+    wait_until_healthy,
+)
 from tests.e2e.test_message_shortcuts import message_action, picked, suggestion
 from tests.e2e.test_oauth_install import CLIENT_ID, CLIENT_SECRET, INSTALLED_TOKEN, KEY, install
 from tests.fakes.jira_server import FakeJiraServer
@@ -94,11 +102,7 @@ def socket_connect(tmp_path: Path) -> Iterator[SocketConnect]:
             sockets.wait_for_connection(1)
             yield SocketConnect(process, f"http://127.0.0.1:{port}", slack, jira, sockets)
         finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
-            if process.stdout:
-                process.stdout.close()
+            stop_bot(process)
 
 
 def status_change_webhook(jira: FakeJiraServer, changelog_id: str) -> tuple[bytes, str]:
@@ -246,11 +250,7 @@ def test_no_worker_still_answers_slack_over_the_socket(tmp_path: Path) -> None:
             process.send_signal(signal.SIGTERM)
             assert process.wait(30) == 0
         finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
-            if process.stdout:
-                process.stdout.close()
+            stop_bot(process)
 
 
 def test_oauth_mode_serves_each_workspace_with_its_installed_token(tmp_path: Path) -> None:
@@ -291,11 +291,7 @@ def test_oauth_mode_serves_each_workspace_with_its_installed_token(tmp_path: Pat
             process.send_signal(signal.SIGTERM)
             assert process.wait(30) == 0
         finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
-            if process.stdout:
-                process.stdout.close()
+            stop_bot(process)
 
 
 def test_socket_has_help_and_is_listed(tmp_path: Path) -> None:
