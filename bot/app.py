@@ -14,6 +14,7 @@ from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 
 from bot.lazy_requests import use_shallow_lazy_requests
+from clients.slack_http import pooled_copy
 from clients.slack_teams import current_team
 from handlers import register_listeners
 from services.context import ConnectServices
@@ -68,6 +69,9 @@ def _drop_token_notice(record: logging.LogRecord) -> bool:
 def _inject(services: ConnectServices) -> Callable[..., Any]:
     def inject_services(context: BoltContext, next: Callable[[], None]) -> None:
         context["services"] = services
+        # Multi-workspace mode: Bolt builds a urllib WebClient per request for the workspace's
+        # token; listeners call Slack through a kept-alive one instead (clients/slack_http).
+        context["client"] = pooled_copy(context.client)
         # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
         # inherit it through the executor (bot.context_executor).
         current_team.set(context.team_id)

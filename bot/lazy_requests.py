@@ -1,32 +1,41 @@
-"""The copy of a request that a lazy listener gets, made without `copy.deepcopy`.
+"""Handing a request to its lazy listeners at a small cost to the ack.
 
-Bolt hands each lazy listener its own copy of the request (`ThreadListenerRunner.
-_build_lazy_request`): `request.to_copyable()`, which already parses a fresh body from the raw
-body (HTTP mode), builds fresh headers and a fresh context dict and deep-copies Connect's own
-context values, and then a `copy.deepcopy` of all of that. The second copy also deep-copies
-the context's shared machinery (the WebClient, `ack`, `say`, `respond`, the logger): about a
-tenth of an ack's CPU time, spent inside the ack, for objects the two threads only read.
+Bolt starts each lazy listener from inside the ack (`ThreadListenerRunner._start_lazy_function`)
+and spends, per listener and request, about a tenth of a Connect ack's CPU on it:
 
-`use_shallow_lazy_requests` keeps everything the lazy listener can change its own (body,
-headers, query and context dict are new objects; Connect's context values are deep-copied by
-`to_copyable` as before) and shares only the read-only machinery. In Socket Mode the body is
-not re-parsed, so it is still deep-copied.
+- `_build_lazy_request` gives the lazy listener its own copy of the request:
+  `request.to_copyable()`, which parses the raw body again (HTTP mode: `parse_qsl` and
+  `json.loads` of the whole payload), builds fresh headers and a fresh context dict and
+  deep-copies Connect's context values, and then a `copy.deepcopy` of all of that, which also
+  deep-copies the context's shared machinery (the WebClient, `ack`, `say`, the logger);
+- `ThreadLazyListenerRunner.start` asks `inspect.getfullargspec` for the listener's
+  arguments, every time.
+
+`use_shallow_lazy_requests` keeps the copy's guarantees at less cost: the body is a deep copy
+of the parsed body (not parsed again), headers, query and the context dict are new objects,
+Connect's context values are deep-copied by `BoltContext.to_copyable` as before, and only the
+read-only machinery is shared. Argument names are looked up once per listener function.
 
 It also lets a middleware decide, after the ack, whether the lazy listeners run at all: when
 the request's context has a `LAZY_GATE` callable, each lazy listener first asks it, in its
 executor thread, and is skipped on False (handlers.event_dedupe records a Slack event there,
 so that the ack waits on no database write).
+
+Written against slack_bolt 1.x (pinned <2); tests/integration/test_lazy_requests.py checks
+what a lazy listener receives.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import types
 from collections.abc import Callable
-from typing import Any
 
 from slack_bolt import App, BoltRequest
+from slack_bolt.kwargs_injection import build_required_kwargs
+from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
 
 from handlers.event_dedupe import LAZY_GATE
@@ -36,43 +45,62 @@ def use_shallow_lazy_requests(app: App) -> None:
     runner = app.listener_runner
     runner._build_lazy_request = types.MethodType(_build_lazy_request, runner)  # type: ignore[method-assign]
     lazy_runner = runner.lazy_listener_runner
-    start = lazy_runner.start
-
-    def start_gated(function: Callable[..., None], request: BoltRequest) -> None:
-        gate = request.context.get(LAZY_GATE)
-        start(function=function if gate is None else _gated(function, gate), request=request)
-
-    lazy_runner.start = start_gated  # type: ignore[method-assign]
+    if not isinstance(lazy_runner, ThreadLazyListenerRunner):
+        raise TypeError(f"unexpected lazy listener runner {type(lazy_runner).__name__}")
+    lazy_runner.start = types.MethodType(_start, lazy_runner)  # type: ignore[method-assign]
 
 
-def _gated(function: Callable[..., None], gate: Callable[[], bool]) -> Callable[..., None]:
-    """`function`, run only if `gate()` says so (Bolt passes it the arguments `function` asks
-    for: it reads them through `__wrapped__`)."""
+def _start(
+    self: ThreadLazyListenerRunner, function: Callable[..., None], request: BoltRequest
+) -> None:
+    """Bolt's `ThreadLazyListenerRunner.start` with the argument names looked up once, and the
+    request's LAZY_GATE asked first."""
+    gate = request.context.get(LAZY_GATE)
+    arg_names = _arg_names(inspect.unwrap(function))
+    logger = self.logger
 
-    @functools.wraps(function)
-    def run(**kwargs: Any) -> None:
-        if gate():
-            function(**kwargs)
+    def run() -> None:
+        if gate is not None and not gate():
+            return
+        try:
+            function(
+                **build_required_kwargs(
+                    logger=logger,
+                    required_arg_names=arg_names,
+                    request=request,
+                    response=None,
+                    this_func=function,
+                )
+            )
+        except Exception as error:  # as Bolt's own runner (handlers.lazy_guard logs first)
+            logger.error(f"Failed to run an internal function ({error})")
 
-    return run
+    self.executor.submit(run)
+
+
+@functools.cache
+def _arg_names(function: Callable[..., None]) -> list[str]:
+    """What Bolt's `get_arg_names_of_callable` answers (the listener functions are few and
+    live as long as the app)."""
+    return inspect.getfullargspec(function).args
 
 
 def _build_lazy_request(
     self: ThreadListenerRunner, request: BoltRequest, lazy_func_name: str
 ) -> BoltRequest:
-    """Bolt's own `_build_lazy_request` (slack_bolt 1.x), less the deep copy of what
-    `to_copyable` already copied."""
-    copied_request = request.to_copyable()
-    if request.mode != "http":  # Socket Mode: to_copyable shares the parsed body
-        copied_request.body = copy.deepcopy(request.body)
-    copied_request.headers = {name: list(values) for name, values in request.headers.items()}
-    copied_request.query = {name: list(values) for name, values in request.query.items()}
-    copied_request.lazy_only = True
-    copied_request.lazy_function_name = lazy_func_name
+    """Bolt's own `_build_lazy_request` (slack_bolt 1.x), with the parsed body copied instead of
+    parsed again and without the second deep copy."""
+    copied = copy.copy(request)  # then every attribute a listener could change is replaced
+    copied.body = copy.deepcopy(request.body)
+    copied.headers = {name: list(values) for name, values in request.headers.items()}
+    copied.query = {name: list(values) for name, values in request.query.items()}
+    copied.context = request.context.to_copyable()
+    copied.lazy_only = True
+    copied.lazy_function_name = lazy_func_name
     # These are not copyable objects, so manually set for a different thread
-    copied_request.context["listener_runner"] = self
+    copied.context["listener_runner"] = self
     if request.context.get_thread_context is not None:
-        copied_request.context["get_thread_context"] = request.context.get_thread_context
+        copied.context["get_thread_context"] = request.context.get_thread_context
     if request.context.save_thread_context is not None:
-        copied_request.context["save_thread_context"] = request.context.save_thread_context
-    return copied_request
+        copied.context["save_thread_context"] = request.context.save_thread_context
+    return copied

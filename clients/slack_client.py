@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from clients.observe import CallObserver, NullObserver
+from clients.slack_http import PooledWebClient
 from clients.slack_retry import retry_after_seconds, retry_handlers
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class SlackWebApiClient:
         self._observer: CallObserver = observer or NullObserver()
         # The client built from settings: Slack API URL, timeout, retry handlers, and the bot
         # token when there is one (token-less in multi-workspace mode, see clients/slack_teams).
-        self.base_client = WebClient(
+        self.base_client: WebClient = PooledWebClient(
             token=secret,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             timeout=timeout,  # type: ignore[arg-type]  # annotated int; urllib takes a float

@@ -250,6 +250,9 @@ class FakeSlackServer:
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeSlackServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: on a kept-alive connection Nagle's algorithm
+    # would hold the body back until the client's delayed ACK, 40 ms later.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         return None  # keep test output quiet

@@ -21,6 +21,7 @@ from slack_sdk.web import SlackResponse
 
 from clients.observe import CallObserver
 from clients.slack_client import SlackError, SlackWebApiClient
+from clients.slack_http import PooledWebClient
 
 current_team: ContextVar[str | None] = ContextVar("connect_slack_team", default=None)
 
@@ -88,7 +89,7 @@ class TeamRoutedSlack(SlackWebApiClient):
                 "not_installed", f"Connect is not installed in Slack workspace {team_id}"
             )
         base = self.base_client
-        client = WebClient(
+        client = PooledWebClient(
             token=token.get_secret_value(),
             base_url=base.base_url,
             timeout=base.timeout,
