@@ -16,8 +16,10 @@ from urllib.parse import parse_qs
 
 from flask import Flask, Response, g, request
 from pydantic import BaseModel, ValidationError
-from slack_bolt import App
+from slack_bolt import App, BoltContext, BoltRequest
 from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.adapter.flask.handler import to_flask_response
+from slack_bolt.request.internals import build_context
 from sqlalchemy import Engine, text
 from werkzeug.exceptions import HTTPException
 
@@ -80,12 +82,18 @@ def create_web_app(
         signature = request.headers.get("X-Slack-Signature", "")
         if not slack_signature_valid(signing_secret, body, timestamp, signature):
             return error_response(401, "INVALID_SIGNATURE", "invalid or stale Slack signature")
-        problem = slack_body_problem(body, request.headers.get("Content-Type", ""))
-        if problem:
-            return error_response(400, "INVALID_PAYLOAD", problem)
+        read = read_slack_body(body, request.headers.get("Content-Type", ""))
+        if isinstance(read, str):
+            return error_response(400, "INVALID_PAYLOAD", read)
+        incoming = bolt_request(
+            body.decode("utf-8"), read, request.query_string.decode("utf-8"), request.headers
+        )
         # In a context of its own: what listeners set there (the workspace being served)
         # ends with the request, and lazy listeners take a copy of it with them.
-        return contextvars.copy_context().run(slack_handler.handle, request)
+        return contextvars.copy_context().run(dispatch, incoming)
+
+    def dispatch(incoming: BoltRequest) -> Response:
+        return to_flask_response(bolt_app.dispatch(incoming))
 
     oauth_flow = bolt_app.oauth_flow
     if oauth_flow is not None:  # multi-workspace mode: Bolt's OAuth flow, stores of our own
@@ -155,23 +163,48 @@ def slack_signature_valid(
     return hmac.compare_digest(expected, signature)
 
 
-def slack_body_problem(body: bytes, content_type: str) -> str | None:
-    """Why Bolt could not parse this body, or None; Bolt's Flask adapter would answer 500."""
+def read_slack_body(body: bytes, content_type: str) -> dict[str, Any] | str:
+    """The body of a Slack request read as Bolt wants it (an Events API envelope, an
+    interaction's `payload`, or a slash command's form fields), or why it can't be: a string,
+    where Bolt's Flask adapter would answer 500.
+
+    Bolt's own parser reads any form body that merely contains the text "payload" (a slash
+    command saying `/jira search payload`) as an interaction, finds none and leaves the request
+    unhandled; and reading the body here and again in Bolt (and again for each lazy listener)
+    cost an ack three parses of it. Connect reads it once, here, and hands Bolt the result
+    (`bolt_request`)."""
     try:
         decoded = body.decode("utf-8")
     except UnicodeDecodeError:
         return "the body is not UTF-8 text"
-    if content_type.startswith("application/json") or decoded.lstrip().startswith("{"):
-        return _json_object_problem(decoded, "body", EventsEnvelope)
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or decoded.lstrip().startswith("{"):
+        return _json_object(decoded, "body", EventsEnvelope)
     form = parse_qs(decoded, keep_blank_values=True)
     if not form:
         return "the body is empty or not form-encoded"
     if "payload" in form:
-        return _json_object_problem(form["payload"][0], "payload", InteractionEnvelope)
-    return None
+        return _json_object(form["payload"][0], "payload", InteractionEnvelope)
+    return {name: values[0] for name, values in form.items()}
 
 
-def _json_object_problem(raw: str, what: str, shape: type[BaseModel]) -> str | None:
+def slack_body_problem(body: bytes, content_type: str) -> str | None:
+    """Why a Slack request's body can't be read (read_slack_body), or None."""
+    read = read_slack_body(body, content_type)
+    return read if isinstance(read, str) else None
+
+
+def bolt_request(raw_body: str, body: dict[str, Any], query: str, headers: Any) -> BoltRequest:
+    """Bolt's request for a body already read (BoltRequest parses a text body itself: it is
+    given none, then the text and what was read from it)."""
+    request = BoltRequest(body="", query=query, headers=headers)
+    request.raw_body = raw_body  # what Bolt's signature check reads
+    request.body = body
+    request.context = build_context(BoltContext({}), body)
+    return request
+
+
+def _json_object(raw: str, what: str, shape: type[BaseModel]) -> dict[str, Any] | str:
     try:
         parsed = json.loads(raw)
     except ValueError:
@@ -183,4 +216,4 @@ def _json_object_problem(raw: str, what: str, shape: type[BaseModel]) -> str | N
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in error["loc"]) for error in exc.errors()})
         return f"the {what} is not a Slack request: bad {', '.join(fields)}"
-    return None
+    return parsed

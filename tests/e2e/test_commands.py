@@ -70,6 +70,19 @@ def test_search_by_text_and_by_jql(connect: RunningConnect) -> None:
     assert "WEB-1" in found and "OPS-1" not in found
 
 
+def test_a_command_mentioning_payload_is_read_as_a_command(connect: RunningConnect) -> None:
+    # Bolt's own body parser reads any form body containing "payload" as an interaction
+    # (and finds none): Connect reads the body once, as Slack sends it, and gives Bolt that.
+    response, by_text = connect.slash("search payload")
+    assert response.status_code == 200
+    answer = wait_for_response(connect, by_text)
+    assert "payload" in str(answer)
+    response, comment_url = connect.slash("comment OPS-1 the payload was empty")
+    assert response.status_code == 200
+    assert "Added your comment" in wait_for_response(connect, comment_url)["text"]
+    assert "the payload was empty" in connect.jira.jira.comments("OPS-1")[-1].body
+
+
 def test_transition_by_status_name_case_insensitive(connect: RunningConnect) -> None:
     _, response_url = connect.slash("move OPS-2 in progress")
     answer = wait_for_response(connect, response_url)

@@ -50,3 +50,39 @@ def test_signature_matches_slack_sdks_for_text_and_handles_bytes() -> None:
     assert not slack_signature_valid("s3cret", body, "", signature)
     assert not slack_signature_valid("s3cret", body, "-1", signature)
     assert not slack_signature_valid("s3cret", b"\xff\xfe", stamp, signature, now=1700000000)
+
+
+def test_the_body_is_read_once_as_bolt_wants_it() -> None:
+    from bot.web import read_slack_body
+
+    command = read_slack_body(b"command=%2Fjira&text=search+payload&team_id=T1", FORM)
+    assert command == {"command": "/jira", "text": "search payload", "team_id": "T1"}
+    interaction = read_slack_body(b"payload=%7B%22type%22%3A%22shortcut%22%7D", FORM)
+    assert interaction == {"type": "shortcut"}
+    event = read_slack_body(b'{"type": "url_verification"}', "application/json; charset=utf-8")
+    assert event == {"type": "url_verification"}
+
+
+def test_bolt_gets_the_body_read_and_the_raw_text_for_its_signature_check() -> None:
+    from bot.web import bolt_request
+
+    raw = "command=%2Fjira&text=search+payload&team_id=T1&user_id=U1&channel_id=C1"
+    request = bolt_request(
+        raw,
+        {
+            "command": "/jira",
+            "text": "search payload",
+            "team_id": "T1",
+            "user_id": "U1",
+            "channel_id": "C1",
+        },
+        "",
+        {"content-type": FORM, "x-slack-signature": "v0=abc"},
+    )
+
+    assert request.raw_body == raw
+    assert request.body["text"] == "search payload"
+    assert (request.context.team_id, request.context.user_id) == ("T1", "U1")
+    assert request.context.channel_id == "C1"
+    assert request.headers["x-slack-signature"] == ["v0=abc"]
+    assert request.mode == "http" and request.lazy_only is False
