@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt import App, BoltContext, BoltResponse
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.context.respond import Respond
+from slack_bolt.context.respond.internals import _build_message
 from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
+from slack_sdk.models.attachments import Attachment
+from slack_sdk.models.blocks import Block
+from slack_sdk.webhook import WebhookResponse
 
 from bot.lazy_requests import use_shallow_lazy_requests
-from clients.slack_http import pooled_copy
+from clients.slack_http import PooledWebhookClient, pooled_copy
 from clients.slack_teams import current_team
 from handlers import register_listeners
 from services.context import ConnectServices
@@ -72,12 +77,56 @@ def _inject(services: ConnectServices) -> Callable[..., Any]:
         # Multi-workspace mode: Bolt builds a urllib WebClient per request for the workspace's
         # token; listeners call Slack through a kept-alive one instead (clients/slack_http).
         context["client"] = pooled_copy(context.client)
+        if context.response_url:  # likewise for `respond` (Bolt's posts with urllib)
+            context["respond"] = PooledRespond(
+                response_url=context.response_url,
+                proxy=context.client.proxy,
+                ssl=context.client.ssl,
+            )
         # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
         # inherit it through the executor (bot.context_executor).
         current_team.set(context.team_id)
         next()
 
     return inject_services
+
+
+class PooledRespond(Respond):
+    """Bolt's `respond`, posting to the response_url over a kept-alive connection
+    (clients/slack_http) instead of a new urllib connection per answer."""
+
+    def __call__(
+        self,
+        text: str | dict[str, Any] = "",
+        blocks: Sequence[dict[str, Any] | Block] | None = None,
+        attachments: Sequence[dict[str, Any] | Attachment] | None = None,
+        response_type: str | None = None,
+        replace_original: bool | None = None,
+        delete_original: bool | None = None,
+        unfurl_links: bool | None = None,
+        unfurl_media: bool | None = None,
+        thread_ts: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> WebhookResponse:
+        if self.response_url is None:
+            raise ValueError("respond is unsupported here as there is no response_url")
+        if isinstance(text, dict):
+            message = _build_message(**text)
+        else:
+            message = _build_message(
+                text=text,
+                blocks=blocks,
+                attachments=attachments,
+                response_type=response_type,
+                replace_original=replace_original,
+                delete_original=delete_original,
+                unfurl_links=unfurl_links,
+                unfurl_media=unfurl_media,
+                thread_ts=thread_ts,
+                metadata=metadata,
+            )
+        client = PooledWebhookClient(url=self.response_url, proxy=self.proxy, ssl=self.ssl)
+        return client.send_dict(message)
 
 
 def _answer_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -30,6 +30,7 @@ from urllib.parse import quote
 import requests
 from jira import JIRA, JIRAError
 from pydantic import SecretStr
+from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from clients.jira_client import (
@@ -74,6 +75,8 @@ ISSUE_FIELDS = (
     "updated",
 )
 _THROTTLED = (429, 503)
+# Connections kept to Jira: one per thread that may call it at once (requests keeps 10).
+JIRA_CONNECTIONS = 32
 _MAX_ATTEMPTS = 6
 _PAGE = 50
 # When the running operation must give up retrying (time.monotonic()), per thread/context.
@@ -269,6 +272,7 @@ class JiraRestClient:
                         timeout=self._timeout,
                         max_retries=0,
                     )
+                _tune_session(self._jira._session, self._base_url)
             return self._jira
 
     def _server_info(self) -> ServerInfo:
@@ -402,3 +406,21 @@ def _retry_after(state: RetryCallState) -> float:
     except (TypeError, ValueError):
         return fallback
     return max((when - datetime.now(UTC)).total_seconds(), 0.1)
+
+
+def _tune_session(session: requests.Session, url: str) -> None:
+    """The jira package's session keeping a connection for each thread that may call Jira at
+    once (requests keeps 10 and drops the rest after each call), and the environment read once.
+
+    What requests looks up in the environment before every request (the proxies for this
+    URL, honouring no_proxy, and REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE), looked up once: the Jira
+    site is fixed, and the lookup scans the whole environment each time (about a tenth of a
+    Jira call's CPU). Auth is explicit, so ~/.netrc, the other thing trust_env reads, was never
+    used."""
+    for scheme in ("https://", "http://"):
+        session.mount(scheme, HTTPAdapter(pool_maxsize=JIRA_CONNECTIONS))
+    settings = session.merge_environment_settings(url, {}, None, session.verify, session.cert)
+    session.trust_env = False
+    session.proxies = settings["proxies"]
+    session.verify = settings["verify"]
+    session.cert = settings["cert"]

@@ -32,6 +32,7 @@ from urllib.request import Request
 
 import pycurl
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 
 class SlackConnections:
@@ -157,6 +158,21 @@ class PooledWebClient(WebClient):
         if self.proxy or self.ssl or not url.lower().startswith(("http://", "https://")):
             return super()._perform_urllib_http_request_internal(url, req)
         return self.connections.send(req, float(self.timeout))
+
+
+class PooledWebhookClient(WebhookClient):
+    """slack_sdk's WebhookClient (a response_url, an incoming webhook) whose posts go through
+    `SLACK_CONNECTIONS`; one given a proxy or an SSL context sends through urllib."""
+
+    connections: SlackConnections = SLACK_CONNECTIONS
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        if self.proxy or self.ssl or not url.lower().startswith(("http://", "https://")):
+            return super()._perform_http_request_internal(url, req)  # type: ignore[no-any-return]
+        answer = self.connections.send(req, float(self.timeout))
+        return WebhookResponse(
+            url=url, status_code=answer["status"], body=answer["body"], headers=answer["headers"]
+        )
 
 
 def pooled_copy(client: WebClient) -> PooledWebClient:

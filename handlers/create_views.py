@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from clients.jira_client import JiraIssue
@@ -35,7 +35,9 @@ class CreateContext:
     private_source: bool = False
 
     def dump(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if v not in (None, False)})
+        # Every field is a str, bool or None: read them directly (asdict deep-copies each).
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps({k: v for k, v in values.items() if v not in (None, False)})
 
     @classmethod
     def load(cls, raw: str) -> CreateContext:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
-from services.create_issue import CreateIssueService
+from services.create_issue import CreateIssueService, FormMetadata
 from services.installations import Installations
 from services.issues import IssueService
 from services.links import LinkService
@@ -27,9 +27,11 @@ class ConnectServices:
     installations: Installations | None = None
     # Holds caches and per-user locks, so there is one per process, built with the rest.
     users: UserMapping = field(init=False)
+    form_metadata: FormMetadata = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "users", UserMapping(self.uow, self.slack, self.jira))
+        object.__setattr__(self, "form_metadata", FormMetadata(self.jira))
 
     def __deepcopy__(self, memo: dict[int, object]) -> ConnectServices:
         # Bolt deep-copies the context for lazy listeners; the services are shared, not copied.
@@ -41,7 +43,7 @@ class ConnectServices:
 
     @property
     def create_issue(self) -> CreateIssueService:
-        return CreateIssueService(self.uow, self.jira, self.policy, self.users)
+        return CreateIssueService(self.uow, self.jira, self.policy, self.users, self.form_metadata)
 
     @property
     def links(self) -> LinkService:

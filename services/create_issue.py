@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from clients.jira_client import FieldMeta, IssueType, JiraClient, JiraIssue, JiraProject, Priority
+from clients.jira_client import (
+    FieldMeta,
+    IssueType,
+    JiraClient,
+    JiraFieldErrors,
+    JiraIssue,
+    JiraProject,
+    Priority,
+)
 from models import ProcessedDelivery
 from models.delivery import DONE
 from services.errors import InvalidRequest, jira_errors
+from services.issue_cache import TTLCache
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
 
 SUMMARY_MAX = 255
+# Seconds the create form's Jira metadata (projects, issue types, create fields, priorities) is
+# kept: a Jira admin's change shows within this, or at once after a create it made fail.
+FORM_METADATA_TTL = 300.0
 # Fields the form always renders itself; any other *required* field becomes an extra input.
 FORM_FIELDS = frozenset(
     {"project", "issuetype", "summary", "description", "priority", "assignee", "reporter"}
@@ -63,33 +76,96 @@ class IssueDraft:
     extra: Mapping[str, Any] = field(default_factory=dict)  # field id -> kind-shaped value
 
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class FormMetadata:
+    """What the create form is built from, read from Jira at most once per FORM_METADATA_TTL.
+
+    Opening the form took four Jira round trips in a row (projects, the project's issue types,
+    the type's create fields, priorities) before the modal could leave its loading view, for
+    answers that change when a Jira admin changes a project. Connect reads Jira as one account,
+    so the answers are the same for everyone. A create that Jira refuses over its fields drops
+    them all (`forget`), so a required field added since is asked for on the next form."""
+
+    def __init__(
+        self,
+        jira: JiraClient,
+        *,
+        ttl: float = FORM_METADATA_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.jira = jira
+        self._projects: TTLCache[str, tuple[JiraProject, ...]] = TTLCache(ttl, clock=clock)
+        self._types: TTLCache[str, tuple[IssueType, ...]] = TTLCache(ttl, clock=clock)
+        self._fields: TTLCache[tuple[str, str], tuple[FieldMeta, ...]] = TTLCache(ttl, clock=clock)
+        self._priorities: TTLCache[str, tuple[Priority, ...]] = TTLCache(ttl, clock=clock)
+
+    def projects(self) -> tuple[JiraProject, ...]:
+        return _cached(self._projects, "", lambda: tuple(self.jira.projects()))
+
+    def issue_types(self, project_key: str) -> tuple[IssueType, ...]:
+        return _cached(self._types, project_key, lambda: tuple(self.jira.issue_types(project_key)))
+
+    def create_fields(self, project_key: str, issue_type_id: str) -> tuple[FieldMeta, ...]:
+        return _cached(
+            self._fields,
+            (project_key, issue_type_id),
+            lambda: tuple(self.jira.create_fields(project_key, issue_type_id)),
+        )
+
+    def priorities(self) -> tuple[Priority, ...]:
+        return _cached(self._priorities, "", lambda: tuple(self.jira.priorities()))
+
+    def forget(self) -> None:
+        for cache in (self._projects, self._types, self._fields, self._priorities):
+            cache.clear()
+
+
+def _cached(cache: TTLCache[K, V], key: K, load: Callable[[], V]) -> V:
+    found, value = cache.lookup(key)
+    if found:
+        return value  # type: ignore[return-value]  # a live entry holds a V
+    value = load()  # a failure is not kept: the next form asks Jira again
+    cache.put(key, value)
+    return value
+
+
 class CreateIssueService:
     def __init__(
-        self, uow: UnitOfWorkFactory, jira: JiraClient, policy: ConnectPolicy, users: UserMapping
+        self,
+        uow: UnitOfWorkFactory,
+        jira: JiraClient,
+        policy: ConnectPolicy,
+        users: UserMapping,
+        metadata: FormMetadata | None = None,
     ) -> None:
         self.uow = uow
         self.jira = jira
         self.policy = policy
         self.users = users
+        self.metadata = metadata or FormMetadata(jira)
 
     def form(self, project_key: str | None = None, issue_type_id: str | None = None) -> CreateForm:
         """The choices for the modal; the project's first issue type unless one is chosen."""
         with jira_errors():
-            projects = tuple(p for p in self.jira.projects() if self.policy.project_allowed(p.key))
+            metadata = self.metadata
+            projects = tuple(p for p in metadata.projects() if self.policy.project_allowed(p.key))
             if not projects:
                 raise InvalidRequest("Connect may not create issues in any Jira project.")
             wanted = (project_key or "").upper()
             project = next((p for p in projects if p.key == wanted), projects[0])
-            types = tuple(t for t in self.jira.issue_types(project.key) if not t.subtask)
+            types = tuple(t for t in metadata.issue_types(project.key) if not t.subtask)
             if not types:
                 raise InvalidRequest(f"Project {project.key} has no issue types to create.")
             issue_type = next((t for t in types if t.id == issue_type_id), types[0])
             extra = tuple(
                 _extra_field(meta)
-                for meta in self.jira.create_fields(project.key, issue_type.id)
+                for meta in metadata.create_fields(project.key, issue_type.id)
                 if meta.required and not meta.has_default and meta.field_id not in FORM_FIELDS
             )
-            priorities = tuple(self.jira.priorities())
+            priorities = metadata.priorities()
         return CreateForm(projects, project, types, issue_type, priorities, extra)
 
     def claim_submission(self, team_id: str, submission_key: str) -> bool:
@@ -134,7 +210,11 @@ class CreateIssueService:
         for field_id, value in draft.extra.items():
             fields[field_id] = value
         with jira_errors():
-            return self.jira.create_issue(fields)
+            try:
+                return self.jira.create_issue(fields)
+            except JiraFieldErrors:
+                self.metadata.forget()  # the form asked for what Jira no longer takes
+                raise
 
 
 def _extra_field(meta: FieldMeta) -> ExtraField:

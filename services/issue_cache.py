@@ -59,6 +59,10 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             self._entries.pop(key, None)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def key_list(self) -> list[K]:
         with self._lock:
             return list(self._entries)

@@ -9,6 +9,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ from clients.jira_client import (
     JiraNotFound,
     JiraUnavailable,
 )
-from clients.jira_rest import ISSUE_FIELDS, JiraRestClient
+from clients.jira_rest import ISSUE_FIELDS, JIRA_CONNECTIONS, JiraRestClient
 from tests.fakes.jira_server import FakeJiraServer
 
 API = "/rest/api/2"
@@ -393,3 +394,26 @@ def test_credentials_never_appear_in_errors(server: FakeJiraServer) -> None:
         assert encoded not in shown
         assert error.__cause__ is None and error.__suppress_context__
     assert secret not in repr(client)
+
+
+def test_the_environment_is_read_once_for_the_site(
+    cloud: FakeJiraServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # requests reads proxies (honouring no_proxy) and the CA bundle from the environment on
+    # every call; the Jira site is fixed, so the client reads them once, with the same result.
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    local = client_for(cloud)
+    assert local.get_issue("OPS-1").key == "OPS-1"  # 127.0.0.1 bypasses the proxy
+    session = local._client()._session
+    assert session.trust_env is False
+    assert session.proxies == {}
+    assert session.get_adapter(cloud.url)._pool_maxsize == JIRA_CONNECTIONS  # type: ignore[attr-defined]
+
+    remote = JiraRestClient("https://acme.atlassian.net", email="a@b.c", api_token="t")
+    session = remote._client()._session
+    assert session.proxies["https"] == "http://proxy.example:3128"
+    assert session.verify == str(bundle)

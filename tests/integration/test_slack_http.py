@@ -267,3 +267,26 @@ def test_pooled_copy_keeps_the_token_url_and_retry_handlers() -> None:
     assert (copy.token, copy.base_url, copy.timeout) == (TOKEN, "http://127.0.0.1:9/api/", 4)
     assert copy.retry_handlers == handlers
     assert pooled_copy(copy) is copy
+
+
+def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient() -> None:
+    from bot.app import PooledRespond
+
+    def answer(path: str, _body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if path.endswith("/expired"):
+            return 404, {"Content-Type": "text/html"}, b"expired_url"
+        return 200, {"Content-Type": "text/html"}, b"ok"
+
+    with slack_like_server(answer) as (url, recorder):
+        respond = PooledRespond(response_url=f"{url}hooks/1")
+        first = respond("Working on it…", response_type="ephemeral")
+        second = respond({"text": "Done", "replace_original": True})
+        gone = PooledRespond(response_url=f"{url}hooks/expired")("late")
+
+    assert (first.status_code, first.body) == (200, "ok")
+    assert second.status_code == 200
+    assert (gone.status_code, gone.body) == (404, "expired_url")  # as WebhookClient answers
+    bodies = [json.loads(call["body"]) for call in recorder.calls]
+    assert bodies[0] == {"text": "Working on it…", "response_type": "ephemeral"}
+    assert bodies[1] == {"text": "Done", "replace_original": True}
+    assert len({call["port"] for call in recorder.calls}) == 1

@@ -1,0 +1,91 @@
+"""The create form's Jira metadata, kept FORM_METADATA_TTL: a form opened again costs no
+Jira call, and a create Jira refuses over its fields makes the next form ask Jira again."""
+
+from __future__ import annotations
+
+import pytest
+
+from clients.jira_client import FieldMeta, JiraFieldErrors, JiraUnavailable
+from clients.jira_memory import InMemoryJira
+from services.create_issue import CreateIssueService, FormMetadata, IssueDraft
+from services.errors import JiraDown
+from services.policy import ConnectPolicy
+
+METADATA_CALLS = ("projects", "issue_types", "create_fields", "priorities")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def metadata_calls(jira: InMemoryJira) -> list[str]:
+    return [operation for operation, _, _ in jira.calls if operation in METADATA_CALLS]
+
+
+def service(jira: InMemoryJira, clock: Clock) -> CreateIssueService:
+    metadata = FormMetadata(jira, ttl=300, clock=clock)
+    return CreateIssueService(lambda: None, jira, ConnectPolicy(), None, metadata)  # type: ignore[arg-type]
+
+
+def test_a_form_opened_again_within_the_ttl_asks_jira_nothing() -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    create = service(jira, clock)
+
+    first = create.form()
+    assert metadata_calls(jira) == list(METADATA_CALLS)
+    again = create.form()
+    other_project = create.form("WEB")
+
+    assert again == first
+    assert other_project.project.key == "WEB"
+    # WEB's issue types and create fields were new; projects and priorities were not.
+    assert metadata_calls(jira)[4:] == ["issue_types", "create_fields"]
+
+
+def test_after_the_ttl_jira_is_asked_again_and_changes_show() -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    create = service(jira, clock)
+    create.form("OPS")
+    jira.add_project("NEW", "New things")
+    assert "NEW" not in [p.key for p in create.form("OPS").projects]
+
+    clock.now += 300
+
+    assert "NEW" in [p.key for p in create.form("OPS").projects]
+    assert metadata_calls(jira).count("projects") == 2
+
+
+def test_a_failure_is_not_kept() -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    create = service(jira, clock)
+    jira.fail_next(JiraUnavailable("down"), operation="projects")
+
+    with pytest.raises(JiraDown):
+        create.form()
+
+    assert create.form().project.key == "OPS"  # asked again, not served the failure
+
+
+def test_a_create_refused_over_its_fields_makes_the_next_form_ask_jira() -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    create = service(jira, clock)
+    form = create.form("OPS")
+    assert form.extra_fields == ()
+    # A Jira admin makes a field required; the kept form does not know yet.
+    jira.add_field("OPS", form.issue_type.name, FieldMeta("customfield_1", "Team", True, "string"))
+    assert create.form("OPS").extra_fields == ()
+    draft = IssueDraft(
+        team_id="T1",
+        project_key="OPS",
+        issue_type_id=form.issue_type.id,
+        summary="Broken login",
+    )
+
+    with pytest.raises(JiraFieldErrors):
+        create.create(draft, credit="— Alice via Slack")
+
+    assert [field.field_id for field in create.form("OPS").extra_fields] == ["customfield_1"]
