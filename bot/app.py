@@ -8,10 +8,11 @@ from concurrent.futures import Executor
 from typing import Any
 
 from pydantic import ValidationError
-from slack_bolt import App, BoltContext, BoltResponse
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.context.respond import Respond
 from slack_bolt.context.respond.internals import _build_message
+from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 from slack_sdk.models.attachments import Attachment
@@ -60,7 +61,7 @@ def create_app(
         authorize=authorize,  # type: ignore[arg-type]
     )
     use_shallow_lazy_requests(app)  # a lazy listener's copy of the request costs the ack less
-    app.use(_inject(services))
+    app.use(InjectServices(services))
     app.error(_answer_listener_error)
     register_listeners(app)
     return app
@@ -71,9 +72,22 @@ def _drop_token_notice(record: logging.LogRecord) -> bool:
     return "`token` will be unused" not in record.getMessage()
 
 
-def _inject(services: ConnectServices) -> Callable[..., Any]:
-    def inject_services(context: BoltContext, next: Callable[[], None]) -> None:
-        context["services"] = services
+class InjectServices(Middleware):
+    """Puts the services in every request's context, and the workspace being served where
+    services.slack reads it. Class-based: Bolt calls it without building the thirty-odd
+    listener arguments it offers a function middleware on every request."""
+
+    def __init__(self, services: ConnectServices) -> None:
+        self.services = services
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        context = req.context
+        context["services"] = self.services
+        # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
+        # inherit it through the executor (bot.context_executor).
+        current_team.set(context.team_id)
         # Multi-workspace mode: Bolt builds a urllib WebClient per request for the workspace's
         # token; listeners call Slack through a kept-alive one instead (clients/slack_http).
         context["client"] = pooled_copy(context.client)
@@ -83,12 +97,8 @@ def _inject(services: ConnectServices) -> Callable[..., Any]:
                 proxy=context.client.proxy,
                 ssl=context.client.ssl,
             )
-        # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
-        # inherit it through the executor (bot.context_executor).
-        current_team.set(context.team_id)
         next()
-
-    return inject_services
+        return resp
 
 
 class PooledRespond(Respond):

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.payloads import AppMention, EventCallback, LinkShared, MessageEvent
@@ -43,7 +44,19 @@ LAZY_GATE = "lazy_gate"
 
 
 def register(app: App) -> None:
-    app.use(drop_repeated_events)
+    app.use(DropRepeatedEvents())
+
+
+class DropRepeatedEvents(Middleware):
+    """`drop_repeated_events` as a class-based middleware: Bolt calls it without building the
+    thirty-odd listener arguments a function middleware is offered on every request."""
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        context = req.context
+        drop_repeated_events(req.body, req, context, context["services"], next)
+        return resp
 
 
 def drop_repeated_events(
@@ -51,7 +64,7 @@ def drop_repeated_events(
     request: BoltRequest,
     context: BoltContext,
     services: ConnectServices,
-    next: Callable[[], None],
+    next: Callable[[], object],
 ) -> BoltResponse | None:
     if body.get("type") == "event_callback":
         try:
