@@ -188,12 +188,6 @@ def read_slack_body(body: bytes, content_type: str) -> dict[str, Any] | str:
     return {name: values[0] for name, values in form.items()}
 
 
-def slack_body_problem(body: bytes, content_type: str) -> str | None:
-    """Why a Slack request's body can't be read (read_slack_body), or None."""
-    read = read_slack_body(body, content_type)
-    return read if isinstance(read, str) else None
-
-
 def bolt_request(raw_body: str, body: dict[str, Any], query: str, headers: Any) -> BoltRequest:
     """Bolt's request for a body already read (BoltRequest parses a text body itself: it is
     given none, then the text and what was read from it)."""
