@@ -10,8 +10,11 @@ import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from http.client import RemoteDisconnected
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import ip_address
+from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 
@@ -19,7 +22,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from clients.slack_http import PooledWebClient, pooled_copy
+from clients.slack_http import PooledWebClient, SlackConnections, pooled_copy
 from clients.slack_retry import retry_handlers
 
 TOKEN = "xoxb-1-2-POOLED"
@@ -290,3 +293,107 @@ def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient() -> 
     assert bodies[0] == {"text": "Working on it…", "response_type": "ephemeral"}
     assert bodies[1] == {"text": "Done", "replace_original": True}
     assert len({call["port"] for call in recorder.calls}) == 1
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "connect-test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file
+
+
+@contextmanager
+def https_server(cert_file: Path, key_file: Path) -> Iterator[str]:
+    with slack_like_server(ok) as (url, _recorder):
+        port = int(url.split(":")[2].split("/")[0])
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_file, key_file)
+        listener = socket.create_server(("127.0.0.1", 0))
+        stop = threading.Event()
+
+        def relay() -> None:  # TLS in front of the plain test server
+            listener.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    raw, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                threading.Thread(target=_pipe_tls, args=(context, raw, port), daemon=True).start()
+
+        thread = threading.Thread(target=relay, daemon=True)
+        thread.start()
+        try:
+            yield f"https://127.0.0.1:{listener.getsockname()[1]}/api/"
+        finally:
+            stop.set()
+            thread.join(5)
+            listener.close()
+
+
+def _pipe_tls(context: ssl.SSLContext, raw: socket.socket, port: int) -> None:
+    try:
+        secure = context.wrap_socket(raw, server_side=True)
+    except (ssl.SSLError, OSError):
+        raw.close()  # the client refused our certificate
+        return
+    plain = socket.create_connection(("127.0.0.1", port))
+
+    def copy(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                target.sendall(chunk)
+        except (ssl.SSLError, OSError):
+            pass
+        finally:
+            for end in (source, target):
+                end.close()
+
+    threading.Thread(target=copy, args=(plain, secure), daemon=True).start()
+    copy(secure, plain)
+
+
+def test_https_checks_the_certificate_against_pythons_trust_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert_file, key_file = _self_signed(tmp_path)
+    with https_server(cert_file, key_file) as url:
+        # Python's default store does not trust this certificate: refused, as urllib refuses.
+        untrusted = PooledWebClient(token=TOKEN, base_url=url, timeout=5)
+        untrusted.connections = SlackConnections()
+        with pytest.raises(URLError):
+            untrusted.auth_test()
+        # Trusted through SSL_CERT_FILE, which Python's ssl module (and so urllib) honours too.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
+        trusted = PooledWebClient(token=TOKEN, base_url=url, timeout=5)
+        trusted.connections = SlackConnections()
+        assert trusted.auth_test()["user_id"] == "UBOT"
+        assert WebClient(token=TOKEN, base_url=url, timeout=5).auth_test()["user_id"] == "UBOT"
