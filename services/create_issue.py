@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -76,10 +76,6 @@ class IssueDraft:
     extra: Mapping[str, Any] = field(default_factory=dict)  # field id -> kind-shaped value
 
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
 class FormMetadata:
     """What the create form is built from, read from Jira at most once per FORM_METADATA_TTL.
 
@@ -103,33 +99,25 @@ class FormMetadata:
         self._priorities: TTLCache[str, tuple[Priority, ...]] = TTLCache(ttl, clock=clock)
 
     def projects(self) -> tuple[JiraProject, ...]:
-        return _cached(self._projects, "", lambda: tuple(self.jira.projects()))
+        return self._projects.get_or_load("", lambda: tuple(self.jira.projects()))
 
     def issue_types(self, project_key: str) -> tuple[IssueType, ...]:
-        return _cached(self._types, project_key, lambda: tuple(self.jira.issue_types(project_key)))
+        return self._types.get_or_load(
+            project_key, lambda: tuple(self.jira.issue_types(project_key))
+        )
 
     def create_fields(self, project_key: str, issue_type_id: str) -> tuple[FieldMeta, ...]:
-        return _cached(
-            self._fields,
+        return self._fields.get_or_load(
             (project_key, issue_type_id),
             lambda: tuple(self.jira.create_fields(project_key, issue_type_id)),
         )
 
     def priorities(self) -> tuple[Priority, ...]:
-        return _cached(self._priorities, "", lambda: tuple(self.jira.priorities()))
+        return self._priorities.get_or_load("", lambda: tuple(self.jira.priorities()))
 
     def forget(self) -> None:
         for cache in (self._projects, self._types, self._fields, self._priorities):
             cache.clear()
-
-
-def _cached(cache: TTLCache[K, V], key: K, load: Callable[[], V]) -> V:
-    found, value = cache.lookup(key)
-    if found:
-        return value  # type: ignore[return-value]  # a live entry holds a V
-    value = load()  # a failure is not kept: the next form asks Jira again
-    cache.put(key, value)
-    return value
 
 
 class CreateIssueService:

@@ -59,6 +59,16 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             self._entries.pop(key, None)
 
+    def get_or_load(self, key: K, load: Callable[[], V]) -> V:
+        """The live entry for `key`, else `load()` put there (a `load` that raises puts nothing:
+        the next call loads again). Two threads missing at once both load; the last one wins."""
+        found, value = self.lookup(key)
+        if found:
+            return value  # type: ignore[return-value]  # a live entry holds a V (maybe None)
+        value = load()
+        self.put(key, value)
+        return value
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -119,3 +119,27 @@ def test_remember_and_forget(jira: InMemoryJira) -> None:
     calls = gets(jira)
     cache.get(issues, "OPS-2")
     assert gets(jira) == calls + 1
+
+
+def test_get_or_load_loads_once_per_ttl_and_keeps_no_failure() -> None:
+    clock = Clock()
+    cache: TTLCache[str, tuple[str, ...]] = TTLCache(10, clock=clock)
+    loads: list[str] = []
+
+    def load() -> tuple[str, ...]:
+        loads.append("x")
+        return ("OPS", "WEB")
+
+    def broken() -> tuple[str, ...]:
+        raise JiraUnavailable("down")
+
+    with pytest.raises(JiraUnavailable):
+        cache.get_or_load("projects", broken)
+    assert cache.lookup("projects") == (False, None)
+    assert cache.get_or_load("projects", load) == ("OPS", "WEB")
+    assert cache.get_or_load("projects", load) == ("OPS", "WEB")
+    clock.now += 10
+    assert cache.get_or_load("projects", load) == ("OPS", "WEB")
+    assert loads == ["x", "x"]
+    cache.clear()
+    assert len(cache) == 0
