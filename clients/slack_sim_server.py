@@ -20,11 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from clients.local_http import LocalHTTPServer
 from clients.slack_memory import InMemorySlack
 from clients.slack_sim_api import FakeSlackApi, Identity, decode_params
 from clients.slack_sim_views import FakeViews
@@ -84,26 +85,19 @@ class FakeSlackServer:
         self._responses: dict[str, _ResponseUrl] = {}
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._httpd: LocalHTTPServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> FakeSlackServer:
         handler = type("_Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        httpd = self._httpd
-        self._thread = threading.Thread(
-            target=lambda: httpd.serve_forever(poll_interval=0.05), name="fake-slack", daemon=True
-        )
-        self._thread.start()
+        self._httpd = LocalHTTPServer(handler).serve_in_thread("fake-slack")
         return self
 
     def stop(self) -> None:
+        """Down for every client: new connections refused, kept-alive ones shut."""
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+            self._httpd.stop()
             self._httpd = None
 
     def __enter__(self) -> FakeSlackServer:
@@ -121,7 +115,7 @@ class FakeSlackServer:
     def port(self) -> int:
         if self._httpd is None:
             raise RuntimeError("FakeSlackServer is not running")
-        return int(self._httpd.server_address[1])
+        return self._httpd.port
 
     @property
     def url(self) -> str:

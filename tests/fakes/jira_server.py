@@ -18,12 +18,11 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -31,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from clients.jira_memory import InMemoryJira
+from clients.local_http import LocalHTTPServer
 from tests.fakes.jira_api import FakeJiraApi, Request
 
 DEFAULT_EMAIL = "connect-bot@example.com"
@@ -73,9 +73,8 @@ class FakeJiraServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: LocalHTTPServer | None = None
         self._port = 0  # kept after the first start, so that a restart answers at the same URL
-        self._connections: set[socket.socket] = set()
 
     @property
     def cloud(self) -> bool:
@@ -85,27 +84,18 @@ class FakeJiraServer:
 
     def start(self) -> FakeJiraServer:
         handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._httpd.daemon_threads = True  # a handler still sleeping must not block stop()
-        self._port = int(self._httpd.server_address[1])
+        self._httpd = LocalHTTPServer(handler, port=self._port)
+        self._port = self._httpd.port
         self.api.base_url = self.url
-        httpd = self._httpd
-        threading.Thread(
-            target=lambda: httpd.serve_forever(poll_interval=0.05), name="fake-jira", daemon=True
-        ).start()
+        self._httpd.serve_in_thread("fake-jira")
         return self
 
     def stop(self) -> None:
-        """Close the port (connections are refused); `start()` opens it again, same URL."""
+        """Close the port and the kept-alive connections (a site that is down answers
+        nothing); `start()` opens it again, same URL."""
         if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
+            self._httpd.stop()
             self._httpd = None
-        with self._lock:  # kept-alive connections too: a site that is down answers nothing
-            open_connections, self._connections = set(self._connections), set()
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> FakeJiraServer:
         return self.start()
@@ -183,15 +173,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         return None  # keep test output quiet
 
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._connections.add(self.connection)
-
     def finish(self) -> None:
-        with self.fake._lock:
-            self.fake._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):  # the connection may have been shut by stop()
             super().finish()
 
     def do_GET(self) -> None:

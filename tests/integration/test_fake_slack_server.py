@@ -169,3 +169,18 @@ def test_a_bolt_app_talks_to_it(slack_server: FakeSlackServer) -> None:
     assert answer.status == 200
     assert slack_server.wait_for("response_url").params == {"text": "Opening…"}
     assert slack_server.wait_for("views.open").answer["ok"] is True
+
+
+def test_a_stopped_fake_is_down_for_kept_alive_clients_too() -> None:
+    from urllib.error import URLError
+
+    from clients.slack_http import PooledWebClient
+
+    server = FakeSlackServer().start()
+    client = PooledWebClient(token=server.token, base_url=server.api_url, timeout=2)
+    assert client.auth_test()["ok"] is True  # the connection is now kept open
+
+    server.stop()
+
+    with pytest.raises((URLError, ConnectionError)):
+        client.auth_test()
