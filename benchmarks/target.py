@@ -13,7 +13,6 @@ run, by verb, so a benchmark can count database writes.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 from sqlalchemy import Engine, event
 
+from bot import heap
 from bot.server import WebServer
 
 KINDS = ("connect", "bolt-default", "bolt-pbr")
@@ -113,10 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         web = bare_bolt_app(process_before_response=args.kind == "bolt-pbr")
     server = WebServer(web, host="127.0.0.1", port=0)
-    # As `serve` does after start-up (bot/cli.py): the start-up heap is kept out of later
-    # collections. Done for every kind, so the bare Bolt apps run under the same settings.
-    gc.collect()
-    gc.freeze()
+    # As `serve` does after start-up (bot/container.run_until_stopped): the collector's
+    # settings. Done for every kind, so the bare Bolt apps run under the same settings.
+    heap.settle()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         os._exit(0)  # queued Jira work (minutes of it at 2.5 s a call) is not waited for

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import socket
@@ -17,6 +16,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
+from bot import heap
 from bot.app import create_app
 from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
@@ -231,10 +231,7 @@ def run_until_stopped(
 
     `closing` runs first on the way out (Socket Mode lets envelopes in hand finish there)."""
     server.stop_on_signals()
-    # What start-up built lives as long as the process: keep it out of every later collection
-    # (full collections of it paused acks by 45-90 ms in benchmarks/ack.py).
-    gc.collect()
-    gc.freeze()
+    heap.settle()
     if worker:
         worker.start()
     log.info(started, server.url)

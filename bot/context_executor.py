@@ -5,6 +5,10 @@ with `contextvars` while handling a request (the request id for logs, a workspac
 would be lost in work handed over after the ack. `ContextExecutor.submit` copies the caller's
 context at submit time and runs the task inside that copy: the task reads what the caller had
 set, and whatever the task sets stays in its copy (never leaks into the pool thread).
+
+Flask's own variables (its application and request contexts) are left behind: a task runs
+after its request has been answered, and carrying them kept the finished request (its
+environ, body buffer and connection) alive for as long as the task waited in the queue.
 """
 
 from __future__ import annotations
@@ -17,14 +21,26 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# The names of Flask's context variables (flask.globals): its app and request contexts.
+REQUEST_SCOPED = frozenset({"flask.app_ctx", "flask.request_ctx"})
+
 
 class ContextExecutor(ThreadPoolExecutor):
     """ThreadPoolExecutor whose `submit` runs `fn` in a copy of the submitter's context."""
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         context = contextvars.copy_context()
+        if any(var.name in REQUEST_SCOPED for var in context):
+            context = _without_request(context)
 
         def run() -> T:
             return context.run(fn, *args, **kwargs)
 
         return super().submit(run)
+
+
+def _without_request(context: contextvars.Context) -> contextvars.Context:
+    kept = [(var, value) for var, value in context.items() if var.name not in REQUEST_SCOPED]
+    fresh = contextvars.Context()
+    fresh.run(lambda: [var.set(value) for var, value in kept])
+    return fresh

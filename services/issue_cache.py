@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable
+from concurrent.futures import Future
 from typing import Generic, TypeVar
 
 from clients.jira_client import JiraIssue
@@ -31,19 +32,23 @@ class TTLCache(Generic[K, V]):
         self.max_entries = max_entries
         self._clock = clock
         self._entries: dict[K, tuple[float, V]] = {}
+        self._loading: dict[K, Future[V]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, key: K) -> tuple[bool, V | None]:
         """(True, value) for a live entry (the value may itself be None); else (False, None)."""
         now = self._clock()
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return False, None
-            if entry[0] <= now:
-                del self._entries[key]
-                return False, None
-            return True, entry[1]
+            return self._live(key, now)
+
+    def _live(self, key: K, now: float) -> tuple[bool, V | None]:
+        entry = self._entries.get(key)
+        if entry is None:
+            return False, None
+        if entry[0] <= now:
+            del self._entries[key]
+            return False, None
+        return True, entry[1]
 
     def put(self, key: K, value: V) -> None:
         now = self._clock()
@@ -61,12 +66,32 @@ class TTLCache(Generic[K, V]):
 
     def get_or_load(self, key: K, load: Callable[[], V]) -> V:
         """The live entry for `key`, else `load()` put there (a `load` that raises puts nothing:
-        the next call loads again). Two threads missing at once both load; the last one wins."""
-        found, value = self.lookup(key)
-        if found:
-            return value  # type: ignore[return-value]  # a live entry holds a V (maybe None)
-        value = load()
+        the next call loads again).
+
+        One load per key at a time: threads missing while it runs wait for it and get its
+        value, or its exception. A burst of requests after the entry expired makes one Jira
+        call, not one each."""
+        with self._lock:
+            found, value = self._live(key, self._clock())
+            if found:
+                return value  # type: ignore[return-value]  # a live entry holds a V (maybe None)
+            flight = self._loading.get(key)
+            leading = flight is None
+            if flight is None:
+                flight = self._loading[key] = Future()
+        if not leading:
+            return flight.result()
+        try:
+            value = load()
+        except BaseException as error:
+            with self._lock:
+                del self._loading[key]
+            flight.set_exception(error)
+            raise
         self.put(key, value)
+        with self._lock:
+            del self._loading[key]
+        flight.set_result(value)
         return value
 
     def clear(self) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextvars
 
+import flask
+
 from bot.context_executor import ContextExecutor
 
 VALUE: contextvars.ContextVar[str | None] = contextvars.ContextVar("value", default=None)
@@ -37,3 +39,19 @@ def test_keyword_arguments_are_passed_through() -> None:
 
     with ContextExecutor(1) as executor:
         assert executor.submit(add, 1, b=2).result() == 3
+
+
+def test_a_task_leaves_the_finished_request_behind() -> None:
+    """Work handed over during a request keeps its own context values, not Flask's request:
+    the request is answered before the task runs."""
+    web = flask.Flask("test")
+    with ContextExecutor(1) as executor, web.test_request_context("/slack/events"):
+        token = VALUE.set("request-1")
+        try:
+            future = executor.submit(
+                lambda: (VALUE.get(), flask.has_request_context(), flask.has_app_context())
+            )
+        finally:
+            VALUE.reset(token)
+        assert flask.has_request_context()
+        assert future.result() == ("request-1", False, False)

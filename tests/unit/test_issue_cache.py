@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -143,3 +145,97 @@ def test_get_or_load_loads_once_per_ttl_and_keeps_no_failure() -> None:
     assert loads == ["x", "x"]
     cache.clear()
     assert len(cache) == 0
+
+
+class CountingClock(Clock):
+    """A clock that counts its readings: get_or_load reads it once, under the cache's lock,
+    before it looks for a load in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        return self.now
+
+    def wait_for(self, readings: int) -> None:
+        deadline = time.monotonic() + 10
+        while self.readings < readings and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert self.readings >= readings
+
+
+def _ask_in_threads(
+    cache: TTLCache[str, tuple[str, ...]], load: Callable[[], tuple[str, ...]], count: int
+) -> tuple[list[threading.Thread], list[object]]:
+    """`count` threads asking for "projects"; what each got (a value or the error) lands in
+    the list once they are joined."""
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def ask() -> None:
+        try:
+            got: object = cache.get_or_load("projects", load)
+        except JiraUnavailable as error:
+            got = error
+        with lock:
+            outcomes.append(got)
+
+    threads = [threading.Thread(target=ask) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def test_threads_missing_at_once_share_one_load() -> None:
+    clock = CountingClock()
+    cache: TTLCache[str, tuple[str, ...]] = TTLCache(10, clock=clock)
+    release = threading.Event()
+    loads: list[str] = []
+
+    def slow_load() -> tuple[str, ...]:
+        loads.append("x")
+        release.wait(10)  # still loading while the others miss
+        return ("OPS", "WEB")
+
+    leader, led = _ask_in_threads(cache, slow_load, 1)
+    clock.wait_for(1)
+    waiters, waited = _ask_in_threads(cache, slow_load, 8)
+    clock.wait_for(9)  # every waiter has found the load in flight
+    release.set()
+    _join(leader + waiters)
+    assert loads == ["x"]
+    assert led == waited[:1] == [("OPS", "WEB")]
+    assert waited == [("OPS", "WEB")] * 8
+    assert cache.lookup("projects") == (True, ("OPS", "WEB"))
+
+
+def test_a_failed_load_fails_its_waiters_and_the_next_miss_loads_again() -> None:
+    clock = CountingClock()
+    cache: TTLCache[str, tuple[str, ...]] = TTLCache(10, clock=clock)
+    release = threading.Event()
+    loads: list[str] = []
+
+    def broken() -> tuple[str, ...]:
+        loads.append("x")
+        release.wait(10)
+        raise JiraUnavailable("Jira is down")
+
+    leader, led = _ask_in_threads(cache, broken, 1)
+    clock.wait_for(1)
+    waiters, waited = _ask_in_threads(cache, broken, 4)
+    clock.wait_for(5)
+    release.set()
+    _join(leader + waiters)
+    assert loads == ["x"]
+    assert len(led + waited) == 5
+    assert all(isinstance(outcome, JiraUnavailable) for outcome in led + waited)
+    assert cache.lookup("projects") == (False, None)
+    assert cache.get_or_load("projects", lambda: ("OPS",)) == ("OPS",)
