@@ -131,6 +131,8 @@ def test_request_ids_are_taken_when_sane_and_made_otherwise() -> None:
     for bad in (None, "", "x" * 129, "has space", "<script>", "a\nb"):
         made = request_id_for(bad)
         assert made != bad and len(made) == 32
+        int(made, 16)  # hex, as uuid4().hex was
+    assert len({request_id_for(None) for _ in range(10_000)}) == 10_000
 
 
 def test_the_web_app_echoes_and_logs_the_request_id(
