@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 
 from bot.lazy_requests import use_shallow_lazy_requests
-from clients.slack_http import PooledWebhookClient, pooled_copy
+from clients.slack_http import PooledWebhookClient, pooled
 from clients.slack_teams import current_team
 from handlers import register_listeners
 from services.context import ConnectServices
@@ -53,6 +53,9 @@ def create_app(
         signing_secret=signing_secret,
         client=web_client,
         process_before_response=True,
+        # bot.web checks every Slack request's signature before Bolt sees it (and answers 401
+        # itself); Bolt checking the same bytes again cost every ack a second HMAC.
+        request_verification_enabled=False,
         listener_executor=executor,
         token_verification_enabled=False,
         logger=bolt_log,
@@ -88,9 +91,10 @@ class InjectServices(Middleware):
         # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
         # inherit it through the executor (bot.context_executor).
         current_team.set(context.team_id)
-        # Multi-workspace mode: Bolt builds a urllib WebClient per request for the workspace's
-        # token; listeners call Slack through a kept-alive one instead (clients/slack_http).
-        context["client"] = pooled_copy(context.client)
+        # Bolt builds a urllib WebClient per request (with the workspace's token in
+        # multi-workspace mode); listeners call Slack through kept-alive connections instead
+        # (clients/slack_http).
+        context["client"] = pooled(context.client)
         if context.response_url:  # likewise for `respond` (Bolt's posts with urllib)
             context["respond"] = PooledRespond(
                 response_url=context.response_url,

@@ -175,19 +175,13 @@ class PooledWebhookClient(WebhookClient):
         )
 
 
-def pooled_copy(client: WebClient) -> PooledWebClient:
-    """A PooledWebClient with `client`'s token, URL, timeout, headers and retry handlers (for
-    the WebClient Bolt builds per request in multi-workspace mode)."""
-    if isinstance(client, PooledWebClient):
-        return client
-    return PooledWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        ssl=client.ssl,
-        proxy=client.proxy,
-        headers=client.headers,
-        team_id=client.default_params.get("team_id"),
-        logger=client.logger,
-        retry_handlers=client.retry_handlers,
-    )
+def pooled(client: WebClient) -> WebClient:
+    """`client`, sending through `SLACK_CONNECTIONS` from now on.
+
+    For the WebClient Bolt builds for every request (slack_bolt >= 1.15), a fresh instance that
+    only this request holds: it is re-classed in place (PooledWebClient adds one method and no
+    state) instead of copied, which cost each ack a second WebClient's construction. Any other
+    WebClient (a subclass, say) is left as it is."""
+    if type(client) is WebClient:
+        client.__class__ = PooledWebClient
+    return client

@@ -22,7 +22,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from clients.slack_http import PooledWebClient, SlackConnections, pooled_copy
+from clients.slack_http import PooledWebClient, SlackConnections, pooled
 from clients.slack_retry import retry_handlers
 
 TOKEN = "xoxb-1-2-POOLED"
@@ -151,12 +151,12 @@ def test_sends_the_same_request_as_webclient() -> None:
             channel="C1", text="héllo", blocks=blocks
         )
 
-    pooled, plain = recorder.calls
-    assert pooled["path"] == plain["path"] == "/api/chat.postMessage"
-    assert json.loads(pooled["body"]) == json.loads(plain["body"])
-    assert pooled["headers"]["content-type"] == plain["headers"]["content-type"]
-    assert pooled["headers"]["user-agent"] == plain["headers"]["user-agent"]
-    assert "expect" not in pooled["headers"]  # a 5 KB body is sent at once, no 100-continue
+    through_curl, plain = recorder.calls
+    assert through_curl["path"] == plain["path"] == "/api/chat.postMessage"
+    assert json.loads(through_curl["body"]) == json.loads(plain["body"])
+    assert through_curl["headers"]["content-type"] == plain["headers"]["content-type"]
+    assert through_curl["headers"]["user-agent"] == plain["headers"]["user-agent"]
+    assert "expect" not in through_curl["headers"]  # a 5 KB body is sent at once, no 100-continue
 
 
 def test_answers_keep_headers_and_charset() -> None:
@@ -258,18 +258,29 @@ def test_a_client_with_its_own_ssl_context_keeps_urllib() -> None:
     assert recorder.calls[0]["headers"]["connection"] == "close"
 
 
-def test_pooled_copy_keeps_the_token_url_and_retry_handlers() -> None:
+def test_pooled_keeps_the_token_url_and_retry_handlers() -> None:
     handlers = retry_handlers(2, 5.0)
     bolt_client = WebClient(
         token=TOKEN, base_url="http://127.0.0.1:9/api/", timeout=4, retry_handlers=handlers
     )
 
-    copy = pooled_copy(bolt_client)
+    client = pooled(bolt_client)
 
-    assert isinstance(copy, PooledWebClient)
-    assert (copy.token, copy.base_url, copy.timeout) == (TOKEN, "http://127.0.0.1:9/api/", 4)
-    assert copy.retry_handlers == handlers
-    assert pooled_copy(copy) is copy
+    assert client is bolt_client
+    assert isinstance(client, PooledWebClient)
+    assert (client.token, client.base_url, client.timeout) == (TOKEN, "http://127.0.0.1:9/api/", 4)
+    assert client.retry_handlers == handlers
+    assert pooled(client) is client
+
+
+def test_pooled_clients_send_through_kept_alive_connections() -> None:
+    """Bolt's per-request client, once pooled, calls Slack over the pooled connection."""
+    with slack_like_server(ok) as (url, recorder):
+        for _ in range(3):
+            pooled(WebClient(token=TOKEN, base_url=url)).auth_test()
+
+    assert len(recorder.calls) == 3
+    assert len({call["port"] for call in recorder.calls}) == 1
 
 
 def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient() -> None:
