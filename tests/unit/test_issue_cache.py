@@ -194,48 +194,45 @@ def _join(threads: list[threading.Thread]) -> None:
         assert not thread.is_alive()
 
 
-def test_threads_missing_at_once_share_one_load() -> None:
+def _race(
+    answer: Callable[[], tuple[str, ...]], waiters: int
+) -> tuple[TTLCache[str, tuple[str, ...]], int, list[object]]:
+    """One thread misses "projects" and starts loading; `waiters` more miss while that load
+    is held open; then it answers with `answer()`. The cache, how many loads ran, and what
+    every thread got (the leader's first)."""
     clock = CountingClock()
     cache: TTLCache[str, tuple[str, ...]] = TTLCache(10, clock=clock)
     release = threading.Event()
     loads: list[str] = []
 
-    def slow_load() -> tuple[str, ...]:
+    def load() -> tuple[str, ...]:
         loads.append("x")
         release.wait(10)  # still loading while the others miss
-        return ("OPS", "WEB")
+        return answer()
 
-    leader, led = _ask_in_threads(cache, slow_load, 1)
+    leader, led = _ask_in_threads(cache, load, 1)
     clock.wait_for(1)
-    waiters, waited = _ask_in_threads(cache, slow_load, 8)
-    clock.wait_for(9)  # every waiter has found the load in flight
+    others, waited = _ask_in_threads(cache, load, waiters)
+    clock.wait_for(1 + waiters)  # every waiter has found the load in flight
     release.set()
-    _join(leader + waiters)
-    assert loads == ["x"]
-    assert led == waited[:1] == [("OPS", "WEB")]
-    assert waited == [("OPS", "WEB")] * 8
+    _join(leader + others)
+    return cache, len(loads), led + waited
+
+
+def test_threads_missing_at_once_share_one_load() -> None:
+    cache, loads, outcomes = _race(lambda: ("OPS", "WEB"), 8)
+    assert loads == 1
+    assert outcomes == [("OPS", "WEB")] * 9
     assert cache.lookup("projects") == (True, ("OPS", "WEB"))
 
 
 def test_a_failed_load_fails_its_waiters_and_the_next_miss_loads_again() -> None:
-    clock = CountingClock()
-    cache: TTLCache[str, tuple[str, ...]] = TTLCache(10, clock=clock)
-    release = threading.Event()
-    loads: list[str] = []
-
-    def broken() -> tuple[str, ...]:
-        loads.append("x")
-        release.wait(10)
+    def down() -> tuple[str, ...]:
         raise JiraUnavailable("Jira is down")
 
-    leader, led = _ask_in_threads(cache, broken, 1)
-    clock.wait_for(1)
-    waiters, waited = _ask_in_threads(cache, broken, 4)
-    clock.wait_for(5)
-    release.set()
-    _join(leader + waiters)
-    assert loads == ["x"]
-    assert len(led + waited) == 5
-    assert all(isinstance(outcome, JiraUnavailable) for outcome in led + waited)
+    cache, loads, outcomes = _race(down, 4)
+    assert loads == 1
+    assert len(outcomes) == 5
+    assert all(isinstance(outcome, JiraUnavailable) for outcome in outcomes)
     assert cache.lookup("projects") == (False, None)
     assert cache.get_or_load("projects", lambda: ("OPS",)) == ("OPS",)
