@@ -34,14 +34,30 @@ GENERAL = "C0GENERAL"
 LISTEN_BACKLOG = 512
 
 
+def seeded_workspace() -> InMemorySlack:
+    """The benchmarks' Slack workspace: three people in #general."""
+    slack = InMemorySlack(team_id=TEAM, team_domain="bench")
+    for user_id, (handle, email) in PEOPLE.items():
+        slack.add_user(user_id, handle, real_name=handle.title(), email=email)
+    slack.add_channel(GENERAL, "general", members=list(PEOPLE))
+    return slack
+
+
+def listen_widely(server: FakeSlackServer | FakeJiraServer) -> None:
+    """A started fake, made fit for load."""
+    httpd: Any = server._httpd
+    # socketserver listens with a backlog of 5: under load the kernel drops SYNs and the
+    # client retries after 1 s, a stall of the fake, not of the server under test.
+    httpd.socket.listen(LISTEN_BACKLOG)
+    # A server under test killed mid-call resets its connections: not news here.
+    httpd.handle_error = lambda *_: None
+
+
 class Sites:
     """A fake Slack workspace and a fake Jira site; Slack calls are time-stamped on arrival."""
 
     def __init__(self, *, jira: InMemoryJira | None = None, jira_delay: float = 0.0) -> None:
-        self.slack = InMemorySlack(team_id=TEAM, team_domain="bench")
-        for user_id, (handle, email) in PEOPLE.items():
-            self.slack.add_user(user_id, handle, real_name=handle.title(), email=email)
-        self.slack.add_channel(GENERAL, "general", members=list(PEOPLE))
+        self.slack = seeded_workspace()
         self.slack_server = FakeSlackServer(slack=self.slack)
         self.jira_server = FakeJiraServer(jira)
         self.jira_server.delay_seconds = jira_delay
@@ -73,13 +89,8 @@ class Sites:
     def start(self) -> Sites:
         self.slack_server.start()
         self.jira_server.start()
-        for server in (self.slack_server, self.jira_server):
-            httpd: Any = server._httpd
-            # socketserver listens with a backlog of 5: under load the kernel drops SYNs and the
-            # client retries after 1 s, a stall of the fake, not of the server under test.
-            httpd.socket.listen(LISTEN_BACKLOG)
-            # A server under test killed mid-call resets its connections: not news here.
-            httpd.handle_error = lambda *_: None
+        listen_widely(self.slack_server)
+        listen_widely(self.jira_server)
         return self
 
     def stop(self) -> None:
