@@ -45,9 +45,12 @@ WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 
 def connect_app(*, with_worker: bool) -> Flask:
     from bot.container import build_bolt_app, build_runtime, build_web_app, build_worker
+    from bot.logs import configure_logging
     from bot.settings import load_settings
 
-    runtime = build_runtime(load_settings())
+    settings = load_settings()
+    configure_logging(settings)  # as `serve` logs (the level is CONNECT_LOG_LEVEL)
+    runtime = build_runtime(settings)
     web = build_web_app(runtime, build_bolt_app(runtime))
     statements = count_statements(runtime.engine)
     web.add_url_rule(

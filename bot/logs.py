@@ -134,6 +134,13 @@ def build_handler(settings: Settings, stream: TextIO | None = None) -> logging.H
     return handler
 
 
+# Loggers whose owners test the logger's own level (`logger.level <= DEBUG`, true while it is
+# unset) rather than asking logging whether DEBUG is on: slack_sdk then formats every Web API
+# call's body and headers into a debug line that is thrown away, Bolt a line per middleware
+# of every request. Set to the configured level, they build those lines only when it is DEBUG.
+SELF_CHECKING_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client", "connect.bolt")
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """The root logger's one handler, at CONNECT_LOG_LEVEL, in CONNECT_LOG_FORMAT."""
     root = logging.getLogger()
@@ -142,4 +149,6 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
     handler = build_handler(settings, stream)
     root.addHandler(handler)
     root.setLevel(settings.connect_log_level)
+    for name in SELF_CHECKING_LOGGERS:
+        logging.getLogger(name).setLevel(settings.connect_log_level)
     return handler

@@ -13,9 +13,11 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 from bot.context_executor import ContextExecutor
-from bot.logs import REDACTED, configure_logging
+from bot.logs import REDACTED, SELF_CHECKING_LOGGERS, configure_logging
 from bot.settings import Settings
 from bot.web import REQUEST_ID_HEADER, request_id_for
+from clients.slack_http import PooledWebClient
+from clients.slack_sim_server import FakeSlackServer
 from services.log_context import current, log_context
 
 KEY_1, KEY_2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
@@ -32,12 +34,12 @@ SECRETS = {
 log = logging.getLogger("connect.test_logs")
 
 
-def settings(fmt: str) -> Settings:
+def settings(fmt: str, level: str = "DEBUG") -> Settings:
     values: dict[str, Any] = {
         **SECRETS,
         "slack_client_id": "123.456",
         "connect_log_format": fmt,
-        "connect_log_level": "DEBUG",
+        "connect_log_level": level,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -47,12 +49,15 @@ def capture() -> Iterator[tuple[io.StringIO, list[str]]]:
     """configure_logging into a buffer; the root logger's state is put back afterwards."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    levels = {name: logging.getLogger(name).level for name in SELF_CHECKING_LOGGERS}
     stream = io.StringIO()
     yield stream, []
     for handler in list(root.handlers):
         if handler not in handlers:
             root.removeHandler(handler)
     root.setLevel(level)
+    for name, old in levels.items():
+        logging.getLogger(name).setLevel(old)
 
 
 def lines(stream: io.StringIO) -> list[str]:
@@ -167,3 +172,29 @@ def test_the_web_app_echoes_and_logs_the_request_id(
     ids = [json.loads(line).get("request_id") for line in lines(stream)]
     assert ids == ["from-proxy-1", made.headers[REQUEST_ID_HEADER]]
     assert dict(current()) == {}
+
+
+class Watched(str):
+    """A string that counts how often its repr is taken (as for a log line's f-string)."""
+
+    reprs = 0
+
+    def __repr__(self) -> str:
+        Watched.reprs += 1
+        return str.__repr__(self)
+
+
+@pytest.mark.parametrize(("level", "formatted"), [("INFO", False), ("DEBUG", True)])
+def test_slack_calls_build_their_debug_line_only_at_debug(
+    level: str, formatted: bool, capture: tuple[io.StringIO, list[str]]
+) -> None:
+    """slack_sdk formats each call's body for a debug line unless its logger's own level is
+    above DEBUG; configure_logging sets it, so at INFO the body is never formatted."""
+    stream, _ = capture
+    configure_logging(settings("text", level), stream)
+    Watched.reprs = 0
+    with FakeSlackServer() as slack:
+        client = PooledWebClient(token=slack.token, base_url=slack.api_url)
+        client.chat_postMessage(channel="C1", text=Watched("hello"))
+        assert slack.calls_to("chat.postMessage")[0].params["text"] == "hello"
+    assert (Watched.reprs > 0) is formatted
