@@ -35,14 +35,21 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient, WebhookResponse
 
 
+def verify_paths() -> tuple[str | None, str | None]:
+    """The CA file and directory Python's ssl module would use (SSL_CERT_FILE, SSL_CERT_DIR
+    count), for libcurl; None for one that does not exist."""
+    paths = ssl.get_default_verify_paths()
+    cafile = paths.cafile if paths.cafile and os.path.exists(paths.cafile) else None
+    capath = paths.capath if paths.capath and os.path.isdir(paths.capath) else None
+    return cafile, capath
+
+
 class SlackConnections:
     """Sends slack_sdk's `urllib.request.Request`s with one pycurl handle per thread."""
 
     def __init__(self) -> None:
         self._local = threading.local()
-        paths = ssl.get_default_verify_paths()
-        self._cafile = paths.cafile if paths.cafile and os.path.exists(paths.cafile) else None
-        self._capath = paths.capath if paths.capath and os.path.isdir(paths.capath) else None
+        self._cafile, self._capath = verify_paths()
 
     def _handle(self) -> pycurl.Curl:
         handle: pycurl.Curl | None = getattr(self._local, "handle", None)

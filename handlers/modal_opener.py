@@ -3,11 +3,14 @@
 A shortcut (or `/jira create`) must open its modal with the payload's trigger_id, which Slack
 honours for 3 s. Calling views.open inside the ack made Slack wait for Connect's answer until
 Slack had answered Connect (a Web API round trip, 100-300 ms in production). Here the ack
-hands the call to a few threads of the opener's own, never busy with slow work (Jira calls
-run on the lazy listeners' executor), so the modal still opens well within the trigger's life.
+hands the call off and returns: to the one thread that sends such calls concurrently
+(clients/slack_calls), or, for a client that must go through urllib (a proxy, an SSL context of
+its own) and for a call that failed there, to a few threads of the opener's own, which send it
+through WebClient and its retry handlers. Neither is ever busy with slow work (Jira calls run
+on the lazy listeners' executor), so the modal opens well within the trigger's life.
 
 The lazy listener that fills the modal in (views.update by the view's external_id) waits,
-through `opened`, until the views.open call has been made: an update must not overtake it.
+through `opened`, until the views.open call has been answered: an update must not overtake it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -22,6 +26,8 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
+
+from clients.slack_calls import SLACK_CALLS, SlackCallFailed, SlackCalls
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +37,8 @@ _REMEMBERED = 1024  # pending opens kept for their lazy listener (each is taken 
 
 
 class ModalOpener:
-    def __init__(self, threads: int = OPENER_THREADS) -> None:
+    def __init__(self, calls: SlackCalls = SLACK_CALLS, threads: int = OPENER_THREADS) -> None:
+        self._calls = calls
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="connect-modal")
         self._lock = threading.Lock()
         self._opening: OrderedDict[str, Future[None]] = OrderedDict()
@@ -45,14 +52,21 @@ class ModalOpener:
         what: str,
         logger: logging.Logger = log,
     ) -> None:
-        """views.open on the opener's threads (with the caller's context variables: request
-        id, workspace); a failure is logged to `logger` as "could not open the <what> modal"."""
+        """views.open, sent after the caller returns (with its context variables: request id,
+        workspace); a failure is logged to `logger` as "could not open the <what> modal"."""
         context = contextvars.copy_context()
-        future = self._executor.submit(context.run, _open, client, trigger_id, view, what, logger)
+        opening = _Opening(client, trigger_id, view, what, logger, self._executor, context)
+        if self._calls.can_send(client):
+            answer = self._calls.call(
+                client, "views.open", {"trigger_id": trigger_id, "view": view}
+            )
+            answer.add_done_callback(lambda sent: context.run(opening.answered, sent))
+        else:
+            self._executor.submit(context.run, opening.send)
         external_id = view.get("external_id")
         if external_id:
             with self._lock:
-                self._opening[external_id] = future
+                self._opening[external_id] = opening.done
                 while len(self._opening) > _REMEMBERED:
                     self._opening.popitem(last=False)
 
@@ -69,16 +83,51 @@ class ModalOpener:
             log.info("views.open for %s is still waiting after %.0f s", external_id, timeout)
 
 
-def _open(
-    client: WebClient, trigger_id: str, view: dict[str, Any], what: str, logger: logging.Logger
-) -> None:
-    try:
-        client.views_open(trigger_id=trigger_id, view=view)
-    except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
-        logger.warning("could not open the %s modal: %s", what, error)
-    except Exception:
-        logger.exception("opening the %s modal failed", what)
+class _Opening:
+    """One views.open: its answer, and `done` once there is nothing more to wait for."""
+
+    def __init__(
+        self,
+        client: WebClient,
+        trigger_id: str,
+        view: dict[str, Any],
+        what: str,
+        logger: logging.Logger,
+        executor: ThreadPoolExecutor,
+        context: contextvars.Context,
+    ) -> None:
+        self.client, self.trigger_id, self.view = client, trigger_id, view
+        self.what, self.logger = what, logger
+        self.executor, self.context = executor, context
+        self.started = time.monotonic()
+        self.done: Future[None] = Future()
+
+    def answered(self, sent: Future[dict[str, Any]]) -> None:
+        """On the Slack call thread: keep it short."""
+        try:
+            answer = sent.result()
+        except SlackCallFailed as failure:
+            if time.monotonic() - self.started < TRIGGER_LIFE:
+                # Once more through WebClient, whose retry handlers judge the failure.
+                self.executor.submit(self.context.run, self.send)
+                return
+            self.logger.warning("could not open the %s modal: %s", self.what, failure)
+        else:
+            if not answer.get("ok"):
+                error = answer.get("error", "no error given")
+                self.logger.warning("could not open the %s modal: %s", self.what, error)
+        self.done.set_result(None)
+
+    def send(self) -> None:
+        try:
+            self.client.views_open(trigger_id=self.trigger_id, view=self.view)
+        except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
+            self.logger.warning("could not open the %s modal: %s", self.what, error)
+        except Exception:
+            self.logger.exception("opening the %s modal failed", self.what)
+        finally:
+            self.done.set_result(None)
 
 
-# One per process, shared by every app (its threads start when first used).
+# One per process (its threads start when first used).
 OPENER = ModalOpener()

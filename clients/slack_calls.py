@@ -1,0 +1,241 @@
+"""Slack Web API calls handed off by a request thread: one thread sends them all, concurrently.
+
+After its ack, a shortcut (or `/jira create`) opens its modal with views.open. The request
+thread must not wait for Slack's answer (handlers/modal_opener), so the call is handed off.
+Handed to a pool of threads, every call woke a thread of its own, and under load those
+threads fought the web server's threads for the GIL: at 20 shortcuts in flight, the modal's
+one Slack call cost the server more than the whole ack.
+
+Here one thread (started on first use) sends every call handed to `SlackCalls.call`, all of
+them at once through libcurl's multi interface on kept-alive connections, and sleeps in
+select() between answers. Handing it a call costs the caller a queue append and one byte down
+a pipe; a burst of calls wakes it once. Slack's latency (100-300 ms a call) does not hold a
+thread, so nothing queues behind a slow answer.
+
+A call's Future gets Slack's JSON answer (a dict, `ok` or not) for an HTTP 200. Anything else
+(another status, a connection that could not be made or broke) is `SlackCallFailed`: the
+caller decides whether to send again the ordinary way, through WebClient and its retry
+handlers (clients/slack_retry). Only clients whose calls PooledWebClient would send over
+libcurl are taken (`can_send`): no proxy or SSL context of their own, an http(s) base URL.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import logging
+import os
+import select
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin
+
+import pycurl
+from slack_sdk import WebClient
+
+from clients.slack_http import PooledWebClient, verify_paths
+
+log = logging.getLogger(__name__)
+
+CALL_TIMEOUT = 10.0  # seconds, as a WebClient's default (30 s) is far past any trigger's life
+_IDLE_WAIT = 1.0  # seconds the loop sleeps with nothing in flight (a call wakes it at once)
+
+
+class SlackCallFailed(Exception):
+    """Slack gave no JSON answer: `status` is the HTTP status (0 when there was none)."""
+
+    def __init__(self, reason: str, *, status: int = 0, retry_after: str | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass
+class _Call:
+    url: str
+    headers: list[str]
+    body: bytes
+    timeout: float
+    future: Future[dict[str, Any]]
+
+
+class SlackCalls:
+    def __init__(self, *, name: str = "connect-slack-calls") -> None:
+        self._name = name
+        self._lock = threading.Lock()
+        self._queue: collections.deque[_Call] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
+        os.set_blocking(self._wake_write, False)
+        self._cafile, self._capath = verify_paths()
+
+    @staticmethod
+    def can_send(client: WebClient) -> bool:
+        """Whether `client`'s calls can be sent here (as PooledWebClient sends them)."""
+        return (
+            isinstance(client, PooledWebClient)
+            and not client.proxy
+            and not client.ssl
+            and client.base_url.lower().startswith(("http://", "https://"))
+        )
+
+    def call(
+        self,
+        client: WebClient,
+        method: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float = CALL_TIMEOUT,
+    ) -> Future[dict[str, Any]]:
+        """POST `payload` as JSON to Slack's `method`, with `client`'s token, headers and
+        default parameters (team_id), as WebClient.api_call(method, json=payload) would."""
+        body = {**payload}
+        for name, value in client.default_params.items():
+            body.setdefault(name, value)
+        headers = {**client.headers, "Content-Type": "application/json;charset=utf-8"}
+        if client.token:
+            headers["Authorization"] = f"Bearer {client.token}"
+        call = _Call(
+            url=urljoin(client.base_url, method.lstrip("/")),
+            headers=[f"{name}: {value}" for name, value in headers.items()] + ["Expect:"],
+            body=json.dumps(body).encode("utf-8"),
+            timeout=timeout,
+            future=Future(),
+        )
+        with self._lock:
+            self._queue.append(call)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+        # A full pipe holds wake-ups enough: the loop is bound to look.
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_write, b"\0")
+        return call.future
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        multi = pycurl.CurlMulti()
+        idle: list[pycurl.Curl] = []
+        running: dict[pycurl.Curl, tuple[_Call, list[bytes], list[bytes]]] = {}
+        while True:
+            try:
+                while True:
+                    with self._lock:
+                        if not self._queue:
+                            break
+                        call = self._queue.popleft()
+                    if call.future.set_running_or_notify_cancel():
+                        handle = idle.pop() if idle else pycurl.Curl()
+                        running[handle] = (call, *self._prepare(handle, call))
+                        multi.add_handle(handle)
+                while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                    pass
+                while True:
+                    queued, answered, failed = multi.info_read()
+                    for handle in answered:
+                        self._finish(multi, handle, running.pop(handle), None)
+                        idle.append(handle)
+                    for handle, code, message in failed:
+                        self._finish(multi, handle, running.pop(handle), (code, message))
+                        idle.append(handle)
+                    if not queued:
+                        break
+                self._wait(multi, busy=bool(running))
+            except Exception:  # the loop must outlive any one call
+                log.exception("the Slack call loop failed; its calls in flight are lost")
+                for handle, (call, _, _) in running.items():
+                    if not call.future.done():
+                        call.future.set_exception(SlackCallFailed("the call loop failed"))
+                    handle.close()
+                running.clear()
+                multi.close()
+                multi = pycurl.CurlMulti()
+
+    def _prepare(self, handle: pycurl.Curl, call: _Call) -> tuple[list[bytes], list[bytes]]:
+        body: list[bytes] = []
+        header_lines: list[bytes] = []
+        handle.reset()  # options only: the handle keeps its open connection
+        handle.setopt(pycurl.URL, call.url)
+        handle.setopt(pycurl.NOSIGNAL, 1)
+        handle.setopt(pycurl.TIMEOUT_MS, max(1, int(call.timeout * 1000)))
+        handle.setopt(pycurl.POSTFIELDSIZE, len(call.body))
+        handle.setopt(pycurl.COPYPOSTFIELDS, call.body)
+        handle.setopt(pycurl.HTTPHEADER, call.headers)
+        if self._cafile:
+            handle.setopt(pycurl.CAINFO, self._cafile)
+        if self._capath:
+            handle.setopt(pycurl.CAPATH, self._capath)
+        handle.setopt(pycurl.WRITEFUNCTION, body.append)
+        handle.setopt(pycurl.HEADERFUNCTION, header_lines.append)
+        return body, header_lines
+
+    @staticmethod
+    def _finish(
+        multi: pycurl.CurlMulti,
+        handle: pycurl.Curl,
+        started: tuple[_Call, list[bytes], list[bytes]],
+        error: tuple[int, str] | None,
+    ) -> None:
+        call, body, header_lines = started
+        multi.remove_handle(handle)
+        if error is not None:
+            call.future.set_exception(SlackCallFailed(f"libcurl error {error[0]}: {error[1]}"))
+            return
+        status = int(handle.getinfo(pycurl.RESPONSE_CODE))
+        if status != 200:
+            call.future.set_exception(
+                SlackCallFailed(
+                    f"HTTP {status}",
+                    status=status,
+                    retry_after=_header(header_lines, "retry-after"),
+                )
+            )
+            return
+        try:
+            answer = json.loads(b"".join(body))
+        except ValueError:
+            call.future.set_exception(SlackCallFailed("the answer is not JSON", status=status))
+            return
+        if not isinstance(answer, dict):
+            call.future.set_exception(SlackCallFailed("the answer is not an object", status=status))
+            return
+        call.future.set_result(answer)
+
+    def _wait(self, multi: pycurl.CurlMulti, *, busy: bool) -> None:
+        """Until a socket of a call in flight is ready, libcurl's next timeout, or a wake-up."""
+        timeout = _IDLE_WAIT
+        if busy:
+            wanted = multi.timeout()  # milliseconds; -1 when libcurl has no timer set
+            if wanted >= 0:
+                timeout = min(timeout, wanted / 1000)
+        # poll, not select: a busy process's descriptors go past select's limit of 1024.
+        readers, writers, _ = multi.fdset()
+        poller = select.poll()
+        for fd in {*readers, *writers}:
+            poller.register(
+                fd,
+                (select.POLLIN if fd in readers else 0) | (select.POLLOUT if fd in writers else 0),
+            )
+        poller.register(self._wake_read, select.POLLIN)
+        ready = poller.poll(timeout * 1000)
+        if any(fd == self._wake_read for fd, _ in ready):
+            with contextlib.suppress(BlockingIOError):
+                while os.read(self._wake_read, 4096):
+                    pass
+
+
+def _header(lines: list[bytes], name: str) -> str | None:
+    for raw in reversed(lines):
+        line = raw.decode("iso-8859-1")
+        if line.lower().startswith(name + ":"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+# One per process (its thread starts when first used).
+SLACK_CALLS = SlackCalls()
