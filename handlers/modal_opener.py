@@ -55,7 +55,7 @@ class ModalOpener:
         """views.open, sent after the caller returns (with its context variables: request id,
         workspace); a failure is logged to `logger` as "could not open the <what> modal"."""
         context = contextvars.copy_context()
-        opening = _Opening(client, trigger_id, view, what, logger, self._executor, context)
+        opening = _Opening(client, trigger_id, view, what, logger, self._executor)
         if self._calls.can_send(client):
             answer = self._calls.call(
                 client, "views.open", {"trigger_id": trigger_id, "view": view}
@@ -94,11 +94,10 @@ class _Opening:
         what: str,
         logger: logging.Logger,
         executor: ThreadPoolExecutor,
-        context: contextvars.Context,
     ) -> None:
         self.client, self.trigger_id, self.view = client, trigger_id, view
         self.what, self.logger = what, logger
-        self.executor, self.context = executor, context
+        self.executor = executor
         self.started = time.monotonic()
         self.done: Future[None] = Future()
 
@@ -108,8 +107,10 @@ class _Opening:
             answer = sent.result()
         except SlackCallFailed as failure:
             if time.monotonic() - self.started < TRIGGER_LIFE:
-                # Once more through WebClient, whose retry handlers judge the failure.
-                self.executor.submit(self.context.run, self.send)
+                # Once more through WebClient, whose retry handlers judge the failure; in a
+                # copy of the caller's context (this thread is inside it, and a context is
+                # entered by one thread at a time).
+                self.executor.submit(contextvars.copy_context().run, self.send)
                 return
             self.logger.warning("could not open the %s modal: %s", self.what, failure)
         else:
