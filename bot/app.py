@@ -64,7 +64,7 @@ def create_app(
         authorize=authorize,  # type: ignore[arg-type]
     )
     use_shallow_lazy_requests(app)  # a lazy listener's copy of the request costs the ack less
-    app.use(InjectServices(services))
+    app.use(InjectServices(services, executor))
     app.error(_answer_listener_error)
     register_listeners(app)
     return app
@@ -80,14 +80,17 @@ class InjectServices(Middleware):
     services.slack reads it. Class-based: Bolt calls it without building the thirty-odd
     listener arguments it offers a function middleware on every request."""
 
-    def __init__(self, services: ConnectServices) -> None:
+    def __init__(self, services: ConnectServices, work_executor: Executor) -> None:
         self.services = services
+        self.work_executor = work_executor
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         context = req.context
         context["services"] = self.services
+        # Where a listener's ack hands work for after it (the lazy listeners' executor).
+        context["work_executor"] = self.work_executor
         # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
         # inherit it through the executor (bot.context_executor).
         current_team.set(context.team_id)

@@ -1,13 +1,18 @@
 """Creating issues: `/jira create`, the global and message shortcuts, and the modal.
 
-The modal opens in the ack with a loading view (a trigger_id lives 3 s); a lazy listener
-fills it from Jira with views.update. Submitting answers at once ("Creating…"), and the
-issue is created after the ack, so a slow Jira never holds one.
+The modal opens right after the ack with a loading view (a trigger_id lives 3 s); once Slack
+has it, it is filled from Jira with views.update (for a shortcut, work handed over by the
+modal opener; for `/jira create`, the command's lazy listener, which waits for the modal).
+Submitting answers at once ("Creating…"), and the issue is created after the ack, so a slow
+Jira never holds one.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
@@ -29,6 +34,7 @@ from handlers.create_views import (
     message_view,
     read_answers,
 )
+from handlers.lazy_guard import guarded
 from handlers.modal_opener import OPENER
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from services.commands import mentioned_users
@@ -52,8 +58,8 @@ FIELD_BLOCKS = {
 
 
 def register(app: App) -> None:
-    app.shortcut("create_issue")(ack=open_from_shortcut, lazy=[fill_from_shortcut])
-    app.shortcut("create_issue_from_message")(ack=open_from_shortcut, lazy=[fill_from_shortcut])
+    app.shortcut("create_issue")(open_from_shortcut)
+    app.shortcut("create_issue_from_message")(open_from_shortcut)
     app.action(PROJECT_ACTION)(ack=acknowledge, lazy=[refresh_form])
     app.action(TYPE_ACTION)(ack=acknowledge, lazy=[refresh_form])
     app.view(CALLBACK_ID)(ack=submit, lazy=[create])
@@ -82,11 +88,22 @@ def open_from_command(client: WebClient, command: SlashCommand) -> None:
     _open(client, command.trigger_id or "", context)
 
 
-def open_from_shortcut(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+def open_from_shortcut(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    work_executor: Executor,
+) -> None:
+    """The loading view opens after the ack; once Slack has it, `fill_from_shortcut` runs on
+    the lazy listeners' executor (handed over by the modal opener, not as a lazy listener)."""
     shortcut = Shortcut.model_validate(body)
     context = _shortcut_context(shortcut)
     ack()
-    _open(client, shortcut.trigger_id, context)
+    fill = functools.partial(
+        guarded(fill_from_shortcut), body=body, client=client, services=services
+    )
+    _open(client, shortcut.trigger_id, context, then=(work_executor, fill))
 
 
 def _shortcut_context(shortcut: Shortcut) -> CreateContext:
@@ -103,10 +120,17 @@ def _shortcut_context(shortcut: Shortcut) -> CreateContext:
     )
 
 
-def _open(client: WebClient, trigger_id: str, context: CreateContext) -> None:
-    """Right after the ack (the ack does not wait for Slack's answer); `_fill` waits for it."""
+def _open(
+    client: WebClient,
+    trigger_id: str,
+    context: CreateContext,
+    *,
+    then: tuple[Executor, Callable[[], None]] | None = None,
+) -> None:
+    """Right after the ack (the ack does not wait for Slack's answer); `_fill` runs once it
+    is answered (`then`), or waits for it (a lazy listener)."""
     view = {**loading_view(context), "external_id": external_id(trigger_id)}
-    OPENER.open(client, trigger_id, view, what="create", logger=log)
+    OPENER.open(client, trigger_id, view, what="create", logger=log, then=then)
 
 
 # -- filling ----------------------------------------------------------------------------------

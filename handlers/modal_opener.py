@@ -20,7 +20,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -51,11 +52,17 @@ class ModalOpener:
         *,
         what: str,
         logger: logging.Logger = log,
+        then: tuple[Executor, Callable[[], None]] | None = None,
     ) -> None:
         """views.open, sent after the caller returns (with its context variables: request id,
-        workspace); a failure is logged to `logger` as "could not open the <what> modal"."""
+        workspace); a failure is logged to `logger` as "could not open the <what> modal".
+
+        `then`: (executor, work) to run the work on once the modal is open, instead of a lazy
+        listener that waits for it through `opened`. A lazy listener costs the ack Bolt's
+        copy of the request and a thread woken at once; this is handed over by the thread that
+        saw Slack's answer."""
         context = contextvars.copy_context()
-        opening = _Opening(client, trigger_id, view, what, logger, self._executor)
+        opening = _Opening(client, trigger_id, view, what, logger, self._executor, then)
         if self._calls.can_send(client):
             answer = self._calls.call(
                 client, "views.open", {"trigger_id": trigger_id, "view": view}
@@ -64,7 +71,7 @@ class ModalOpener:
         else:
             self._executor.submit(context.run, opening.send)
         external_id = view.get("external_id")
-        if external_id:
+        if external_id and then is None:
             with self._lock:
                 self._opening[external_id] = opening.done
                 while len(self._opening) > _REMEMBERED:
@@ -94,10 +101,11 @@ class _Opening:
         what: str,
         logger: logging.Logger,
         executor: ThreadPoolExecutor,
+        then: tuple[Executor, Callable[[], None]] | None,
     ) -> None:
         self.client, self.trigger_id, self.view = client, trigger_id, view
         self.what, self.logger = what, logger
-        self.executor = executor
+        self.executor, self.then = executor, then
         self.started = time.monotonic()
         self.done: Future[None] = Future()
 
@@ -114,7 +122,9 @@ class _Opening:
                 return
             self.logger.warning("could not open the %s modal: %s", self.what, failure)
         else:
-            if not answer.get("ok"):
+            if answer.get("ok"):
+                self._opened()
+            else:
                 error = answer.get("error", "no error given")
                 self.logger.warning("could not open the %s modal: %s", self.what, error)
         self.done.set_result(None)
@@ -122,12 +132,18 @@ class _Opening:
     def send(self) -> None:
         try:
             self.client.views_open(trigger_id=self.trigger_id, view=self.view)
+            self._opened()
         except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
             self.logger.warning("could not open the %s modal: %s", self.what, error)
         except Exception:
             self.logger.exception("opening the %s modal failed", self.what)
         finally:
             self.done.set_result(None)
+
+    def _opened(self) -> None:
+        if self.then is not None:
+            executor, work = self.then
+            executor.submit(work)
 
 
 # One per process (its threads start when first used).
