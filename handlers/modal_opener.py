@@ -143,7 +143,10 @@ class _Opening:
     def _opened(self) -> None:
         if self.then is not None:
             executor, work = self.then
-            executor.submit(work)
+            try:
+                executor.submit(work)
+            except RuntimeError:  # the executor was shut down: Connect is stopping
+                self.logger.info("stopping: the %s modal is left as it opened", self.what)
 
 
 # One per process (its threads start when first used).
