@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
-from typing import Any
+from concurrent.futures import Executor, Future
+from typing import Any, ParamSpec, TypeVar
 
 from pydantic import ValidationError
 from slack_bolt import App, BoltRequest, BoltResponse
@@ -20,12 +20,16 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 
 from bot.lazy_requests import use_shallow_lazy_requests
+from bot.listener_matching import use_direct_matchers
 from clients.slack_http import PooledWebhookClient, pooled
 from clients.slack_teams import current_team
 from handlers import register_listeners
 from services.context import ConnectServices
 
 log = logging.getLogger("connect.slack")
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 # A payload of an unexpected shape surfaces as one of these in a listener or in Bolt's own
 # middleware: answered 400, logged with its traceback in case the fault is ours.
@@ -67,6 +71,7 @@ def create_app(
     app.use(InjectServices(services, executor))
     app.error(_answer_listener_error)
     register_listeners(app)
+    use_direct_matchers(app)  # after every listener is registered
     return app
 
 
@@ -82,7 +87,7 @@ class InjectServices(Middleware):
 
     def __init__(self, services: ConnectServices, work_executor: Executor) -> None:
         self.services = services
-        self.work_executor = work_executor
+        self.work_executor = SharedExecutor(work_executor)
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -106,6 +111,21 @@ class InjectServices(Middleware):
             )
         next()
         return resp
+
+
+class SharedExecutor(Executor):
+    """The executor for work after an ack, as listeners find it in Bolt's context. Bolt
+    deep-copies a request's context for its lazy listeners: an executor is shared, not copied
+    (it cannot be: Bolt then logged a warning for every lazy listener, after a failed try)."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> SharedExecutor:
+        return self
 
 
 class PooledRespond(Respond):
