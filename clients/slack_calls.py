@@ -57,8 +57,8 @@ class SlackCallFailed(Exception):
 @dataclass
 class _Call:
     url: str
-    headers: list[str]
-    body: bytes
+    headers: dict[str, str]
+    payload: dict[str, Any]  # encoded by the loop, off the caller's thread
     timeout: float
     future: Future[dict[str, Any]]
 
@@ -69,6 +69,7 @@ class SlackCalls:
         self._lock = threading.Lock()
         self._queue: collections.deque[_Call] = collections.deque()
         self._thread: threading.Thread | None = None
+        self._sleeping = False  # the loop waits in poll() and needs a byte down the pipe
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
@@ -93,17 +94,15 @@ class SlackCalls:
         timeout: float = CALL_TIMEOUT,
     ) -> Future[dict[str, Any]]:
         """POST `payload` as JSON to Slack's `method`, with `client`'s token, headers and
-        default parameters (team_id), as WebClient.api_call(method, json=payload) would."""
-        body = {**payload}
-        for name, value in client.default_params.items():
-            body.setdefault(name, value)
+        default parameters (team_id), as WebClient.api_call(method, json=payload) would.
+        `payload` is encoded on the loop's thread: the caller must not change it afterwards."""
         headers = {**client.headers, "Content-Type": "application/json;charset=utf-8"}
         if client.token:
             headers["Authorization"] = f"Bearer {client.token}"
         call = _Call(
             url=urljoin(client.base_url, method.lstrip("/")),
-            headers=[f"{name}: {value}" for name, value in headers.items()] + ["Expect:"],
-            body=json.dumps(body).encode("utf-8"),
+            headers=headers,
+            payload={**client.default_params, **payload},
             timeout=timeout,
             future=Future(),
         )
@@ -112,9 +111,11 @@ class SlackCalls:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
-        # A full pipe holds wake-ups enough: the loop is bound to look.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self._wake_write, b"\0")
+            wake, self._sleeping = self._sleeping, False
+        if wake:  # a loop at work takes the call when it looks at the queue next
+            # A full pipe holds wake-ups enough: the loop is bound to look.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self._wake_write, b"\0")
         return call.future
 
     # -- the loop -----------------------------------------------------------------------------
@@ -130,10 +131,16 @@ class SlackCalls:
                         if not self._queue:
                             break
                         call = self._queue.popleft()
-                    if call.future.set_running_or_notify_cancel():
-                        handle = idle.pop() if idle else pycurl.Curl()
+                    if not call.future.set_running_or_notify_cancel():
+                        continue
+                    handle = idle.pop() if idle else pycurl.Curl()
+                    try:
                         running[handle] = (call, *self._prepare(handle, call))
-                        multi.add_handle(handle)
+                    except (TypeError, ValueError) as error:  # a payload JSON cannot encode
+                        call.future.set_exception(error)
+                        idle.append(handle)
+                        continue
+                    multi.add_handle(handle)
                 while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
                     pass
                 while True:
@@ -167,13 +174,15 @@ class SlackCalls:
     def _prepare(self, handle: pycurl.Curl, call: _Call) -> tuple[list[bytes], list[bytes]]:
         body: list[bytes] = []
         header_lines: list[bytes] = []
+        data = json.dumps(call.payload).encode("utf-8")
         handle.reset()  # options only: the handle keeps its open connection
         handle.setopt(pycurl.URL, call.url)
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.TIMEOUT_MS, max(1, int(call.timeout * 1000)))
-        handle.setopt(pycurl.POSTFIELDSIZE, len(call.body))
-        handle.setopt(pycurl.COPYPOSTFIELDS, call.body)
-        handle.setopt(pycurl.HTTPHEADER, call.headers)
+        handle.setopt(pycurl.POSTFIELDSIZE, len(data))
+        handle.setopt(pycurl.COPYPOSTFIELDS, data)
+        headers = [f"{name}: {value}" for name, value in call.headers.items()]
+        handle.setopt(pycurl.HTTPHEADER, [*headers, "Expect:"])
         if self._cafile:
             handle.setopt(pycurl.CAINFO, self._cafile)
         if self._capath:
@@ -216,6 +225,17 @@ class SlackCalls:
 
     def _wait(self, multi: pycurl.CurlMulti, *, busy: bool) -> None:
         """Until a socket of a call in flight is ready, libcurl's next timeout, or a wake-up."""
+        with self._lock:
+            if self._queue:
+                return  # calls came in meanwhile: no sleep
+            self._sleeping = True
+        try:
+            self._poll(multi, busy=busy)
+        finally:
+            with self._lock:
+                self._sleeping = False
+
+    def _poll(self, multi: pycurl.CurlMulti, *, busy: bool) -> None:
         timeout = _IDLE_WAIT
         if busy:
             wanted = multi.timeout()  # milliseconds; -1 when libcurl has no timer set

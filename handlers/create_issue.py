@@ -100,9 +100,7 @@ def open_from_shortcut(
     shortcut = Shortcut.model_validate(body)
     context = _shortcut_context(shortcut)
     ack()
-    fill = functools.partial(
-        guarded(fill_from_shortcut), body=body, client=client, services=services
-    )
+    fill = functools.partial(_GUARDED_FILL, body=body, client=client, services=services)
     _open(client, shortcut.trigger_id, context, then=(work_executor, fill))
 
 
@@ -165,6 +163,10 @@ def fill_from_shortcut(body: dict[str, Any], client: WebClient, services: Connec
             text, user_names=_names(services, context.team_id, text)
         )
     _fill(services, client, external_id(shortcut.trigger_id), context, answers, ())
+
+
+# Wrapped once: what it raises is logged as a lazy listener's would be (handlers.lazy_guard).
+_GUARDED_FILL = guarded(fill_from_shortcut)
 
 
 def _fill(

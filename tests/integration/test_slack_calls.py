@@ -128,6 +128,17 @@ def test_an_http_error_is_a_failure_with_its_status(
     assert failed.value.retry_after == retry_after
 
 
+def test_a_payload_json_cannot_encode_fails_that_call_alone(
+    slack: FakeSlackServer, calls: SlackCalls
+) -> None:
+    client = client_for(slack)
+    bad = calls.call(client, "views.open", {"trigger_id": "1", "view": {"when": object()}})
+    good = calls.call(client, "views.open", {"trigger_id": "2", "view": modal("m-2")})
+    with pytest.raises(TypeError):
+        bad.result(WAIT)
+    assert good.result(WAIT)["ok"] is True
+
+
 def test_no_server_is_a_failure_without_a_status(calls: SlackCalls) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
