@@ -144,12 +144,25 @@ class _RegexElement(AbstractMarkup):  # type: ignore[misc]  # jira2markdown ship
         return text
 
 
+_PLAIN = r"(?:(?!(?:https?|ftp)://)[^\W_]|[ \t])+"
+
+
 class _PlainRun(_RegexElement):
     """Letters, digits and spaces, passed through in one step instead of one pyparsing attempt
     of every element per character (a several-fold speed-up on prose). It stops before URLs,
     the only markup that starts with a letter mid-line, and never crosses a line break."""
 
-    PATTERN = r"(?i)(?:(?!(?:https?|ftp)://)[^\W_]|[ \t])+"
+    PATTERN = r"(?i)" + _PLAIN
+
+
+class _PlainRunMidLine(_PlainRun):
+    """The same run, tried before every other element wherever a line has begun: no Jira
+    markup starts mid-line with a letter, a digit or a space but a URL (which the run stops
+    before), while the markup that does start with one (`h1.`, `bq.`, a ruler, a list or a
+    table row after spaces) starts a line. Where no run starts, the elements are tried as
+    before, in their order."""
+
+    PATTERN = r"(?i)(?<=[^\n])" + _PLAIN
 
 
 class _MarkdownEscape(_RegexElement):
@@ -317,6 +330,7 @@ def _elements(replacements: Mapping[Any, Any], escape: Any) -> Any:
     elements = MarkupElements([replacements.get(element, element) for element in MarkupElements()])
     elements.insert(elements.index(LineBreak), escape)
     elements.append(_PlainRun)
+    elements.insert(0, _PlainRunMidLine)
     return elements
 
 
