@@ -47,6 +47,10 @@ def test_ack() -> None:
     for target in ack.TARGETS:
         for kind in ack.KINDS:
             assert counts[f"{target} {kind} answered"] == expected
+    # Connect did the shortcut's work, not only its ack: a modal per shortcut sent.
+    assert (
+        counts["connect modals opened"] == (ack.TINY.warmup + ack.TINY.per_kind) * ack.TINY.rounds
+    )
 
 
 def test_events() -> None:
