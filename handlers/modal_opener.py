@@ -121,6 +121,8 @@ class _Opening:
                 self.executor.submit(contextvars.copy_context().run, self.send)
                 return
             self.logger.warning("could not open the %s modal: %s", self.what, failure)
+        except Exception:  # not sent at all (a view JSON cannot encode): a fault of ours
+            self.logger.exception("opening the %s modal failed", self.what)
         else:
             if answer.get("ok"):
                 self._opened()

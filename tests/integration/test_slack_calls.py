@@ -193,6 +193,18 @@ def test_a_failed_call_is_sent_once_more_through_webclient(
     assert "could not open" not in caplog.text
 
 
+def test_a_view_that_cannot_be_sent_is_logged_as_our_fault(
+    calls: SlackCalls, slack: FakeSlackServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    opener = ModalOpener(calls, threads=2)
+    view = {**modal("m-1"), "private_metadata": object()}
+    with caplog.at_level(logging.ERROR):
+        opener.open(client_for(slack), "1.2.t", view, what="create")
+        opener.opened("m-1", timeout=WAIT)
+    assert "opening the create modal failed" in caplog.text
+    assert slack.calls_to("views.open") == []
+
+
 def test_a_client_libcurl_cannot_send_for_opens_through_webclient(calls: SlackCalls) -> None:
     """A plain WebClient (as one with a proxy of its own): its calls keep to urllib."""
     with FakeSlackServer() as proxy_target:
