@@ -41,9 +41,13 @@ _ids = random.Random()  # seeded from os.urandom once
 SIGNATURE_MAX_AGE = 5 * 60
 
 
+def error_body(code: str, message: str) -> bytes:
+    """Every error Connect's HTTP surface answers: {"error": message, "code": code}."""
+    return json.dumps({"error": message, "code": code}).encode()
+
+
 def error_response(status: int, code: str, message: str) -> Response:
-    body = json.dumps({"error": message, "code": code})
-    return Response(body, status=status, mimetype="application/json")
+    return Response(error_body(code, message), status=status, mimetype="application/json")
 
 
 def create_web_app(
@@ -205,8 +209,7 @@ _Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 def _json_error(status: int, code: str, message: str) -> _Answer:
-    body = json.dumps({"error": message, "code": code}).encode()
-    return status, [("Content-Type", "application/json")], body
+    return status, [("Content-Type", "application/json")], error_body(code, message)
 
 
 def _phrase(status: int) -> str:

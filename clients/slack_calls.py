@@ -36,7 +36,7 @@ from urllib.parse import urljoin
 import pycurl
 from slack_sdk import WebClient
 
-from clients.slack_http import PooledWebClient, verify_paths
+from clients.slack_http import PooledWebClient, response_headers, verify_paths
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,7 @@ class SlackCalls:
                 SlackCallFailed(
                     f"HTTP {status}",
                     status=status,
-                    retry_after=_header(header_lines, "retry-after"),
+                    retry_after=response_headers(header_lines).get("Retry-After"),
                 )
             )
             return
@@ -255,14 +255,6 @@ class SlackCalls:
             with contextlib.suppress(BlockingIOError):
                 while os.read(self._wake_read, 4096):
                     pass
-
-
-def _header(lines: list[bytes], name: str) -> str | None:
-    for raw in reversed(lines):
-        line = raw.decode("iso-8859-1")
-        if line.lower().startswith(name + ":"):
-            return line.split(":", 1)[1].strip()
-    return None
 
 
 # One per process (its thread starts when first used).

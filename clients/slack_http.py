@@ -90,7 +90,7 @@ class SlackConnections:
             os_errno = int(handle.getinfo(pycurl.OS_ERRNO))
             raise _as_urllib_error(error, connected=connected, os_errno=os_errno) from None
         status = int(handle.getinfo(pycurl.RESPONSE_CODE))
-        message = _headers(header_lines)
+        message = response_headers(header_lines)
         payload = body.getvalue()
         if not 200 <= status < 300:
             raise HTTPError(url, status, _reason(header_lines), message, io.BytesIO(payload))
@@ -100,7 +100,7 @@ class SlackConnections:
         return {"status": status, "headers": message, "body": payload.decode(charset)}
 
 
-def _headers(lines: list[bytes]) -> HTTPMessage:
+def response_headers(lines: list[bytes]) -> HTTPMessage:
     """The last response's header fields (after any 1xx), as http.client would give them."""
     message = HTTPMessage()
     for raw in lines:
