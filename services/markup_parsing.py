@@ -48,11 +48,16 @@ from pyparsing import (
 _CONDITIONS = (LineStart, StringStart, WordStart, WordEnd, PrecededBy, FollowedBy, NotAny, Empty)
 
 
+# The characters FirstCharMatch chooses at: printable ASCII but whitespace.
+CHOSEN_AT = string.ascii_letters + string.digits + string.punctuation
+
+
 class FirstCharMatch(MatchFirst):
-    """The first alternative that matches, as MatchFirst, but at an ASCII punctuation character
-    only the alternatives that can start with it are tried, in their order. `starts[i]` is
-    the punctuation alternative `i` can start with, or None to try it everywhere; elsewhere
-    (letters, digits, whitespace, other characters, the end) every alternative is tried."""
+    """The first alternative that matches, as MatchFirst, but at a printable ASCII character
+    other than whitespace (CHOSEN_AT) only the alternatives that can start with it are tried,
+    in their order. `starts[i]` lists the characters of CHOSEN_AT alternative `i` can start
+    with, or is None to try it everywhere; at any other character (whitespace, a line break,
+    beyond ASCII) and at the end every alternative is tried."""
 
     def __init__(self, exprs: Sequence[ParserElement], starts: Sequence[str | None]) -> None:
         super().__init__(list(exprs))
@@ -64,7 +69,7 @@ class FirstCharMatch(MatchFirst):
                     if start is None or char in start
                 ]
             )
-            for char in string.punctuation
+            for char in CHOSEN_AT
         }
 
     def streamline(self) -> ParserElement:

@@ -765,7 +765,7 @@ def _grammar_of(kind: str, *, shortcut: bool) -> Any:
 @given(JIRA_TEXT)
 def test_the_parsing_shortcuts_never_change_a_conversion(wiki: str) -> None:
     """Two shortcuts make the grammars fast: plain words mid-line are taken before any element
-    is tried, and at punctuation only the elements that can start with it are tried. Without
+    is tried, and at any other character only the elements that can start with it. Without
     them (jira2markdown's own MatchFirst) each grammar converts every text the same."""
     for kind in ("markdown", "mrkdwn"):
         assert _outcome(kind, wiki, shortcut=True) == _outcome(kind, wiki, shortcut=False)
@@ -778,6 +778,7 @@ ELEMENT_SAMPLES = [
     "{code}x{code}", "{code:py}\nx\n{code}", "{noformat}x{noformat}", "{{m}}", "{{a}} b }}",
     "[~bob]", "[~accountid:abc]", "[mailto:a@b.c]", "[a|mailto:a@b.c]", "[^file.txt]",
     "[a|http://b.c]", "[http://b.c]", "[#anchor]", "http://b.c/x", "ftp://b.c", "www.b.c",
+    "HTTPS://B.C/X", "Ftp://b.c", "hTtp://b.c", "H1. T", "Bq. q", "h7. T",
     "!i.png!", "!i.png|thumbnail!", "!http://b.c/i.png!",
     "||h||i||\n|c|d|", "|c|d|", "h1. T", "h6. T", "bq. q", "{quote}q{quote}",
     "{panel:title=T}p{panel}", "{panel}p{panel}", "{color:red}c{color}", "{color:#ff0000}c{color}",
@@ -797,24 +798,22 @@ def test_the_parsing_shortcuts_never_change_an_element(sample: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["markdown", "mrkdwn"])
-def test_every_element_says_what_punctuation_it_starts_with(kind: str) -> None:
+def test_every_element_says_what_it_starts_with(kind: str) -> None:
     """An element missing from the table is tried everywhere (correct, only slower); where the
     grammar can be read (not a regex), the table says what it says."""
-    import string
-
     from pyparsing import Forward
 
     from services import markup_jira
-    from services.markup_parsing import first_chars
+    from services.markup_parsing import CHOSEN_AT, first_chars
 
     read = 0
     for element in markup_jira._ELEMENTS[kind]:
-        listed = markup_jira._punctuation_starts(element)
+        listed = markup_jira._starts(element)
         assert listed is not None, element
         expr = element(inline_markup=Forward(), markup=Forward(), usernames={}).expr
         starts = first_chars(expr)
         if starts is not None:
-            assert set(listed) == starts & set(string.punctuation), element
+            assert set(listed) == starts & set(CHOSEN_AT), element
             read += 1
     assert read >= 15
 
