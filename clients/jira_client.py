@@ -86,6 +86,16 @@ class JiraComment:
 
 
 @dataclass(frozen=True, slots=True)
+class JiraHistory:
+    """One changelog entry: who changed which fields, and when."""
+
+    author: JiraUser | None
+    created: datetime | None
+    # Lower case, by field id where Jira gives one ("status", "assignee"); custom fields left out.
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class JiraIssue:
     id: str
     key: str
@@ -106,6 +116,9 @@ class JiraIssue:
     updated: datetime | None = None
     # Filled only by `search(..., with_comments=True)`; () means "not asked for".
     comments: tuple[JiraComment, ...] = ()
+    # Filled only by `search(..., with_changelog=True)`: the changelog Jira puts in a search
+    # result (on Cloud its latest entries), in any order.
+    history: tuple[JiraHistory, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +188,11 @@ class JiraClient(Protocol):
         max_results: int = 50,
         page_token: str | None = None,
         with_comments: bool = False,
+        with_changelog: bool = False,
     ) -> SearchPage:
         """One page of issues; `with_comments` also fills each issue's `comments` (the page of
-        comments Jira puts in a search result) without another call per issue."""
+        comments Jira puts in a search result) and `with_changelog` its `history`, without
+        another call per issue."""
         ...
 
     def projects(self) -> list[JiraProject]: ...

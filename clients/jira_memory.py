@@ -26,6 +26,7 @@ from clients.jira_client import (
     JiraComment,
     JiraError,
     JiraFieldErrors,
+    JiraHistory,
     JiraIssue,
     JiraNotFound,
     JiraProject,
@@ -209,6 +210,11 @@ class InMemoryJira:
         with self._lock:
             return list(self._record(key).links.values())
 
+    def history(self, key: str) -> list[JiraHistory]:
+        """The issue's changelog, oldest first (not logged in `calls`)."""
+        with self._lock:
+            return list(self._record(key).history)
+
     def comments(self, key: str) -> list[JiraComment]:
         with self._lock:
             return list(self._record(key).comments)
@@ -280,8 +286,13 @@ class InMemoryJira:
         max_results: int = 50,
         page_token: str | None = None,
         with_comments: bool = False,
+        with_changelog: bool = False,
     ) -> SearchPage:
-        asked = {"with_comments": True} if with_comments else {}  # logged only when asked
+        asked: dict[str, bool] = {}  # logged only when asked
+        if with_comments:
+            asked["with_comments"] = True
+        if with_changelog:
+            asked["with_changelog"] = True
         self._enter("search", jql, max_results=max_results, page_token=page_token, **asked)
         if page_token is not None and not page_token.isdigit():
             raise JiraBadRequest("The provided next page token is invalid or expired.")
@@ -294,6 +305,8 @@ class InMemoryJira:
             page = found[start : start + size]
             if with_comments:
                 page = [replace(i, comments=tuple(self._records[i.id].comments)) for i in page]
+            if with_changelog:
+                page = [replace(i, history=tuple(self._records[i.id].history)) for i in page]
         more = start + size < len(found)
         return SearchPage(tuple(page), str(start + size) if more else None)
 
@@ -460,6 +473,11 @@ class InMemoryJira:
         for name in changed:
             if name not in ("status_category", "url"):
                 self._announce(before.key, name, _text(getattr(before, name)), _text(changes[name]))
+        logged = tuple(
+            _CHANGELOG_FIELDS.get(name, name) for name in changed if name not in _UNLOGGED
+        )
+        if logged:
+            record.history.append(JiraHistory(self._current_actor(), self.now(), logged))
         return record.issue
 
     def _announce(self, key: str, field: str, old: str | None, new: str | None) -> None:
@@ -468,6 +486,11 @@ class InMemoryJira:
         self.changes.append(change)
         for listener in list(self._listeners):
             listener(change)
+
+
+# JiraIssue attributes as the changelog names their fields; derived ones are not logged.
+_CHANGELOG_FIELDS = {"project_key": "project", "issue_type": "issuetype", "components": "component"}
+_UNLOGGED = frozenset({"status_category", "url", "updated"})
 
 
 def _text(value: Any) -> str | None:

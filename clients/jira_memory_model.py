@@ -13,6 +13,7 @@ from clients.jira_client import (
     IssueType,
     JiraComment,
     JiraFieldErrors,
+    JiraHistory,
     JiraIssue,
     JiraProject,
     JiraUser,
@@ -72,6 +73,7 @@ class StoredIssue:
     custom: dict[str, Any] = field(default_factory=dict)
     comments: list[JiraComment] = field(default_factory=list)
     links: dict[str, RemoteLink] = field(default_factory=dict)  # by globalId
+    history: list[JiraHistory] = field(default_factory=list)  # the changelog, oldest first
 
 
 def system_fields() -> list[FieldMeta]:

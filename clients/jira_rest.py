@@ -145,9 +145,11 @@ class JiraRestClient:
         max_results: int = 50,
         page_token: str | None = None,
         with_comments: bool = False,
+        with_changelog: bool = False,
     ) -> SearchPage:
         return self._call(
-            "search", lambda: self._search(jql, max_results, page_token, with_comments)
+            "search",
+            lambda: self._search(jql, max_results, page_token, with_comments, with_changelog),
         )
 
     def projects(self) -> list[JiraProject]:
@@ -346,10 +348,16 @@ class JiraRestClient:
         return parse_issue(raw or {}, self._base_url)
 
     def _search(
-        self, jql: str, max_results: int, page_token: str | None, with_comments: bool
+        self,
+        jql: str,
+        max_results: int,
+        page_token: str | None,
+        with_comments: bool,
+        with_changelog: bool,
     ) -> SearchPage:
         jira = self._client()
         fields = [*ISSUE_FIELDS, "comment"] if with_comments else list(ISSUE_FIELDS)
+        expand = "changelog" if with_changelog else None
         raw: dict[str, Any]
         if self._server_info().is_cloud:
             raw = self._retried(  # json_result=True: the raw page, nextPageToken included
@@ -358,6 +366,7 @@ class JiraRestClient:
                 nextPageToken=page_token,
                 maxResults=max_results,
                 fields=fields,
+                expand=expand,
                 json_result=True,
             )
             token = None if raw.get("isLast") else raw.get("nextPageToken")
@@ -371,6 +380,7 @@ class JiraRestClient:
                 startAt=start,
                 maxResults=max_results,
                 fields=fields,
+                expand=expand,
                 json_result=True,
             )
             end = start + len(raw.get("issues", []))

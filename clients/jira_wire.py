@@ -17,6 +17,7 @@ from clients.jira_client import (
     JiraComment,
     JiraError,
     JiraFieldErrors,
+    JiraHistory,
     JiraIssue,
     JiraNotFound,
     JiraTimeout,
@@ -127,7 +128,31 @@ def parse_issue(raw: Mapping[str, Any], base_url: str) -> JiraIssue:
         created=parse_when(fields.get("created")),
         updated=parse_when(fields.get("updated")),
         comments=parse_comments(fields.get("comment")),
+        history=parse_histories(raw.get("changelog")),
     )
+
+
+def parse_histories(raw: Any) -> tuple[JiraHistory, ...]:
+    """An issue's expanded `changelog`: `{"histories": [{"author", "created", "items"}], ...}`."""
+    histories = raw.get("histories") if isinstance(raw, Mapping) else None
+    if not isinstance(histories, list):
+        return ()
+    parsed = []
+    for entry in histories:
+        if not isinstance(entry, Mapping):
+            continue
+        items = entry.get("items")
+        fields = tuple(
+            str(item.get("fieldId") or item.get("field")).lower()
+            for item in (items if isinstance(items, list) else ())
+            if isinstance(item, Mapping)
+            and (item.get("fieldId") or item.get("field"))
+            and item.get("fieldtype") != "custom"
+        )
+        parsed.append(
+            JiraHistory(parse_user(entry.get("author")), parse_when(entry.get("created")), fields)
+        )
+    return tuple(parsed)
 
 
 def parse_comment(raw: Mapping[str, Any]) -> JiraComment:

@@ -101,6 +101,10 @@ class AnnouncedState:
         self.generations[kind] = self.generations.get(kind, 0) + 1
         return self.generations[kind]
 
+    def changed_time(self, name: str) -> datetime | None:
+        """When the field's current value was announced (the issue's `updated` then)."""
+        return parse_jira_time(self.changed_at.get(name))
+
     def is_stale(self, name: str, updated: datetime | None) -> bool:
         """An older delivery than the one that announced this field's current value."""
         announced_at = parse_jira_time(self.changed_at.get(name))

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from clients.jira_client import JiraUser
+from clients.jira_client import JiraHistory, JiraUser
 from services.announced_state import TRACKED_FIELDS, AnnouncedState
 from services.jira_events import CommentInfo, FieldChange, IssueSnapshot, JiraEvent, utc_iso
 
@@ -287,7 +287,9 @@ def _same_assignee(state: AnnouncedState, new_id: str | None, new_name: str | No
 
 
 def _snapshot_changes(found: _Found, actor: JiraUser | None) -> None:
-    """Without a changelog: whatever differs between the snapshot and the announced state."""
+    """Without a changelog of the event: whatever differs between the snapshot and the
+    announced state, credited to `actor` (a webhook's user), else to whom the issue's own
+    changelog names (the poller asks for it)."""
     state, issue = found.state, found.issue
     for name in TRACKED_FIELDS:
         if state.is_stale(name, issue.updated):
@@ -301,12 +303,26 @@ def _snapshot_changes(found: _Found, actor: JiraUser | None) -> None:
             new, new_id = getattr(issue, name), None
             if new == state.value(name) or (new is None and name in _NEVER_EMPTIED):
                 continue
-        old = state.value(name)
+        old, since = state.value(name), state.changed_time(name)
         state.set_value(name, new, new_id)
         state.mark_changed(name, issue.updated)
         kind = _FIELD_KINDS[name]
         identity = found.numbered(kind, _identity_value(name, new, new_id))
-        found.add(kind, identity, actor=actor, old=old, new=new)
+        found.add(kind, identity, actor=actor or _changed_by(issue, name, since), old=old, new=new)
+
+
+def _changed_by(issue: IssueSnapshot, name: str, since: datetime | None) -> JiraUser | None:
+    """Who made the change a poll found in field `name`: the author of the changelog's latest
+    entry about it, provided that entry is newer than the field's last announced change
+    (`since`); else nobody is named (a changelog cut short, or none asked for)."""
+    latest: JiraHistory | None = None
+    for entry in issue.history:
+        when = entry.created
+        if name not in entry.fields or when is None or (since is not None and when <= since):
+            continue
+        if latest is None or (latest.created is not None and when > latest.created):
+            latest = entry
+    return latest.author if latest is not None else None
 
 
 def _comment_event(found: _Found, event: JiraEvent, comment: CommentInfo) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from clients.jira_client import JiraComment, JiraIssue, JiraUser
+from clients.jira_client import JiraComment, JiraHistory, JiraIssue, JiraUser
 from services.issue_keys import project_of
 from services.jira_webhook_wire import (
     WireChangeItem,
@@ -77,6 +77,8 @@ class IssueSnapshot:
     updated: datetime | None = None
     created: datetime | None = None
     complete: bool = False
+    # The poller's: the changelog its search brought (who changed which field, when).
+    history: tuple[JiraHistory, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +298,7 @@ def snapshot_of(issue: JiraIssue) -> IssueSnapshot:
         updated=issue.updated,
         created=issue.created,
         complete=True,
+        history=issue.history,
     )
 
 

@@ -306,7 +306,7 @@ class JiraMonitor:
                 ticket.announced = dict(detection.state)
                 refresh_ticket(ticket, snapshot)
                 if detection.changes:
-                    # A search does not say who made a change; comments name their authors.
+                    # Changes are credited by the changelog the search brought.
                     announcements[team_id].append(Announcement(snapshot, detection.changes))
         # The page's announcements, a workspace at a time: a few queries each, not per issue.
         for team_id in sorted(announcements):

@@ -1,4 +1,5 @@
-"""The poller's questions to Jira: `… AND updated >= -Nm` searches, paged, with comments, and
+"""The poller's questions to Jira: `… AND updated >= -Nm` searches, paged, with comments and
+the changelog (who made each change), and
 what to do when Jira refuses one because of a single value in it (SPEC §5)."""
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ class UpdatedSearch:
         for _ in range(MAX_PAGES):
             self.searches += 1
             page = self.jira.search(
-                jql, max_results=self.page_size, page_token=token, with_comments=True
+                jql,
+                max_results=self.page_size,
+                page_token=token,
+                with_comments=True,
+                with_changelog=True,
             )
             issues.extend(page.issues)
             token = page.next_page_token

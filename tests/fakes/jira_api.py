@@ -135,7 +135,9 @@ class FakeJiraApi:
             raw.update(name=user.account_id, key=user.account_id)
         return raw
 
-    def issue(self, issue: JiraIssue, fields: set[str] | None = None) -> dict[str, Any]:
+    def issue(
+        self, issue: JiraIssue, fields: set[str] | None = None, *, changelog: bool = False
+    ) -> dict[str, Any]:
         category = issue.status_category
         raw: dict[str, Any] = {
             "summary": issue.summary,
@@ -166,12 +168,41 @@ class FakeJiraApi:
             }
         if fields is not None and "*all" not in fields:
             raw = {name: value for name, value in raw.items() if name in fields}
-        return {
+        answer = {
             "id": issue.id,
             "key": issue.key,
             "self": f"{self.base_url}/rest/api/2/issue/{issue.id}",
             "fields": raw,
         }
+        if changelog:  # expand=changelog: Cloud gives the latest entries first, DC the oldest
+            entries = list(enumerate(issue.history or self.jira.history(issue.key), start=1))
+            histories = [
+                {
+                    "id": f"{issue.id}{number:04d}",
+                    "author": self.user(entry.author),
+                    "created": _timestamp(entry.created),
+                    "items": [
+                        {
+                            "field": name,
+                            "fieldtype": "jira",
+                            "fieldId": name,
+                            "from": None,
+                            "fromString": None,
+                            "to": None,
+                            "toString": None,
+                        }
+                        for name in entry.fields
+                    ],
+                }
+                for number, entry in (reversed(entries) if self.cloud else entries)
+            ]
+            answer["changelog"] = {
+                "startAt": 0,
+                "maxResults": len(histories),
+                "total": len(histories),
+                "histories": histories,
+            }
+        return answer
 
     def comment_json(self, key: str, comment: JiraComment) -> dict[str, Any]:
         return {
@@ -236,9 +267,12 @@ class FakeJiraApi:
             max_results=params["maxResults"],
             page_token=params["nextPageToken"],
             with_comments="comment" in (params["fields"] or ()),
+            with_changelog=params["changelog"],
         )
         answer: dict[str, Any] = {
-            "issues": [self.issue(i, params["fields"]) for i in page.issues],
+            "issues": [
+                self.issue(i, params["fields"], changelog=params["changelog"]) for i in page.issues
+            ],
             "isLast": page.next_page_token is None,
         }
         if page.next_page_token:  # Jira Cloud leaves the key out on the last page
@@ -255,7 +289,10 @@ class FakeJiraApi:
             "startAt": start,
             "maxResults": size,
             "total": len(found),
-            "issues": [self.issue(i, params["fields"]) for i in found[start : start + size]],
+            "issues": [
+                self.issue(i, params["fields"], changelog=params["changelog"])
+                for i in found[start : start + size]
+            ],
         }
 
     def issue_types(self, request: Request, project: str) -> Answer:
@@ -365,6 +402,7 @@ class FakeJiraApi:
             "nextPageToken": body.get("nextPageToken") or request.arg("nextPageToken"),
             "startAt": body.get("startAt") or request.arg("startAt"),
             "fields": fields,
+            "changelog": "changelog" in str(body.get("expand") or request.arg("expand", "")),
         }
 
     def _page(self, request: Request, items: list[dict[str, Any]], cloud_key: str) -> Any:

@@ -245,7 +245,9 @@ def test_a_change_made_without_a_webhook_is_told_once(
     assert told(uow) == [("OPS-2", "status"), ("OPS-2", "comment_added")]
     with uow() as work:
         (row,) = work.session.scalars(select(NotificationOutbox))
-        assert row.payload["changes"][1]["actor"] == "Bob Baker"  # a comment names its author
+        status, comment = row.payload["changes"]
+        assert status["actor"] == "Bob Baker"  # the changelog the search brought names him
+        assert comment["actor"] == "Bob Baker"  # a comment names its author
     clock.advance(minutes=1)
     assert monitor.run_once().changes == 0  # the window overlaps: seen again, not told again
     processor = DeliveryProcessor(uow, notifier, clock=clock)

@@ -25,6 +25,7 @@ from clients.jira_client import (
     JiraUnavailable,
 )
 from clients.jira_rest import ISSUE_FIELDS, JIRA_CONNECTIONS, JiraRestClient
+from clients.jira_wire import parse_issue
 from tests.fakes.jira_server import FakeJiraServer
 
 API = "/rest/api/2"
@@ -176,6 +177,60 @@ def test_search_with_comments_asks_for_the_comment_field(server: FakeJiraServer)
     first, second = [r for r in server.requests if r.path.startswith(f"{API}/search")]
     assert set(first.query["fields"]) == {*ISSUE_FIELDS, "comment"}
     assert set(second.query["fields"]) == set(ISSUE_FIELDS)
+
+
+def test_search_with_changelog_says_who_changed_what(server: FakeJiraServer) -> None:
+    jira = server.jira
+    with jira.act_as("carol@example.com"):
+        jira.update_issue("OPS-2", priority="High")
+    with jira.act_as("bob@example.com"):
+        jira.transition_issue("OPS-2", "11")
+    carol, bob = jira.user("carol@example.com"), jira.user("bob@example.com")
+    client = client_for(server)
+    (issue,) = client.search("key = OPS-2", with_changelog=True).issues
+    # Cloud lists the latest entries first, Data Center the oldest: the order is not relied on.
+    assert {(carol, ("priority",)), (bob, ("status",))} <= {
+        (entry.author, entry.fields) for entry in issue.history
+    }
+    assert all(entry.created is not None for entry in issue.history)
+    (plain,) = client.search("key = OPS-2").issues
+    assert plain.history == ()
+    asked, unasked = [r for r in server.requests if r.path.startswith(f"{API}/search")]
+    assert asked.query["expand"] == ["changelog"]
+    assert "expand" not in unasked.query
+
+
+def test_changelog_items_of_custom_fields_are_left_out() -> None:
+    raw = {
+        "id": "10001",
+        "key": "OPS-1",
+        "fields": {},
+        "changelog": {
+            "histories": [
+                {
+                    "author": {"accountId": "a1", "displayName": "Alice"},
+                    "created": "2024-01-15T10:30:00.000+0000",
+                    "items": [
+                        {
+                            "field": "Story Points",
+                            "fieldtype": "custom",
+                            "fieldId": "customfield_1",
+                        },
+                        {"field": "status", "fieldtype": "jira", "fieldId": "status"},
+                        {"field": "Assignee", "fieldtype": "jira"},
+                    ],
+                },
+                "not an entry",
+                {"items": "not a list"},
+            ]
+        },
+    }
+    first, odd = parse_issue(raw, "https://jira.example").history
+    assert (first.author and first.author.display_name, first.fields) == (
+        "Alice",
+        ("status", "assignee"),
+    )
+    assert (odd.author, odd.created, odd.fields) == (None, None, ())
 
 
 def test_bad_jql_carries_jiras_message(server: FakeJiraServer) -> None:

@@ -7,10 +7,20 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from clients.jira_client import JiraHistory
 from services.announced_state import MAX_COMMENTS
 from services.change_detector import Change, baseline, detect, detect_snapshot
 from services.jira_events import CommentInfo
-from tests.unit.jira_webhook_samples import BOB, T0, event, kinds, linked, play, snapshot
+from tests.unit.jira_webhook_samples import (
+    ALICE,
+    BOB,
+    T0,
+    event,
+    kinds,
+    linked,
+    play,
+    snapshot,
+)
 
 
 def test_first_poll_sets_the_baseline_and_tells_nothing() -> None:
@@ -57,6 +67,38 @@ def test_a_webhook_older_than_the_last_poll_tells_nothing() -> None:
     polled = detect_snapshot(snapshot(status="Done", updated=T0 + timedelta(hours=1)), [], linked())
     assert [c.new for c in polled.changes] == ["Done"]
     assert detect(event("cloud_issue_updated_status"), polled.state).changes == ()
+
+
+def test_a_polled_change_is_credited_to_whom_the_changelog_names() -> None:
+    at = T0 + timedelta(minutes=10)
+    history = (
+        JiraHistory(ALICE, T0 - timedelta(days=3), ("status",)),  # long before
+        JiraHistory(BOB, at - timedelta(minutes=2), ("status", "resolution")),
+        JiraHistory(ALICE, at - timedelta(minutes=1), ("assignee",)),
+    )
+    seen = snapshot(status="In Progress", assignee=BOB, updated=at, history=history)
+    polled = detect_snapshot(seen, [], linked())
+    assert [(c.kind, c.actor) for c in polled.changes] == [("status", BOB), ("assignee", ALICE)]
+
+
+def test_a_changelog_entry_older_than_the_last_announced_change_credits_nobody() -> None:
+    first = T0 + timedelta(minutes=10)
+    state = detect_snapshot(snapshot(status="In Progress", updated=first), [], linked()).state
+    later = first + timedelta(minutes=10)
+    # The entry for this second change is missing (a changelog cut short): the one there is
+    # about the first change, and must not be credited with the second.
+    history = (JiraHistory(BOB, first - timedelta(seconds=5), ("status",)),)
+    polled = detect_snapshot(snapshot(status="Done", updated=later, history=history), [], state)
+    assert [(c.new, c.actor) for c in polled.changes] == [("Done", None)]
+
+
+def test_a_webhook_names_its_own_user_whatever_a_changelog_says() -> None:
+    history = (JiraHistory(ALICE, T0 + timedelta(hours=1), ("status",)),)
+    hooked = event("cloud_issue_updated_status")
+    assert hooked.issue is not None
+    hooked = replace(hooked, issue=replace(hooked.issue, history=history))
+    (change,) = detect(hooked, linked()).changes
+    assert change.actor == hooked.actor
 
 
 def test_flip_flop_seen_by_polls() -> None:

@@ -31,13 +31,18 @@ def test_jiras_messages_name_keys_and_values() -> None:
     assert quoted(["OPS-1", "OPS-2"]) == '"OPS-1", "OPS-2"'
 
 
-def test_pages_follow_the_token_and_ask_for_comments(jira: InMemoryJira) -> None:
+def test_pages_follow_the_token_and_ask_for_comments_and_the_changelog(jira: InMemoryJira) -> None:
     search = UpdatedSearch(jira, minutes=5, page_size=15)
     issues = search.pages('project = "BIG"')
     assert len(issues) == 40 and search.searches == 3
     (first, *_) = [call for call in jira.calls if call[0] == "search"]
     assert first[1] == ('project = "BIG" AND updated >= -5m ORDER BY created ASC',)
-    assert first[2] == {"max_results": 15, "page_token": None, "with_comments": True}
+    assert first[2] == {
+        "max_results": 15,
+        "page_token": None,
+        "with_comments": True,
+        "with_changelog": True,
+    }
 
 
 def test_named_keys_are_set_apart_and_the_rest_asked_again(jira: InMemoryJira) -> None:
