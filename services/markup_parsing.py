@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 from pyparsing import (
     And,
@@ -148,14 +148,11 @@ def skip_faster(grammar: ParserElement) -> ParserElement:
             starts = [first_chars(expr) for expr in looked_for]
             if all(start is not None for start in starts):
                 stop_chars = frozenset().union(*(start for start in starts if start is not None))
+                stops = "[" + "".join(re.escape(c) for c in sorted(stop_chars)) + "]"
+                # Its stops first, then its class: a node is never half made.
+                setattr(node, "_stop_chars", stop_chars)  # noqa: B010 - not a SkipTo attribute
+                setattr(node, "_stops", re.compile(stops if stop_chars else r"(?!)"))  # noqa: B010
                 node.__class__ = _SkipToStops
-                fast = cast(_SkipToStops, node)
-                fast._stop_chars = stop_chars
-                fast._stops = re.compile(
-                    "[" + "".join(re.escape(c) for c in sorted(stop_chars)) + "]"
-                    if stop_chars
-                    else r"(?!)"
-                )
     return grammar
 
 
