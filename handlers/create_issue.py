@@ -95,11 +95,19 @@ def open_from_shortcut(
     services: ConnectServices,
     work_executor: Executor,
 ) -> None:
-    """The loading view opens after the ack; once Slack has it, `fill_from_shortcut` runs on
-    the lazy listeners' executor (handed over by the modal opener, not as a lazy listener)."""
+    """The modal opens after the ack. A global shortcut whose form is built from what Connect
+    keeps of Jira (`cached_form`, a few microseconds) opens with the form itself: one Slack
+    call, nothing more to do. Otherwise (a message to read first, or Jira to ask) the loading
+    view opens, and once Slack has it `fill_from_shortcut` runs on the lazy listeners'
+    executor (handed over by the modal opener, not as a lazy listener)."""
     shortcut = Shortcut.model_validate(body)
     context = _shortcut_context(shortcut)
     ack()
+    form = services.create_issue.cached_form() if shortcut.message is None else None
+    if form is not None:
+        view = form_view(context, form, Answers())
+        OPENER.open(client, shortcut.trigger_id, view, what="create", logger=log)
+        return
     fill = functools.partial(_GUARDED_FILL, body=body, client=client, services=services)
     _open(client, shortcut.trigger_id, context, then=(work_executor, fill))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.exc import IntegrityError
 
@@ -26,6 +26,8 @@ from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
 
+K = TypeVar("K")
+V = TypeVar("V")
 SUMMARY_MAX = 255
 # Seconds the create form's Jira metadata (projects, issue types, create fields, priorities) is
 # kept: a Jira admin's change shows within this, or at once after a create it made fail.
@@ -119,6 +121,38 @@ class FormMetadata:
         for cache in (self._projects, self._types, self._fields, self._priorities):
             cache.clear()
 
+    def cached(self) -> _CachedMetadata:
+        """The same questions, answered from what is kept only (NotCached otherwise)."""
+        return _CachedMetadata(self)
+
+
+class NotCached(LookupError):
+    """The answer is not among what FormMetadata keeps (it would take a Jira call)."""
+
+
+class _CachedMetadata:
+    def __init__(self, metadata: FormMetadata) -> None:
+        self._metadata = metadata
+
+    def projects(self) -> tuple[JiraProject, ...]:
+        return _kept(self._metadata._projects, "")
+
+    def issue_types(self, project_key: str) -> tuple[IssueType, ...]:
+        return _kept(self._metadata._types, project_key)
+
+    def create_fields(self, project_key: str, issue_type_id: str) -> tuple[FieldMeta, ...]:
+        return _kept(self._metadata._fields, (project_key, issue_type_id))
+
+    def priorities(self) -> tuple[Priority, ...]:
+        return _kept(self._metadata._priorities, "")
+
+
+def _kept(cache: TTLCache[K, V], key: K) -> V:
+    found, value = cache.lookup(key)
+    if not found:
+        raise NotCached(key)
+    return cast(V, value)  # a kept answer is never None
+
 
 class CreateIssueService:
     def __init__(
@@ -138,22 +172,37 @@ class CreateIssueService:
     def form(self, project_key: str | None = None, issue_type_id: str | None = None) -> CreateForm:
         """The choices for the modal; the project's first issue type unless one is chosen."""
         with jira_errors():
-            metadata = self.metadata
-            projects = tuple(p for p in metadata.projects() if self.policy.project_allowed(p.key))
-            if not projects:
-                raise InvalidRequest("Connect may not create issues in any Jira project.")
-            wanted = (project_key or "").upper()
-            project = next((p for p in projects if p.key == wanted), projects[0])
-            types = tuple(t for t in metadata.issue_types(project.key) if not t.subtask)
-            if not types:
-                raise InvalidRequest(f"Project {project.key} has no issue types to create.")
-            issue_type = next((t for t in types if t.id == issue_type_id), types[0])
-            extra = tuple(
-                _extra_field(meta)
-                for meta in metadata.create_fields(project.key, issue_type.id)
-                if meta.required and not meta.has_default and meta.field_id not in FORM_FIELDS
-            )
-            priorities = metadata.priorities()
+            return self._form(self.metadata, project_key, issue_type_id)
+
+    def cached_form(self) -> CreateForm | None:
+        """The form for no project in particular if all it needs is kept (no Jira call, a few
+        microseconds); else None: `form()` then asks Jira, or says what is wrong."""
+        try:
+            return self._form(self.metadata.cached(), None, None)
+        except (NotCached, InvalidRequest):
+            return None
+
+    def _form(
+        self,
+        metadata: FormMetadata | _CachedMetadata,
+        project_key: str | None,
+        issue_type_id: str | None,
+    ) -> CreateForm:
+        projects = tuple(p for p in metadata.projects() if self.policy.project_allowed(p.key))
+        if not projects:
+            raise InvalidRequest("Connect may not create issues in any Jira project.")
+        wanted = (project_key or "").upper()
+        project = next((p for p in projects if p.key == wanted), projects[0])
+        types = tuple(t for t in metadata.issue_types(project.key) if not t.subtask)
+        if not types:
+            raise InvalidRequest(f"Project {project.key} has no issue types to create.")
+        issue_type = next((t for t in types if t.id == issue_type_id), types[0])
+        extra = tuple(
+            _extra_field(meta)
+            for meta in metadata.create_fields(project.key, issue_type.id)
+            if meta.required and not meta.has_default and meta.field_id not in FORM_FIELDS
+        )
+        priorities = metadata.priorities()
         return CreateForm(projects, project, types, issue_type, priorities, extra)
 
     def claim_submission(self, team_id: str, submission_key: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -133,6 +134,46 @@ def test_global_shortcut_opens_at_once_then_fills_and_creates(team: RunningConne
     assert "Created by Alice Adams via Slack" in (issue.description or "")
     dm = team.slack.wait_for("chat.postMessage", lambda call: key in str(call.params.get("blocks")))
     assert dm.params["channel"].startswith("D")
+
+
+def test_once_jiras_answers_are_kept_a_global_shortcut_opens_with_the_form(
+    team: RunningConnect,
+) -> None:
+    team.interact(shortcut_payload("create_issue", "trig-cold"))
+    first = wait_for_view(team, is_form)  # opened loading, then filled in after asking Jira
+    asked_jira = len(team.jira.jira.calls)
+    team.slack.reset_calls()
+    team.interact(shortcut_payload("create_issue", "trig-warm"))
+    opened = team.slack.wait_for(
+        "views.open", lambda call: call.params["trigger_id"] == "trig-warm"
+    )
+    view = opened.params["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert is_form(view)  # the form itself: no loading view, nothing to update
+    assert block_ids(view) == block_ids(first)
+    time.sleep(0.3)
+    assert [call.method for call in team.slack.calls] == ["views.open"]
+    assert len(team.jira.jira.calls) == asked_jira
+    # It is the same form as ever: a project picked, a submission creates.
+    form = wait_for_view(team, lambda v: is_form(v) and v["id"] != first["id"])
+    values = form_values("OPS", option_value(form, "issue_type", "Task"), "Opened warm")
+    assert team.interact(submission(form, values)).json()["response_action"] == "update"
+    wait_for_view(team, lambda v: "Created" in str(v["blocks"]) and v["id"] == form["id"])
+
+
+def test_a_message_shortcut_reads_its_message_even_when_the_form_is_kept(
+    team: RunningConnect,
+) -> None:
+    team.interact(shortcut_payload("create_issue", "trig-warm-up"))
+    wait_for_view(team, is_form)
+    payload, _ts = message_shortcut(team, "C0GENERAL", "Disk full on db-3", "trig-message")
+    team.interact(payload)
+    opened = team.slack.wait_for(
+        "views.open", lambda call: call.params["trigger_id"] == "trig-message"
+    )
+    assert "Loading" in str(opened.params["view"])
+    filled = wait_for_view(team, lambda v: is_form(v) and "Disk full on db-3" in str(v))
+    assert filled
 
 
 def test_the_same_submission_twice_creates_one_issue(team: RunningConnect) -> None:

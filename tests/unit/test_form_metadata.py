@@ -89,3 +89,40 @@ def test_a_create_refused_over_its_fields_makes_the_next_form_ask_jira() -> None
         create.create(draft, credit="— Alice via Slack")
 
     assert [field.field_id for field in create.form("OPS").extra_fields] == ["customfield_1"]
+
+
+def test_the_kept_form_is_the_form_and_costs_no_jira_call() -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    create = service(jira, clock)
+    assert create.cached_form() is None  # nothing kept yet, and Jira is not asked
+    assert metadata_calls(jira) == []
+
+    asked = create.form()
+    calls = len(jira.calls)
+
+    assert create.cached_form() == asked
+    assert len(jira.calls) == calls
+
+
+@pytest.mark.parametrize("lost", ["ttl", "forget", "other project only"])
+def test_no_kept_form_once_part_of_it_is_gone(lost: str) -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    create = service(jira, clock)
+    if lost == "other project only":
+        create.form("WEB")  # the default form is OPS's: its types were never asked for
+    else:
+        create.form()
+        if lost == "ttl":
+            clock.now += 300
+        else:
+            create.metadata.forget()
+    assert create.cached_form() is None
+
+
+def test_no_kept_form_when_connect_may_create_nowhere() -> None:
+    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    metadata = FormMetadata(jira, ttl=300, clock=clock)
+    create = CreateIssueService(lambda: None, jira, ConnectPolicy(), None, metadata)  # type: ignore[arg-type]
+    create.form()
+    create.policy = ConnectPolicy(allowed_projects=frozenset({"NOPE"}))
+    assert create.cached_form() is None  # form() says why; a kept form would not
