@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import logging
 import os
 import select
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
+import orjson
 import pycurl
 from slack_sdk import WebClient
 
@@ -174,7 +174,7 @@ class SlackCalls:
     def _prepare(self, handle: pycurl.Curl, call: _Call) -> tuple[list[bytes], list[bytes]]:
         body: list[bytes] = []
         header_lines: list[bytes] = []
-        data = json.dumps(call.payload).encode("utf-8")
+        data = orjson.dumps(call.payload)
         handle.reset()  # options only: the handle keeps its open connection
         handle.setopt(pycurl.URL, call.url)
         handle.setopt(pycurl.NOSIGNAL, 1)
@@ -214,7 +214,7 @@ class SlackCalls:
             )
             return
         try:
-            answer = json.loads(b"".join(body))
+            answer = orjson.loads(b"".join(body))
         except ValueError:
             call.future.set_exception(SlackCallFailed("the answer is not JSON", status=status))
             return
