@@ -471,10 +471,10 @@ class InMemoryJira:
         if changed:
             record.issue = replace(record.issue, updated=changes.get("updated", self.now()))
         for name in changed:
-            if name not in ("status_category", "url"):
+            if name not in _DERIVED:
                 self._announce(before.key, name, _text(getattr(before, name)), _text(changes[name]))
         logged = tuple(
-            _CHANGELOG_FIELDS.get(name, name) for name in changed if name not in _UNLOGGED
+            _CHANGELOG_FIELDS.get(name, name) for name in changed if name not in _DERIVED
         )
         if logged:
             record.history.append(JiraHistory(self._current_actor(), self.now(), logged))
@@ -490,7 +490,7 @@ class InMemoryJira:
 
 # JiraIssue attributes as the changelog names their fields; derived ones are not logged.
 _CHANGELOG_FIELDS = {"project_key": "project", "issue_type": "issuetype", "components": "component"}
-_UNLOGGED = frozenset({"status_category", "url", "updated"})
+_DERIVED = frozenset({"status_category", "url"})  # follow from status and key
 
 
 def _text(value: Any) -> str | None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from clients.jira_client import JiraHistory, JiraUser
+from clients.jira_client import JiraUser
 from services.announced_state import TRACKED_FIELDS, AnnouncedState
 from services.jira_events import CommentInfo, FieldChange, IssueSnapshot, JiraEvent, utc_iso
 
@@ -315,14 +315,14 @@ def _changed_by(issue: IssueSnapshot, name: str, since: datetime | None) -> Jira
     """Who made the change a poll found in field `name`: the author of the changelog's latest
     entry about it, provided that entry is newer than the field's last announced change
     (`since`); else nobody is named (a changelog cut short, or none asked for)."""
-    latest: JiraHistory | None = None
-    for entry in issue.history:
-        when = entry.created
-        if name not in entry.fields or when is None or (since is not None and when <= since):
-            continue
-        if latest is None or (latest.created is not None and when > latest.created):
-            latest = entry
-    return latest.author if latest is not None else None
+    about = [
+        (entry.created, entry.author)
+        for entry in issue.history
+        if name in entry.fields
+        and entry.created is not None
+        and (since is None or entry.created > since)
+    ]
+    return max(about, key=lambda found: found[0])[1] if about else None
 
 
 def _comment_event(found: _Found, event: JiraEvent, comment: CommentInfo) -> None:
