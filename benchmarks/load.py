@@ -8,8 +8,9 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -230,74 +231,97 @@ def post_webhook(
 
 
 def run_load(url: str, batch: Sequence[SlackRequest], *, in_flight: int) -> list[Sample]:
-    """Send every request of `batch` to `url`'s /slack/events, `in_flight` at a time (a closed
-    loop: each answer sends the next), and time each.
+    """Send every request of `batch` to `url`'s /slack/events, `in_flight` at a time, and time
+    each (see `Load`)."""
+    with Load(url, in_flight=in_flight) as load:
+        return load.send(batch)
 
-    One thread drives libcurl's multi interface, on up to `in_flight` kept-alive connections,
-    and each request is timed by libcurl itself (TOTAL_TIME: from the moment it went out to its
-    answer's last byte). With twenty Python threads sending through `requests`, the load
-    generator needed more CPU per request than the server under test: the batch went at the
-    harness's pace, and the time a load thread waited for this process's GIL to read its answer
-    was timed as the server's. Requests are signed before the batch starts.
 
-    The harness's own garbage collector is off while the batch runs: its full collections (the
+class Load:
+    """`in_flight` kept-alive connections to `url`'s /slack/events, sending requests in a closed
+    loop (each answer sends the next) and timing each.
+
+    One thread drives libcurl's multi interface, and each request is timed by libcurl itself
+    (TOTAL_TIME: from the moment it went out to its answer's last byte). With twenty Python
+    threads sending through `requests`, the load generator needed more CPU per request than the
+    server under test: the batch went at the harness's pace, and the time a load thread waited
+    for this process's GIL to read its answer was timed as the server's. The connections stay
+    open from one `send` to the next, so a warm-up sent first leaves none to be opened.
+
+    The harness's own garbage collector is off while requests are out: its full collections (the
     fakes in this process keep every call they answered) paused the loop for up to 120 ms."""
-    target = f"{url}/slack/events"
-    signed = [
-        (request.body, [f"{k}: {v}" for k, v in slack_headers(request).items()] + ["Expect:"])
-        for request in batch
-    ]
-    pending = iter(signed)
-    samples: list[Sample] = []
-    multi = pycurl.CurlMulti()
-    sent_at: dict[pycurl.Curl, float] = {}
 
-    def send(handle: pycurl.Curl) -> bool:
-        request = next(pending, None)
-        if request is None:
-            return False
-        body, headers = request
-        handle.setopt(pycurl.URL, target)
-        handle.setopt(pycurl.POSTFIELDSIZE, len(body))
-        handle.setopt(pycurl.COPYPOSTFIELDS, body)
-        handle.setopt(pycurl.HTTPHEADER, headers)
-        handle.setopt(pycurl.WRITEFUNCTION, len)  # the answer's body is not kept
-        handle.setopt(pycurl.NOSIGNAL, 1)
-        handle.setopt(pycurl.TIMEOUT, 30)
-        sent_at[handle] = time.perf_counter()
-        multi.add_handle(handle)
-        return True
+    def __init__(self, url: str, *, in_flight: int) -> None:
+        self._target = f"{url}/slack/events"
+        self._handles = [pycurl.Curl() for _ in range(in_flight)]
+        self._multi = pycurl.CurlMulti()
 
-    def finished(handle: pycurl.Curl, status: int) -> None:
-        multi.remove_handle(handle)
-        latency = float(handle.getinfo(pycurl.TOTAL_TIME))
-        samples.append(Sample(sent_at.pop(handle), latency, status))
-        send(handle)
+    def send(self, batch: Iterable[SlackRequest], *, duration: float | None = None) -> list[Sample]:
+        """Every request of `batch`; or, given `duration` (seconds), as many as go out in
+        that long, from an iterable that does not run dry first. Each is signed as it goes
+        out, as Slack signs it."""
+        pending = iter(batch)
+        stop_at = math.inf if duration is None else time.perf_counter() + duration
+        samples: list[Sample] = []
+        multi = self._multi
+        sent_at: dict[pycurl.Curl, float] = {}
 
-    collecting = gc.isenabled()
-    gc.disable()
-    handles = [pycurl.Curl() for _ in range(in_flight)]
-    try:
-        for handle in handles:
+        def send(handle: pycurl.Curl) -> None:
+            if time.perf_counter() >= stop_at:
+                return
+            request = next(pending, None)
+            if request is None:
+                return
+            headers = [f"{k}: {v}" for k, v in slack_headers(request).items()] + ["Expect:"]
+            handle.setopt(pycurl.URL, self._target)
+            handle.setopt(pycurl.POSTFIELDSIZE, len(request.body))
+            handle.setopt(pycurl.COPYPOSTFIELDS, request.body)
+            handle.setopt(pycurl.HTTPHEADER, headers)
+            handle.setopt(pycurl.WRITEFUNCTION, len)  # the answer's body is not kept
+            handle.setopt(pycurl.NOSIGNAL, 1)
+            handle.setopt(pycurl.TIMEOUT, 30)
+            sent_at[handle] = time.perf_counter()
+            multi.add_handle(handle)
+
+        def finished(handle: pycurl.Curl, status: int) -> None:
+            multi.remove_handle(handle)
+            latency = float(handle.getinfo(pycurl.TOTAL_TIME))
+            samples.append(Sample(sent_at.pop(handle), latency, status))
             send(handle)
-        while sent_at:
-            while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
-                pass
-            before = len(samples)
-            while True:
-                queued, answered, failed = multi.info_read()
-                for handle in answered:
-                    finished(handle, int(handle.getinfo(pycurl.RESPONSE_CODE)))
-                for handle, _code, _message in failed:
-                    finished(handle, 0)
-                if not queued:
-                    break
-            if len(samples) == before:  # nothing came back: wait for a socket
-                multi.select(0.05)
-    finally:
-        for handle in handles:
+
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for handle in self._handles:
+                send(handle)
+            while sent_at:
+                while multi.perform()[0] == pycurl.E_CALL_MULTI_PERFORM:
+                    pass
+                before = len(samples)
+                while True:
+                    queued, answered, failed = multi.info_read()
+                    for handle in answered:
+                        finished(handle, int(handle.getinfo(pycurl.RESPONSE_CODE)))
+                    for handle, _code, _message in failed:
+                        finished(handle, 0)
+                    if not queued:
+                        break
+                if len(samples) == before:  # nothing came back: wait for a socket
+                    multi.select(0.05)
+        finally:
+            for handle in list(sent_at):
+                multi.remove_handle(handle)
+            if collecting:
+                gc.enable()
+        return samples
+
+    def close(self) -> None:
+        for handle in self._handles:
             handle.close()
-        multi.close()
-        if collecting:
-            gc.enable()
-    return samples
+        self._multi.close()
+
+    def __enter__(self) -> Load:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

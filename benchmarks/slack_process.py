@@ -10,7 +10,9 @@ process a Python HTTP exchange, on the threads and the GIL that time the acks: t
 work was counted as Connect's latency. Here it costs neither the server under test nor the load.
 
 Besides the Slack methods, `bench.counts` answers how many calls each method has had, so the
-benchmark can check the work was done (e.g. one views.open per shortcut).
+benchmark can check the work was done (e.g. one views.open per shortcut), and `bench.open_views`
+opens many create modals at once (not counted as calls): the view submissions' modals, which
+Connect updates after its ack, made before a load that sends thousands.
 """
 
 from __future__ import annotations
@@ -34,6 +36,13 @@ from benchmarks.target import Target
 from clients.slack_sim_server import DEFAULT_TOKEN, FakeSlackServer, _ResponseUrl
 
 COUNTS = "bench.counts"
+OPEN_VIEWS = "bench.open_views"
+CREATE_MODAL = {
+    "type": "modal",
+    "callback_id": "create_issue_modal",
+    "title": {"type": "plain_text", "text": "Create Jira issue"},
+    "blocks": [],
+}
 
 
 class OpenResponseUrls(FakeSlackServer):
@@ -49,10 +58,21 @@ class OpenResponseUrls(FakeSlackServer):
 def serve(delay: float) -> FakeSlackServer:
     server = OpenResponseUrls(slack=seeded_workspace())
     call = server.api.call
+    triggers = itertools.count(1)
 
     def answer(method: str, params: dict[str, Any], *, token: str | None) -> dict[str, Any]:
         if method == COUNTS:
             return {"ok": True, "counts": dict(Counter(c.method for c in server.calls))}
+        if method == OPEN_VIEWS:
+            views = [
+                call(
+                    "views.open",
+                    {"trigger_id": f"bench.{next(triggers)}", "view": CREATE_MODAL},
+                    token=token,
+                )["view"]
+                for _ in range(int(params["count"]))
+            ]
+            return {"ok": True, "views": [[view["id"], view["hash"]] for view in views]}
         if delay:
             time.sleep(delay)  # Slack's Web API takes 100-300 ms in real life
         return call(method, params, token=token)
@@ -105,6 +125,24 @@ class SlackProcess:
         )
         answer.raise_for_status()
         return Counter(answer.json()["counts"])
+
+    def api_calls(self) -> int:
+        """Calls answered so far, the harness's own (`bench.*`) left out."""
+        return sum(n for method, n in self.counts().items() if not method.startswith("bench."))
+
+    def open_views(self, count: int) -> list[tuple[str, str]]:
+        """`count` create modals opened at once: (view id, hash) of each."""
+        answer = requests.post(
+            self.api_url + OPEN_VIEWS,
+            json={"count": count},
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=120,
+        )
+        answer.raise_for_status()
+        body = answer.json()
+        if not body.get("ok"):
+            raise RuntimeError(f"{OPEN_VIEWS}: {body}")
+        return [(view_id, view_hash) for view_id, view_hash in body["views"]]
 
     def __enter__(self) -> SlackProcess:
         self._process.start()

@@ -44,13 +44,19 @@ def create_app(
     executor: Executor,
     oauth_flow: OAuthFlow | None = None,
     authorize: Authorize | None = None,
+    backlog_limit: int | None = None,
+    on_turned_away: Callable[[str], None] | None = None,
 ) -> App:
     """Acks run in the request thread (process_before_response); slow work goes to `executor`
     through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack.
 
     Single workspace: the bot token comes with web_client (Slack API URL, retry handlers).
     Multi-workspace: web_client has no token; `authorize` finds the workspace's installation
-    and `oauth_flow` serves /slack/install and /slack/oauth_redirect."""
+    and `oauth_flow` serves /slack/install and /slack/oauth_redirect.
+
+    Past `backlog_limit` tasks waiting in `executor` (its `backlog`), acks that would queue
+    more answer "try again" instead (handlers.backlog); `on_turned_away` hears of each, by
+    the lazy listener that did not run."""
     bolt_log = logging.getLogger("connect.bolt")
     bolt_log.addFilter(_drop_token_notice)
     app = App(
@@ -67,8 +73,9 @@ def create_app(
         # An Authorize instance is what Bolt wants beside an OAuth flow; its hint says Callable.
         authorize=authorize,  # type: ignore[arg-type]
     )
-    use_shallow_lazy_requests(app)  # a lazy listener's copy of the request costs the ack less
-    app.use(InjectServices(services, executor))
+    # A lazy listener's copy of the request costs the ack less; an ack can skip its own.
+    use_shallow_lazy_requests(app, on_turned_away=on_turned_away)
+    app.use(InjectServices(services, SharedExecutor(executor, backlog_limit)))
     app.error(_answer_listener_error)
     register_listeners(app)
     use_direct_matchers(app)  # after every listener is registered
@@ -85,9 +92,9 @@ class InjectServices(Middleware):
     services.slack reads it. Class-based: Bolt calls it without building the thirty-odd
     listener arguments it offers a function middleware on every request."""
 
-    def __init__(self, services: ConnectServices, work_executor: Executor) -> None:
+    def __init__(self, services: ConnectServices, work_executor: SharedExecutor) -> None:
         self.services = services
-        self.work_executor = SharedExecutor(work_executor)
+        self.work_executor = work_executor
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
@@ -116,10 +123,19 @@ class InjectServices(Middleware):
 class SharedExecutor(Executor):
     """The executor for work after an ack, as listeners find it in Bolt's context. Bolt
     deep-copies a request's context for its lazy listeners: an executor is shared, not copied
-    (it cannot be: Bolt then logged a warning for every lazy listener, after a failed try)."""
+    (it cannot be: Bolt then logged a warning for every lazy listener, after a failed try).
 
-    def __init__(self, executor: Executor) -> None:
+    `busy` (handlers.backlog.WorkQueue) once `limit` tasks wait in an executor that counts
+    them (bot.context_executor); never without a limit."""
+
+    def __init__(self, executor: Executor, limit: int | None = None) -> None:
         self._executor = executor
+        self._limit = limit
+
+    @property
+    def busy(self) -> bool:
+        backlog = getattr(self._executor, "backlog", None)
+        return self._limit is not None and backlog is not None and backlog >= self._limit
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         return self._executor.submit(fn, *args, **kwargs)

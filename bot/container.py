@@ -7,7 +7,6 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -51,6 +50,9 @@ T = TypeVar("T")
 
 # Threads for work done after the ack (Jira calls); acks themselves never wait for these.
 WORK_THREADS = 16
+# Tasks that may wait for those threads before acks that would add one answer "try again"
+# (handlers.backlog): at Jira's usual 0.3-0.5 s a call, 10-16 s of work; at 2.5 s, 80 s.
+WORK_BACKLOG = WORK_THREADS * 32
 HOUSEKEEPING_INTERVAL = 3600.0
 # Idle polling of the shared tables; a webhook stored here wakes its job at once.
 DELIVERY_INTERVAL = 1.0
@@ -68,7 +70,7 @@ class Runtime:
     # one that Bolt gives each request's workspace token.
     web_client: WebClient
     # Lazy listeners run here and see the request's context variables (request id, ...).
-    executor: ThreadPoolExecutor = field(
+    executor: ContextExecutor = field(
         default_factory=lambda: ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work")
     )
 
@@ -132,7 +134,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             jira_base_url=_required(settings.jira_base_url),
         ),
     )
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         engine=engine,
         metrics=metrics,
@@ -140,6 +142,8 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         slack=slack,
         web_client=web_client,
     )
+    metrics.watch_work(lambda: runtime.executor.backlog)
+    return runtime
 
 
 def build_bolt_app(runtime: Runtime) -> App:
@@ -163,6 +167,8 @@ def build_bolt_app(runtime: Runtime) -> App:
         executor=runtime.executor,
         oauth_flow=oauth_flow,
         authorize=authorize,
+        backlog_limit=WORK_BACKLOG,
+        on_turned_away=runtime.metrics.turned_away,
     )
 
 

@@ -14,6 +14,7 @@ environ, body buffer and connection) alive for as long as the task waited in the
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
@@ -26,7 +27,17 @@ REQUEST_SCOPED = frozenset({"flask.app_ctx", "flask.request_ctx"})
 
 
 class ContextExecutor(ThreadPoolExecutor):
-    """ThreadPoolExecutor whose `submit` runs `fn` in a copy of the submitter's context."""
+    """ThreadPoolExecutor whose `submit` runs `fn` in a copy of the submitter's context, and
+    which counts the tasks submitted that no thread has started yet (`backlog`)."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
+        super().__init__(max_workers, thread_name_prefix=thread_name_prefix)
+        self._counting = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def backlog(self) -> int:
+        return self._waiting
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         context = contextvars.copy_context()
@@ -34,9 +45,18 @@ class ContextExecutor(ThreadPoolExecutor):
             context = _without_request(context)
 
         def run() -> T:
+            with self._counting:
+                self._waiting -= 1
             return context.run(fn, *args, **kwargs)
 
-        return super().submit(run)
+        with self._counting:
+            self._waiting += 1
+        try:
+            return super().submit(run)
+        except BaseException:  # shut down: nothing was queued
+            with self._counting:
+                self._waiting -= 1
+            raise
 
 
 def _without_request(context: contextvars.Context) -> contextvars.Context:

@@ -19,7 +19,9 @@ read-only machinery is shared. Argument names are looked up once per listener fu
 It also lets a middleware decide, after the ack, whether the lazy listeners run at all: when
 the request's context has a `LAZY_GATE` callable, each lazy listener first asks it, in its
 executor thread, and is skipped on False (handlers.event_dedupe records a Slack event there,
-so that the ack waits on no database write).
+so that the ack waits on no database write). And the ack itself can say, before anything is
+copied or queued, that its lazy listeners are not to run (handlers.backlog.LAZY_SKIP: it has
+answered all there is, or the work queue is backed up and it said "try again").
 
 Written against slack_bolt 1.x (pinned <2); tests/integration/test_lazy_requests.py checks
 what a lazy listener receives.
@@ -37,17 +39,43 @@ from slack_bolt import App, BoltRequest
 from slack_bolt.kwargs_injection import build_required_kwargs
 from slack_bolt.lazy_listener.thread_runner import ThreadLazyListenerRunner
 from slack_bolt.listener.thread_runner import ThreadListenerRunner
+from slack_bolt.util.utils import get_name_for_callable
 
+from handlers.backlog import BUSY, LAZY_SKIP
 from handlers.event_dedupe import LAZY_GATE
 
 
-def use_shallow_lazy_requests(app: App) -> None:
+def use_shallow_lazy_requests(
+    app: App, *, on_turned_away: Callable[[str], None] | None = None
+) -> None:
+    """`on_turned_away(listener name)`: a lazy listener not run because the queue was busy."""
     runner = app.listener_runner
     runner._build_lazy_request = types.MethodType(_build_lazy_request, runner)  # type: ignore[method-assign]
+    start_lazy = functools.partial(_start_lazy_function, on_turned_away=on_turned_away)
+    runner._start_lazy_function = types.MethodType(start_lazy, runner)  # type: ignore[method-assign]
     lazy_runner = runner.lazy_listener_runner
     if not isinstance(lazy_runner, ThreadLazyListenerRunner):
         raise TypeError(f"unexpected lazy listener runner {type(lazy_runner).__name__}")
     lazy_runner.start = types.MethodType(_start, lazy_runner)  # type: ignore[method-assign]
+
+
+def _start_lazy_function(
+    self: ThreadListenerRunner,
+    lazy_func: Callable[..., None],
+    request: BoltRequest,
+    *,
+    on_turned_away: Callable[[str], None] | None,
+) -> None:
+    """Bolt's own, unless the ack has marked the request LAZY_SKIP."""
+    name = get_name_for_callable(lazy_func)
+    skip = request.context.get(LAZY_SKIP)
+    if skip is not None:
+        if skip == BUSY and on_turned_away is not None:
+            on_turned_away(name)
+        return
+    self.lazy_listener_runner.start(
+        function=lazy_func, request=self._build_lazy_request(request, name)
+    )
 
 
 def _start(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -43,6 +45,26 @@ class Metrics:
             ["service"],
             registry=self.registry,
         )
+
+        self.work_waiting = Gauge(
+            "connect_work_waiting",
+            "Tasks handed over after an ack that wait for a work thread",
+            registry=self.registry,
+        )
+        self.work_turned_away = Counter(
+            "connect_work_turned_away",
+            "Requests answered 'try again' because the work after acks was backed up, by the "
+            "listener that would have run",
+            ["listener"],
+            registry=self.registry,
+        )
+
+    def watch_work(self, waiting: Callable[[], float]) -> None:
+        """The work queue's length, read when the metrics are."""
+        self.work_waiting.set_function(waiting)
+
+    def turned_away(self, listener: str) -> None:
+        self.work_turned_away.labels(listener).inc()
 
     def record(self, service: str, operation: str, outcome: str, seconds: float) -> None:
         """clients.observe.CallObserver: one outbound call."""

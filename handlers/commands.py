@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
 from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
+from handlers.backlog import BUSY, BUSY_TEXT, NOTHING_TO_DO, backed_up, skip_lazy
 from handlers.own_actions import remember_action
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
@@ -40,17 +41,27 @@ def register(app: App) -> None:
 
 
 def acknowledge_jira(
-    ack: Ack, body: dict[str, Any], client: WebClient, services: ConnectServices
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    context: BoltContext,
+    services: ConnectServices,
 ) -> None:
     command = SlashCommand.model_validate(body)
     parser = services.parser
     try:
         invocation = parser.parse(command.text)
     except UsageError as error:
+        skip_lazy(context, NOTHING_TO_DO)
         ack(**blocks.usage_error_message(error, parser))
         return
     if invocation.name == "help":
+        skip_lazy(context, NOTHING_TO_DO)
         ack(**blocks.help_message(parser))
+        return
+    if backed_up(context):
+        skip_lazy(context, BUSY)
+        ack(**blocks.ephemeral(BUSY_TEXT))
         return
     ack()
     if invocation.name == "create":

@@ -21,6 +21,15 @@ from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
 from handlers import cards
+from handlers.backlog import (
+    BUSY,
+    BUSY_FIELD_TEXT,
+    BUSY_TEXT,
+    NOTHING_TO_DO,
+    backed_up,
+    busy,
+    skip_lazy,
+)
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -99,13 +108,18 @@ def open_from_shortcut(
     keeps of Jira (`cached_form`, a few microseconds) opens with the form itself: one Slack
     call, nothing more to do. Otherwise (a message to read first, or Jira to ask) the loading
     view opens, and once Slack has it `fill_from_shortcut` runs on the lazy listeners'
-    executor (handed over by the modal opener, not as a lazy listener)."""
+    executor (handed over by the modal opener, not as a lazy listener), unless that executor
+    is backed up: then the modal says so (handlers.backlog)."""
     shortcut = Shortcut.model_validate(body)
     context = _shortcut_context(shortcut)
     ack()
     form = services.create_issue.cached_form() if shortcut.message is None else None
     if form is not None:
         view = form_view(context, form, Answers())
+        OPENER.open(client, shortcut.trigger_id, view, what="create", logger=log)
+        return
+    if busy(work_executor):  # the form would wait its turn for Jira behind all that work
+        view = message_view(context, BUSY_TEXT)
         OPENER.open(client, shortcut.trigger_id, view, what="create", logger=log)
         return
     fill = functools.partial(_GUARDED_FILL, body=body, client=client, services=services)
@@ -224,11 +238,16 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     if not answers.summary.strip():
         errors["summary"] = "Give the issue a summary."
     if errors:
+        skip_lazy(context, NOTHING_TO_DO)
         ack(response_action="errors", errors=errors)
+        return
+    if backed_up(context):  # the modal stays open with what was typed: submit again later
+        skip_lazy(context, BUSY)
+        ack(response_action="errors", errors={"summary": BUSY_FIELD_TEXT})
         return
     origin = CreateContext.load(view.private_metadata)
     creating = message_view(origin, ":hourglass_flowing_sand: Creating the issue in Jira…")
-    # The lazy listener runs after errors too; it gets a copy of this context, so it can tell.
+    # The lazy listener gets a copy of this context: it creates only what was accepted.
     context["accepted"] = True
     ack(response_action="update", view=creating)
 

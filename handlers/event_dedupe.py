@@ -11,6 +11,9 @@ person's app_mention. Plain talk, edits and Connect's own posts are most of the 
 cost no write. `app_home_opened` is not recorded either: publishing the home again is
 harmless and it is opened often.
 
+The same checks spare plain talk the lazy listener altogether: a message with no key that
+Connect would preview queues no work (handlers.backlog.skip_lazy).
+
 The record is written after the ack, by the thread that does the work: the middleware hangs
 a `FirstDelivery` gate on the request's context (`LAZY_GATE`), and the lazy listener runs only
 if the gate lets it (bot.lazy_requests asks it in the executor thread), so the ack waits on no
@@ -30,6 +33,7 @@ from slack_bolt import App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 from sqlalchemy.exc import SQLAlchemyError
 
+from handlers.backlog import BUSY, LAZY_SKIP, NOTHING_TO_DO, backed_up, skip_lazy
 from handlers.payloads import AppMention, EventCallback, LinkShared, MessageEvent
 from handlers.previews import jira_link_keys, preview_keys
 from services.context import ConnectServices
@@ -41,6 +45,9 @@ log = logging.getLogger(__name__)
 # The context key of a callable that a lazy listener's thread asks before it runs the listener
 # (bot.lazy_requests): False drops the work.
 LAZY_GATE = "lazy_gate"
+# Events whose listeners only preview or unfurl: not run for talk with no key in it, nor
+# while the work after acks is backed up (handlers.backlog).
+PASSING_TALK = frozenset({"message", "link_shared"})
 
 
 def register(app: App) -> None:
@@ -71,11 +78,17 @@ def drop_repeated_events(
             envelope = EventCallback.model_validate(body)
         except ValidationError:
             envelope = None  # the listener rejects it
-        if (
-            envelope is not None
-            and envelope.event_id
-            and will_act(envelope.event, bot_user_id=context.bot_user_id, policy=services.policy)
-        ):
+        acts = (
+            None
+            if envelope is None
+            else acting(envelope.event, bot_user_id=context.bot_user_id, policy=services.policy)
+        )
+        if envelope is not None and envelope.event.get("type") in PASSING_TALK:
+            if acts is False:  # most traffic: nothing to hand over, nothing queued
+                skip_lazy(context, NOTHING_TO_DO)
+            elif acts and backed_up(context):
+                skip_lazy(context, BUSY)
+        if envelope is not None and envelope.event_id and acts and LAZY_SKIP not in context:
             retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
             context[LAZY_GATE] = FirstDelivery(
                 SlackEventLog(services.uow), envelope.team_id, envelope.event_id, retry
@@ -118,6 +131,13 @@ class FirstDelivery:
 
 def will_act(event: dict[str, object], *, bot_user_id: str | None, policy: ConnectPolicy) -> bool:
     """Whether a listener will post or unfurl for this event (pure: no Jira, no database)."""
+    return acting(event, bot_user_id=bot_user_id, policy=policy) is True
+
+
+def acting(
+    event: dict[str, object], *, bot_user_id: str | None, policy: ConnectPolicy
+) -> bool | None:
+    """`will_act`, with None for an event its listener will reject (and log) as malformed."""
     kind = event.get("type")
     try:
         if kind == "message":
@@ -130,5 +150,5 @@ def will_act(event: dict[str, object], *, bot_user_id: str | None, policy: Conne
             mention = AppMention.model_validate(event)
             return bool(mention.user) and not mention.bot_id
     except ValidationError:
-        return False  # the listener rejects it
+        return None
     return False

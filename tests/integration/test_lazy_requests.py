@@ -1,6 +1,6 @@
 """bot/lazy_requests: what a lazy listener gets from a Bolt app using the cheaper hand-over,
 through Bolt's own dispatch: the arguments it asks for, its own copy of the request, and the
-LAZY_GATE deciding whether it runs."""
+LAZY_GATE deciding whether it runs, and an ack's LAZY_SKIP keeping it from being queued."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from bot.lazy_requests import use_shallow_lazy_requests
+from handlers.backlog import BUSY, NOTHING_TO_DO, skip_lazy
 from handlers.event_dedupe import LAZY_GATE
 from handlers.lazy_guard import guarded
 
@@ -31,7 +32,10 @@ PAYLOAD = {
 
 
 def build_app(
-    lazy: Callable[..., None], *, middleware: Callable[..., None] | None = None
+    lazy: Callable[..., None],
+    *,
+    middleware: Callable[..., None] | None = None,
+    on_turned_away: Callable[[str], None] | None = None,
 ) -> tuple[App, ThreadPoolExecutor]:
     executor = ThreadPoolExecutor(2)
     app = App(
@@ -45,12 +49,15 @@ def build_app(
         token_verification_enabled=False,
         request_verification_enabled=False,
     )
-    use_shallow_lazy_requests(app)
+    use_shallow_lazy_requests(app, on_turned_away=on_turned_away)
     if middleware is not None:
         app.use(middleware)
 
     def ack_it(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         context["connect_note"] = {"seen": [body["trigger_id"]]}
+        skip = context.get("test_skip")  # set by a test's middleware, as a handler's ack would
+        if skip:
+            skip_lazy(context, skip)
         ack()
 
     app.shortcut("create_issue")(ack=ack_it, lazy=[lazy])
@@ -139,3 +146,29 @@ def test_a_failing_lazy_listener_is_logged_by_bolts_runner_logger(
         executor.shutdown(wait=True)
 
     assert "Failed to run an internal function (boom)" in caplog.text
+
+
+def test_an_ack_that_skips_its_lazy_listeners_queues_nothing() -> None:
+    ran: list[str] = []
+    turned_away: list[str] = []
+    skips = [BUSY, NOTHING_TO_DO, None]
+
+    def choose(context: BoltContext, next: Callable[[], None]) -> None:
+        context["test_skip"] = skips.pop(0)
+        next()
+
+    def fill(body: dict[str, Any]) -> None:
+        ran.append(body["trigger_id"])
+
+    app, executor = build_app(fill, middleware=choose, on_turned_away=turned_away.append)
+    submitted: list[object] = []
+    submit = executor.submit
+    executor.submit = lambda *a, **k: submitted.append(a) or submit(*a, **k)  # type: ignore[method-assign]
+    dispatch(app)  # busy: not queued, counted
+    dispatch(app)  # nothing to do: not queued, not counted
+    assert submitted == [] and ran == []
+    dispatch(app)  # not skipped: queued and run
+    executor.shutdown(wait=True)
+    assert len(submitted) == 1
+    assert ran == ["1.2.abc"]
+    assert turned_away == ["fill"]

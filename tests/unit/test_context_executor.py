@@ -1,11 +1,16 @@
-"""ContextExecutor: tasks see the submitter's context variables, and never leak their own."""
+"""ContextExecutor: tasks see the submitter's context variables, and never leak their own; it
+counts the tasks waiting for a thread, and SharedExecutor says when they are too many."""
 
 from __future__ import annotations
 
 import contextvars
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import flask
+import pytest
 
+from bot.app import SharedExecutor
 from bot.context_executor import ContextExecutor
 
 VALUE: contextvars.ContextVar[str | None] = contextvars.ContextVar("value", default=None)
@@ -55,3 +60,55 @@ def test_a_task_leaves_the_finished_request_behind() -> None:
             VALUE.reset(token)
         assert flask.has_request_context()
         assert future.result() == ("request-1", False, False)
+
+
+def test_backlog_counts_the_tasks_no_thread_has_started() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait(10)
+
+    with ContextExecutor(1) as executor:
+        assert executor.backlog == 0
+        executor.submit(hold)
+        assert started.wait(5)
+        assert executor.backlog == 0  # running, not waiting
+        waiting = [executor.submit(release.wait, 10) for _ in range(3)]
+        assert executor.backlog == 3
+        release.set()
+        for future in waiting:
+            future.result(5)
+        assert executor.backlog == 0
+
+
+def test_a_refused_task_is_not_counted() -> None:
+    executor = ContextExecutor(1)
+    executor.shutdown()
+    with pytest.raises(RuntimeError):
+        executor.submit(lambda: None)
+    assert executor.backlog == 0
+
+
+def test_shared_executor_is_busy_only_at_its_limit_of_an_executor_that_counts() -> None:
+    release = threading.Event()
+    started = threading.Event()
+
+    def hold() -> None:
+        started.set()
+        release.wait(10)
+
+    with ContextExecutor(1) as executor, ThreadPoolExecutor(1) as plain:
+        limited, unlimited = SharedExecutor(executor, 2), SharedExecutor(executor)
+        uncounted = SharedExecutor(plain, 0)
+        executor.submit(hold)
+        assert started.wait(5)
+        executor.submit(release.wait, 10)
+        assert not limited.busy
+        limited.submit(release.wait, 10)  # submitted through the shared one: counted alike
+        assert executor.backlog == 2
+        assert limited.busy
+        assert not unlimited.busy
+        assert not uncounted.busy  # cannot tell, so never says so
+        release.set()
