@@ -9,9 +9,12 @@ from the message, its arguments and any traceback, before either format renders 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -141,9 +144,44 @@ def build_handler(settings: Settings, stream: TextIO | None = None) -> logging.H
 SELF_CHECKING_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client", "connect.bolt")
 
 
+class OnceAMinute(logging.Filter):
+    """Lets a logger's lines through at most once per `period` seconds; the next one let
+    through says how many were held back.
+
+    For waitress's "Task queue depth is N": it is logged for each request that arrives while
+    no server thread is idle, which under a burst is a line for most requests, written by the
+    thread that reads every connection, at the moment the server is busiest."""
+
+    def __init__(self, period: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.period = period
+        self._clock = clock
+        self._next = -math.inf
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        with self._lock:
+            if now < self._next:
+                self._held += 1
+                return False
+            held, self._held, self._next = self._held, 0, now + self.period
+        if held:
+            record.msg = f"{record.msg} ({held} such lines held back in the last minute or so)"
+        return True
+
+
+NOISY_LOGGERS = ("waitress.queue",)
+
+
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:
     """The root logger's one handler, at CONNECT_LOG_LEVEL, in CONNECT_LOG_FORMAT."""
     root = logging.getLogger()
+    for name in NOISY_LOGGERS:
+        noisy = logging.getLogger(name)
+        if not any(isinstance(f, OnceAMinute) for f in noisy.filters):
+            noisy.addFilter(OnceAMinute())
     for old in [h for h in root.handlers if h.get_name() == "connect"]:
         root.removeHandler(old)
     handler = build_handler(settings, stream)

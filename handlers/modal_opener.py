@@ -25,6 +25,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
+import orjson
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
@@ -61,11 +62,19 @@ class ModalOpener:
         listener that waits for it through `opened`. A lazy listener costs the ack Bolt's
         copy of the request and a thread woken at once; this is handed over by the thread that
         saw Slack's answer."""
+        try:
+            # Encoded here, once: what waits for its turn is one bytes object, not the view's
+            # tree of dicts and lists (a form is hundreds), which the garbage collector walks
+            # in every full collection while Slack calls back up.
+            encoded = orjson.dumps(view)
+        except TypeError:  # a view JSON cannot encode: a fault of ours
+            logger.exception("opening the %s modal failed", what)
+            return
         context = contextvars.copy_context()
-        opening = _Opening(client, trigger_id, view, what, logger, self._executor, then)
+        opening = _Opening(client, trigger_id, encoded, what, logger, self._executor, then)
         if self._calls.can_send(client):
             answer = self._calls.call(
-                client, "views.open", {"trigger_id": trigger_id, "view": view}
+                client, "views.open", {"trigger_id": trigger_id, "view": orjson.Fragment(encoded)}
             )
             answer.add_done_callback(lambda sent: context.run(opening.answered, sent))
         else:
@@ -97,7 +106,7 @@ class _Opening:
         self,
         client: WebClient,
         trigger_id: str,
-        view: dict[str, Any],
+        view: bytes,  # JSON
         what: str,
         logger: logging.Logger,
         executor: ThreadPoolExecutor,
@@ -133,7 +142,7 @@ class _Opening:
 
     def send(self) -> None:
         try:
-            self.client.views_open(trigger_id=self.trigger_id, view=self.view)
+            self.client.views_open(trigger_id=self.trigger_id, view=orjson.loads(self.view))
             self._opened()
         except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
             self.logger.warning("could not open the %s modal: %s", self.what, error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 
 from bot.context_executor import ContextExecutor
-from bot.logs import REDACTED, SELF_CHECKING_LOGGERS, configure_logging
+from bot.logs import REDACTED, SELF_CHECKING_LOGGERS, OnceAMinute, configure_logging
 from bot.settings import Settings
 from bot.web import REQUEST_ID_HEADER, request_id_for
 from clients.slack_http import PooledWebClient
@@ -198,3 +199,30 @@ def test_slack_calls_build_their_debug_line_only_at_debug(
         client.chat_postMessage(channel="C1", text=Watched("hello"))
         assert slack.calls_to("chat.postMessage")[0].params["text"] == "hello"
     assert (Watched.reprs > 0) is formatted
+
+
+def test_waitress_queue_depth_is_logged_once_a_minute_with_a_count_of_the_rest(
+    capture: tuple[io.StringIO, list[str]],
+) -> None:
+    stream, _ = capture
+    configure_logging(settings("text", "WARNING"), stream)
+    configure_logging(settings("text", "WARNING"), stream)  # configured twice: one filter
+    queue = logging.getLogger("waitress.queue")
+    limiter = next(f for f in queue.filters if isinstance(f, OnceAMinute))
+    assert sum(isinstance(f, OnceAMinute) for f in queue.filters) == 1
+    now = [1000.0]
+    limiter._clock = lambda: now[0]
+    limiter._next = -math.inf
+    for depth in range(1, 6):
+        queue.warning("Task queue depth is %d", depth)
+    now[0] += 61
+    queue.warning("Task queue depth is %d", 9)
+    logged = [line for line in lines(stream) if "Task queue depth" in line]
+    assert len(logged) == 2
+    assert logged[0].endswith("Task queue depth is 1")
+    assert logged[1].endswith(
+        "Task queue depth is 9 (4 such lines held back in the last minute or so)"
+    )
+    log.warning("other loggers are not held back")
+    log.warning("other loggers are not held back")
+    assert sum("not held back" in line for line in lines(stream)) == 2
