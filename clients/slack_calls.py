@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -63,6 +64,12 @@ class _Call:
     future: Future[dict[str, Any]]
 
 
+@functools.lru_cache(maxsize=64)
+def _method_url(base_url: str, method: str) -> str:
+    """WebClient's URL for `method` (urljoin parses both on every call: a few µs an ack)."""
+    return urljoin(base_url, method.lstrip("/"))
+
+
 class SlackCalls:
     def __init__(self, *, name: str = "connect-slack-calls") -> None:
         self._name = name
@@ -100,7 +107,7 @@ class SlackCalls:
         if client.token:
             headers["Authorization"] = f"Bearer {client.token}"
         call = _Call(
-            url=urljoin(client.base_url, method.lstrip("/")),
+            url=_method_url(client.base_url, method),
             headers=headers,
             payload={**client.default_params, **payload},
             timeout=timeout,
