@@ -125,8 +125,8 @@ class SharedExecutor(Executor):
     deep-copies a request's context for its lazy listeners: an executor is shared, not copied
     (it cannot be: Bolt then logged a warning for every lazy listener, after a failed try).
 
-    `busy` (handlers.backlog.WorkQueue) once `limit` tasks wait in an executor that counts
-    them (bot.context_executor); never without a limit."""
+    `busy` (what handlers.backlog asks) once `limit` tasks wait in an executor that counts
+    them (bot.context_executor's `backlog`); never without a limit."""
 
     def __init__(self, executor: Executor, limit: int | None = None) -> None:
         self._executor = executor

@@ -6,11 +6,13 @@ Handed to a pool of threads, every call woke a thread of its own, and under load
 threads fought the web server's threads for the GIL: at 20 shortcuts in flight, the modal's
 one Slack call cost the server more than the whole ack.
 
-Here one thread (started on first use) sends every call handed to `SlackCalls.call`, all of
-them at once through libcurl's multi interface on kept-alive connections, and sleeps in
-select() between answers. Handing it a call costs the caller a queue append and one byte down
-a pipe; a burst of calls wakes it once. Slack's latency (100-300 ms a call) does not hold a
-thread, so nothing queues behind a slow answer.
+Here one thread (started on first use) sends every call handed to `SlackCalls.call`, up to
+MAX_CONNECTIONS at once, through libcurl's multi interface on kept-alive connections, and
+sleeps in poll() between answers. Handing it a call costs the caller a queue append and one
+byte down a pipe; a burst of calls wakes it once. Slack's latency (100-300 ms a call) does not
+hold a thread. Calls beyond MAX_CONNECTIONS wait in order in the loop's queue (not in
+libcurl's), where one whose `deadline` has passed is dropped unsent: under a flood of
+shortcuts, a views.open past its trigger's 3 s would only be refused by Slack.
 
 A call's Future gets Slack's JSON answer (a dict, `ok` or not) for an HTTP 200. Anything else
 (another status, a connection that could not be made or broke) is `SlackCallFailed`: the
@@ -28,6 +30,7 @@ import logging
 import os
 import select
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -47,12 +50,21 @@ _IDLE_WAIT = 1.0  # seconds the loop sleeps with nothing in flight (a call wakes
 
 
 class SlackCallFailed(Exception):
-    """Slack gave no JSON answer: `status` is the HTTP status (0 when there was none)."""
+    """Slack gave no JSON answer: `status` is the HTTP status (0 when there was none);
+    `expired` when the call was never sent, its deadline having passed while it waited."""
 
-    def __init__(self, reason: str, *, status: int = 0, retry_after: str | None = None) -> None:
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status: int = 0,
+        retry_after: str | None = None,
+        expired: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.retry_after = retry_after
+        self.expired = expired
 
 
 @dataclass
@@ -62,6 +74,7 @@ class _Call:
     payload: dict[str, Any]  # encoded by the loop, off the caller's thread
     timeout: float
     future: Future[dict[str, Any]]
+    deadline: float | None  # time.monotonic() past which it is not worth sending
 
 
 @functools.lru_cache(maxsize=64)
@@ -99,10 +112,14 @@ class SlackCalls:
         payload: dict[str, Any],
         *,
         timeout: float = CALL_TIMEOUT,
+        deadline: float | None = None,
     ) -> Future[dict[str, Any]]:
         """POST `payload` as JSON to Slack's `method`, with `client`'s token, headers and
         default parameters (team_id), as WebClient.api_call(method, json=payload) would.
-        `payload` is encoded on the loop's thread: the caller must not change it afterwards."""
+        `payload` is encoded on the loop's thread: the caller must not change it afterwards.
+
+        `deadline` (time.monotonic()): a call still waiting for a connection then is not sent
+        but fails, `expired` (a views.open past its trigger's 3 s would only be refused)."""
         headers = {**client.headers, "Content-Type": "application/json;charset=utf-8"}
         if client.token:
             headers["Authorization"] = f"Bearer {client.token}"
@@ -112,6 +129,7 @@ class SlackCalls:
             payload={**client.default_params, **payload},
             timeout=timeout,
             future=Future(),
+            deadline=deadline,
         )
         with self._lock:
             self._queue.append(call)
@@ -133,12 +151,19 @@ class SlackCalls:
         running: dict[pycurl.Curl, tuple[_Call, list[bytes], list[bytes]]] = {}
         while True:
             try:
-                while True:
+                # At most MAX_CONNECTIONS at once: the rest wait here, in order, where a call
+                # whose deadline has passed can be dropped before it is sent.
+                while len(running) < MAX_CONNECTIONS:
                     with self._lock:
                         if not self._queue:
                             break
                         call = self._queue.popleft()
                     if not call.future.set_running_or_notify_cancel():
+                        continue
+                    if call.deadline is not None and time.monotonic() > call.deadline:
+                        call.future.set_exception(
+                            SlackCallFailed("not sent before its deadline", expired=True)
+                        )
                         continue
                     handle = idle.pop() if idle else pycurl.Curl()
                     try:
@@ -160,7 +185,7 @@ class SlackCalls:
                         idle.append(handle)
                     if not queued:
                         break
-                self._wait(multi, busy=bool(running))
+                self._wait(multi, busy=bool(running), room=len(running) < MAX_CONNECTIONS)
             except Exception:  # the loop must outlive any one call
                 log.exception("the Slack call loop failed; its calls in flight are lost")
                 for handle, (call, _, _) in running.items():
@@ -230,11 +255,11 @@ class SlackCalls:
             return
         call.future.set_result(answer)
 
-    def _wait(self, multi: pycurl.CurlMulti, *, busy: bool) -> None:
+    def _wait(self, multi: pycurl.CurlMulti, *, busy: bool, room: bool) -> None:
         """Until a socket of a call in flight is ready, libcurl's next timeout, or a wake-up."""
         with self._lock:
-            if self._queue:
-                return  # calls came in meanwhile: no sleep
+            if self._queue and room:
+                return  # calls came in meanwhile, and a connection is free: no sleep
             self._sleeping = True
         try:
             self._poll(multi, busy=busy)

@@ -74,7 +74,10 @@ class ModalOpener:
         opening = _Opening(client, trigger_id, encoded, what, logger, self._executor, then)
         if self._calls.can_send(client):
             answer = self._calls.call(
-                client, "views.open", {"trigger_id": trigger_id, "view": orjson.Fragment(encoded)}
+                client,
+                "views.open",
+                {"trigger_id": trigger_id, "view": orjson.Fragment(encoded)},
+                deadline=opening.started + TRIGGER_LIFE,  # Slack would refuse it after
             )
             answer.add_done_callback(lambda sent: context.run(opening.answered, sent))
         else:
@@ -123,14 +126,14 @@ class _Opening:
         try:
             answer = sent.result()
         except SlackCallFailed as failure:
-            if time.monotonic() - self.started < TRIGGER_LIFE:
+            if not failure.expired and time.monotonic() - self.started < TRIGGER_LIFE:
                 # Once more through WebClient, whose retry handlers judge the failure; in a
                 # copy of the caller's context (this thread is inside it, and a context is
                 # entered by one thread at a time).
                 self.executor.submit(contextvars.copy_context().run, self.send)
                 return
             self.logger.warning("could not open the %s modal: %s", self.what, failure)
-        except Exception:  # not sent at all (a view JSON cannot encode): a fault of ours
+        except Exception:  # not sent at all: a fault of ours
             self.logger.exception("opening the %s modal failed", self.what)
         else:
             if answer.get("ok"):

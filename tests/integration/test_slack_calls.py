@@ -6,16 +6,18 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 
-from clients.slack_calls import SlackCallFailed, SlackCalls
+from clients.slack_calls import MAX_CONNECTIONS, SlackCallFailed, SlackCalls
 from clients.slack_http import PooledWebClient
 from clients.slack_retry import retry_handlers
 from clients.slack_sim_server import FakeSlackServer
+from handlers import modal_opener
 from handlers.modal_opener import ModalOpener
 
 WAIT = 10.0  # seconds: a bound for a hang, not a timing
@@ -214,3 +216,81 @@ def test_a_client_libcurl_cannot_send_for_opens_through_webclient(calls: SlackCa
         opener.opened("m-1")
         assert len(proxy_target.calls_to("views.open")) == 1
     assert calls._thread is None  # the call loop was never needed
+
+
+def test_a_call_past_its_deadline_before_it_is_sent_fails_unsent(
+    slack: FakeSlackServer, calls: SlackCalls
+) -> None:
+    client = client_for(slack)
+    late = calls.call(
+        client,
+        "views.open",
+        {"trigger_id": "1", "view": modal("m-1")},
+        deadline=time.monotonic() - 1,
+    )
+    in_time = calls.call(
+        client,
+        "views.open",
+        {"trigger_id": "2", "view": modal("m-2")},
+        deadline=time.monotonic() + WAIT,
+    )
+    with pytest.raises(SlackCallFailed) as failed:
+        late.result(WAIT)
+    assert failed.value.expired
+    assert in_time.result(WAIT)["ok"] is True
+    assert [call.params["trigger_id"] for call in slack.calls_to("views.open")] == ["2"]
+
+
+def test_calls_beyond_the_connection_limit_wait_their_turn_and_expire_there(
+    slack: FakeSlackServer, calls: SlackCalls
+) -> None:
+    """MAX_CONNECTIONS calls are held by Slack; the next waits in the loop, not in libcurl:
+    its deadline passes there and it is never sent, while the held ones are all answered."""
+    release = threading.Event()
+    arrived: list[str] = []
+    answer_call = slack.api.call
+
+    def held(method: str, params: dict[str, Any], *, token: str | None) -> dict[str, Any]:
+        arrived.append(params["trigger_id"])
+        if params["trigger_id"].startswith("held"):
+            release.wait(WAIT)
+        return answer_call(method, params, token=token)
+
+    slack.api.call = held  # type: ignore[method-assign]
+    client = client_for(slack)
+    first = [
+        calls.call(client, "views.open", {"trigger_id": f"held{n}", "view": modal(f"h{n}")})
+        for n in range(MAX_CONNECTIONS)
+    ]
+    waiting = calls.call(
+        client,
+        "views.open",
+        {"trigger_id": "late", "view": modal("late")},
+        deadline=time.monotonic() + 0.3,
+    )
+    give_up = time.monotonic() + WAIT / 2
+    while len(arrived) < MAX_CONNECTIONS and time.monotonic() < give_up:
+        time.sleep(0.01)
+    assert len(arrived) == MAX_CONNECTIONS  # every connection taken, by the held calls
+    time.sleep(0.5)  # past the waiting call's deadline
+    release.set()
+    assert all(future.result(WAIT)["ok"] for future in first)
+    with pytest.raises(SlackCallFailed) as failed:
+        waiting.result(WAIT)
+    assert failed.value.expired
+    assert "late" not in arrived
+
+
+def test_an_open_whose_trigger_expired_while_it_waited_is_dropped_not_sent_again(
+    slack: FakeSlackServer,
+    calls: SlackCalls,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(modal_opener, "TRIGGER_LIFE", -1.0)  # expired before it is taken
+    opener = ModalOpener(calls, threads=2)
+    with caplog.at_level(logging.WARNING):
+        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create")
+        opener.opened("m-1", timeout=WAIT)
+    assert "could not open the create modal: not sent before its deadline" in caplog.text
+    assert slack.calls_to("views.open") == []  # nor through WebClient

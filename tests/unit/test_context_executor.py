@@ -62,7 +62,8 @@ def test_a_task_leaves_the_finished_request_behind() -> None:
         assert future.result() == ("request-1", False, False)
 
 
-def test_backlog_counts_the_tasks_no_thread_has_started() -> None:
+def hold_the_thread(executor: ContextExecutor) -> threading.Event:
+    """The executor's one thread busy until the returned event is set."""
     release = threading.Event()
     started = threading.Event()
 
@@ -70,10 +71,15 @@ def test_backlog_counts_the_tasks_no_thread_has_started() -> None:
         started.set()
         release.wait(10)
 
+    executor.submit(hold)
+    assert started.wait(5)
+    return release
+
+
+def test_backlog_counts_the_tasks_no_thread_has_started() -> None:
     with ContextExecutor(1) as executor:
         assert executor.backlog == 0
-        executor.submit(hold)
-        assert started.wait(5)
+        release = hold_the_thread(executor)
         assert executor.backlog == 0  # running, not waiting
         waiting = [executor.submit(release.wait, 10) for _ in range(3)]
         assert executor.backlog == 3
@@ -92,18 +98,10 @@ def test_a_refused_task_is_not_counted() -> None:
 
 
 def test_shared_executor_is_busy_only_at_its_limit_of_an_executor_that_counts() -> None:
-    release = threading.Event()
-    started = threading.Event()
-
-    def hold() -> None:
-        started.set()
-        release.wait(10)
-
     with ContextExecutor(1) as executor, ThreadPoolExecutor(1) as plain:
         limited, unlimited = SharedExecutor(executor, 2), SharedExecutor(executor)
         uncounted = SharedExecutor(plain, 0)
-        executor.submit(hold)
-        assert started.wait(5)
+        release = hold_the_thread(executor)
         executor.submit(release.wait, 10)
         assert not limited.busy
         limited.submit(release.wait, 10)  # submitted through the shared one: counted alike
