@@ -150,7 +150,8 @@ class OnceAMinute(logging.Filter):
 
     For waitress's "Task queue depth is N": it is logged for each request that arrives while
     no server thread is idle, which under a burst is a line for most requests, written by the
-    thread that reads every connection, at the moment the server is busiest."""
+    thread that reads every connection, at the moment the server is busiest. Likewise for
+    modals dropped because Slack calls backed up past their triggers' life."""
 
     def __init__(self, period: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__()
@@ -172,7 +173,7 @@ class OnceAMinute(logging.Filter):
         return True
 
 
-NOISY_LOGGERS = ("waitress.queue",)
+NOISY_LOGGERS = ("waitress.queue", "connect.modal_opener.expired")
 
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> logging.Handler:

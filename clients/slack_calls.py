@@ -260,7 +260,9 @@ class SlackCalls:
         with self._lock:
             if self._queue and room:
                 return  # calls came in meanwhile, and a connection is free: no sleep
-            self._sleeping = True
+            # With every connection taken, a new call has nothing to wake the loop for: an
+            # answer will, and the loop looks at the queue then.
+            self._sleeping = room
         try:
             self._poll(multi, busy=busy)
         finally:

@@ -32,6 +32,9 @@ from slack_sdk.errors import SlackClientError
 from clients.slack_calls import SLACK_CALLS, SlackCallFailed, SlackCalls
 
 log = logging.getLogger(__name__)
+# Views never sent because their trigger expired while Slack calls were backed up: logged
+# once a minute at most (bot.logs.NOISY_LOGGERS), with a count of the rest.
+EXPIRED_LOG = logging.getLogger("connect.modal_opener.expired")
 
 OPENER_THREADS = 16  # as many as the web server's: acks never queue views.open behind others
 TRIGGER_LIFE = 3.0  # seconds Slack accepts a trigger_id for
@@ -122,20 +125,29 @@ class _Opening:
         self.done: Future[None] = Future()
 
     def answered(self, sent: Future[dict[str, Any]]) -> None:
-        """On the Slack call thread: keep it short."""
-        try:
-            answer = sent.result()
-        except SlackCallFailed as failure:
-            if not failure.expired and time.monotonic() - self.started < TRIGGER_LIFE:
+        """On the Slack call thread: keep it short. A failure is read, not raised: raising it
+        gave it a traceback whose frames held the future that holds it, a cycle per failed
+        call for the garbage collector (thousands when Slack calls back up)."""
+        failure = sent.exception()
+        if isinstance(failure, SlackCallFailed) and failure.expired:
+            # Slack calls backed up past the trigger's life: under a flood, one line a minute.
+            EXPIRED_LOG.warning(
+                "could not open the %s modal: Slack calls backed up past its trigger's %.0f s",
+                self.what,
+                TRIGGER_LIFE,
+            )
+        elif isinstance(failure, SlackCallFailed):
+            if time.monotonic() - self.started < TRIGGER_LIFE:
                 # Once more through WebClient, whose retry handlers judge the failure; in a
                 # copy of the caller's context (this thread is inside it, and a context is
                 # entered by one thread at a time).
                 self.executor.submit(contextvars.copy_context().run, self.send)
                 return
             self.logger.warning("could not open the %s modal: %s", self.what, failure)
-        except Exception:  # not sent at all: a fault of ours
-            self.logger.exception("opening the %s modal failed", self.what)
+        elif failure is not None:  # not sent at all: a fault of ours
+            self.logger.error("opening the %s modal failed", self.what, exc_info=failure)
         else:
+            answer = sent.result()
             if answer.get("ok"):
                 self._opened()
             else:

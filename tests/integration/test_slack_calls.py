@@ -292,5 +292,5 @@ def test_an_open_whose_trigger_expired_while_it_waited_is_dropped_not_sent_again
     with caplog.at_level(logging.WARNING):
         opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create")
         opener.opened("m-1", timeout=WAIT)
-    assert "could not open the create modal: not sent before its deadline" in caplog.text
+    assert "could not open the create modal: Slack calls backed up past its trigger" in caplog.text
     assert slack.calls_to("views.open") == []  # nor through WebClient
