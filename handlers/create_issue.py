@@ -247,16 +247,11 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         return
     origin = CreateContext.load(view.private_metadata)
     creating = message_view(origin, ":hourglass_flowing_sand: Creating the issue in Jira…")
-    # The lazy listener gets a copy of this context: it creates only what was accepted.
-    context["accepted"] = True
     ack(response_action="update", view=creating)
 
 
-def create(
-    body: dict[str, Any], context: BoltContext, client: WebClient, services: ConnectServices
-) -> None:
-    if not context.get("accepted"):
-        return
+def create(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+    """Runs only for a submission the ack accepted: refused or turned-away ones skip it."""
     submission = ViewSubmission.model_validate(body)
     view = submission.view
     origin = CreateContext.load(view.private_metadata)
