@@ -15,6 +15,16 @@ from clients.jira_client import (
 )
 from services.errors import InvalidRequest, IssueNotFound, jira_errors
 from services.issue_keys import parse_issue_key, project_of
+from services.jql import (
+    MAX_JQL_LENGTH,
+    Clause,
+    JqlQuery,
+    JqlSyntaxError,
+    JqlWall,
+    Value,
+    parse_jql,
+)
+from services.markup_jira import escape_mrkdwn
 from services.policy import ConnectPolicy
 
 SEARCH_LIMIT = 10
@@ -44,6 +54,7 @@ class IssueService:
     def __init__(self, jira: JiraClient, policy: ConnectPolicy) -> None:
         self.jira = jira
         self.policy = policy
+        self.wall = JqlWall(policy.allowed_projects)
 
     def get(self, key_text: str) -> JiraIssue:
         """The issue, or IssueNotFound when it is missing or outside JIRA_PROJECTS."""
@@ -60,33 +71,63 @@ class IssueService:
         return issue
 
     def search(self, query: str, *, limit: int = SEARCH_LIMIT) -> SearchResult:
+        """Text that looks like JQL is parsed and wrapped in the wall (SPEC §11) or refused;
+        other text is a text search, quoted. Either way Jira gets `project in (…) AND (…)`."""
         query = query.strip()
         if not query:
             raise InvalidRequest("Tell me what to search for.")
+        if len(query) > MAX_JQL_LENGTH:
+            raise InvalidRequest(f"That is too long to search for ({MAX_JQL_LENGTH:,} at most).")
         if _JQL_SHAPE.search(query):
+            parsed = self.parse_jql(query)
             try:
-                return self._search(query, as_jql=True, limit=limit)
-            except JiraBadRequest:
-                pass  # not JQL after all (or bad JQL): search the words instead
-        escaped = query.replace("\\", "\\\\").replace('"', '\\"')
+                return self._search(parsed, as_jql=True, limit=limit)
+            except JiraBadRequest as exc:
+                raise InvalidRequest(
+                    f"Jira could not run that JQL: {escape_mrkdwn(exc.message[:300])}"
+                ) from None
+        words = JqlQuery(Clause(Value("text"), "~", Value(query, quoted=True)))
         try:
-            return self._search(f'text ~ "{escaped}"', as_jql=False, limit=limit)
+            return self._search(words, as_jql=False, limit=limit)
         except JiraBadRequest as exc:
-            raise InvalidRequest(f"Jira could not search for that: {exc.message}") from None
+            raise InvalidRequest(
+                f"Jira could not search for that: {escape_mrkdwn(exc.message[:300])}"
+            ) from None
 
-    def _search(self, jql: str, *, as_jql: bool, limit: int) -> SearchResult:
-        scoped = self._scoped(jql)
+    def parse_jql(self, text: str) -> JqlQuery:
+        """The typed JQL, parsed and held to the wall, or InvalidRequest saying why not."""
+        try:
+            parsed = parse_jql(text)
+        except JqlSyntaxError as exc:
+            raise InvalidRequest(
+                f"That is not JQL I can pass on to Jira: {escape_mrkdwn(str(exc))}"
+            ) from None
+        outside = self.wall.names_outside(parsed, self._allowed_project_aliases)
+        if outside:
+            named = ", ".join(f"“{escape_mrkdwn(name[:40])}”" for name in outside[:5])
+            raise InvalidRequest(
+                f"Connect looks only inside {', '.join(sorted(self.wall.projects))}: "
+                f"your JQL names {named}."
+            )
+        return parsed
+
+    def _search(self, query: JqlQuery, *, as_jql: bool, limit: int) -> SearchResult:
+        scoped = self.wall.wrap(query)
         with jira_errors():
             page = self.jira.search(scoped, max_results=limit)
         allowed = tuple(i for i in page.issues if self.policy.project_allowed(i.project_key))
         return SearchResult(allowed[:limit], scoped, as_jql)
 
-    def _scoped(self, jql: str) -> str:
-        if not self.policy.allowed_projects:
-            return jql
-        where, order = _split_order_by(jql)
-        projects = ", ".join(sorted(self.policy.allowed_projects))
-        return f"project in ({projects}) AND ({where}){order}"
+    def _allowed_project_aliases(self) -> frozenset[str]:
+        """Names and ids of the allowed projects, for JQL that names one that way."""
+        with jira_errors():
+            projects = self.jira.projects()
+        return frozenset(
+            alias.lower()
+            for project in projects
+            if project.key.upper() in self.wall.projects
+            for alias in (project.name, project.id)
+        )
 
     def transition(self, key_text: str, target: str) -> TransitionResult:
         """Move by transition name or target status, case-insensitive."""
@@ -122,10 +163,3 @@ class IssueService:
         issue = self.get(key_text)
         with jira_errors(issue.key):
             return issue, self.jira.add_comment(issue.key, body)
-
-
-def _split_order_by(jql: str) -> tuple[str, str]:
-    match = re.search(r"\border\s+by\b", jql, re.IGNORECASE)
-    if match is None:
-        return jql, ""
-    return jql[: match.start()].strip(), " " + jql[match.start() :].strip()

@@ -1,7 +1,8 @@
 """Subscription filters evaluated against what Connect already knows of an issue.
 
-The subset of JQL most filters use: the fields project, status, priority, type, labels,
-assignee, reporter and component; the operators `=`, `!=`, `IN`, `NOT IN`; `AND`, `OR` and
+Filters are read by Connect's one JQL parser (`services.jql`). Evaluated here is the subset
+most filters use: the fields project, status, priority, type, labels, assignee, reporter and
+component; the operators `=`, `!=`, `IN`, `NOT IN`; `AND`, `OR` and
 parentheses; values as words, quoted strings or `EMPTY`. `compile_filter` returns None for
 anything else (functions, other fields, `~`, dates, `NOT`, ids, e-mail addresses), and the
 caller asks Jira instead.
@@ -12,9 +13,10 @@ any answer that depends on it — then Jira is asked too.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from services import jql
 
 # What an issue shows a filter: lower-case values per field; () is EMPTY, None is unknown.
 IssueValues = Mapping[str, tuple[str, ...] | None]
@@ -26,11 +28,12 @@ _ALIASES = {"type": "issuetype", "components": "component"}
 # Jira accepts ids for these; Connect's snapshots carry names, so an id is left to Jira.
 _NAMED_FIELDS = frozenset({"project", "status", "priority", "issuetype"})
 _PEOPLE = frozenset({"assignee", "reporter"})
-_TOKEN = re.compile(
-    r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|(?P<op>!=|=)|(?P<punct>[(),])
-    |(?P<word>[^\s()=,!~<>"']+))""",
-    re.VERBOSE,
-)
+_LOCAL_OPERATORS = {  # operator -> (negated, takes a list)
+    "=": (False, False),
+    "!=": (True, False),
+    "IN": (False, True),
+    "NOT IN": (True, True),
+}
 
 
 class _NotLocal(Exception):
@@ -77,124 +80,49 @@ def fields_of(node: Filter) -> frozenset[str]:
     return frozenset().union(*(fields_of(part) for part in node.parts))
 
 
-def compile_filter(jql: str) -> Filter | None:
-    """The filter as a tree Connect can evaluate, or None when only Jira can."""
+def compile_filter(text: str) -> Filter | None:
+    """The filter as a tree Connect can evaluate, or None when only Jira can (or it is not
+    JQL Connect reads: that filter is the caller's to refuse)."""
     try:
-        tokens = _tokenize(jql)
-        parser = _Parser(tokens)
-        node = parser.disjunction()
-        if parser.peek() != ("end", ""):
-            raise _NotLocal
-        return node
+        query = jql.parse_jql(text)
+    except jql.JqlSyntaxError:
+        return None
+    if query.where is None or query.order_by:
+        return None
+    return local_filter(query.where)
+
+
+def local_filter(node: jql.Node) -> Filter | None:
+    try:
+        return _local(node)
     except _NotLocal:
         return None
 
 
-def _tokenize(jql: str) -> list[tuple[str, str]]:
-    tokens, position, text = [], 0, jql.strip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise _NotLocal
-        kind = match.lastgroup or "word"
-        value = match.group(kind)
-        if kind == "string":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        tokens.append((kind, value))
-        position = match.end()
-    tokens.append(("end", ""))
-    return tokens
-
-
-class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
-        self._tokens = tokens
-        self._at = 0
-
-    def peek(self) -> tuple[str, str]:
-        return self._tokens[self._at]
-
-    def _next(self) -> tuple[str, str]:
-        token = self._tokens[self._at]
-        self._at = min(self._at + 1, len(self._tokens) - 1)
-        return token
-
-    def _at_word(self, word: str) -> bool:
-        kind, text = self.peek()
-        return kind == "word" and text.lower() == word
-
-    def disjunction(self) -> Filter:
-        parts = [self._conjunction()]
-        while self._at_word("or"):
-            self._next()
-            parts.append(self._conjunction())
-        return parts[0] if len(parts) == 1 else Junction(False, tuple(parts))
-
-    def _conjunction(self) -> Filter:
-        parts = [self._term()]
-        while self._at_word("and"):
-            self._next()
-            parts.append(self._term())
-        return parts[0] if len(parts) == 1 else Junction(True, tuple(parts))
-
-    def _term(self) -> Filter:
-        if self.peek() == ("punct", "("):
-            self._next()
-            inner = self.disjunction()
-            if self._next() != ("punct", ")"):
-                raise _NotLocal
-            return inner
-        return self._clause()
-
-    def _clause(self) -> Clause:
-        kind, name = self._next()
-        if kind not in ("word", "string"):
-            raise _NotLocal
-        field = _ALIASES.get(name.lower(), name.lower())
-        if field not in FIELDS:
-            raise _NotLocal
-        negated, listed = self._operator()
-        values = self._values() if listed else [self._value()]
-        for value in values:
-            if value is not None and not _plain_value(field, value):
-                raise _NotLocal
-        lowered = frozenset(value.lower() if value is not None else None for value in values)
-        return Clause(field, negated, lowered)
-
-    def _operator(self) -> tuple[bool, bool]:
-        """(negated, takes a list)."""
-        kind, text = self._next()
-        if kind == "op":
-            return text == "!=", False
-        if kind == "word" and text.lower() == "in":
-            return False, True
-        if kind == "word" and text.lower() == "not" and self._at_word("in"):
-            self._next()
-            return True, True
+def _local(node: jql.Node) -> Filter:
+    """Bounded: the parser keeps trees `jql.MAX_NESTING` deep at most."""
+    if isinstance(node, jql.Junction):
+        return Junction(node.conjunction, tuple(_local(part) for part in node.parts))
+    if isinstance(node, jql.Not):
         raise _NotLocal
-
-    def _values(self) -> list[str | None]:
-        if self._next() != ("punct", "("):
+    name = node.field.text.lower()
+    field = _ALIASES.get(name, name)
+    if field not in FIELDS or node.operator not in _LOCAL_OPERATORS or node.predicates:
+        raise _NotLocal
+    negated, listed = _LOCAL_OPERATORS[node.operator]
+    operand = node.operand
+    items = operand.items if isinstance(operand, jql.ValueList) else (operand,)
+    if listed != isinstance(operand, jql.ValueList):
+        raise _NotLocal
+    values: list[str | None] = []
+    for item in items:
+        if isinstance(item, jql.Empty):
+            values.append(None)
+        elif isinstance(item, jql.Value) and _plain_value(field, item.text):
+            values.append(item.text.lower())
+        else:  # a function such as currentUser(), an id or an e-mail address
             raise _NotLocal
-        values = [self._value()]
-        while self.peek() == ("punct", ","):
-            self._next()
-            values.append(self._value())
-        if self._next() != ("punct", ")"):
-            raise _NotLocal
-        return values
-
-    def _value(self) -> str | None:
-        kind, text = self._next()
-        if kind == "string":
-            return text
-        if kind != "word" or self.peek() == ("punct", "("):  # a function such as currentUser()
-            raise _NotLocal
-        if text.lower() in ("empty", "null"):
-            return None
-        if text.lower() in ("and", "or", "not", "in", "order"):
-            raise _NotLocal
-        return text
+    return Clause(field, negated, frozenset(values))
 
 
 def _plain_value(field: str, value: str) -> bool:
@@ -204,9 +132,13 @@ def _plain_value(field: str, value: str) -> bool:
     return not (field in _PEOPLE and "@" in value)
 
 
-def subscription_jql(project_key: str | None, jql: str | None) -> str | None:
-    """The JQL a subscription stands for: its project and its filter, both when given."""
-    parts = [f'project = "{project_key}"'] if project_key else []
-    if jql:
-        parts.append(f"({jql})")
-    return " AND ".join(parts) or None
+def subscription_query(project_key: str | None, where: jql.Node | None) -> jql.JqlQuery:
+    """What a subscription stands for: its project and its filter, both when given."""
+    parts: list[jql.Node] = []
+    if project_key:
+        parts.append(jql.Clause(jql.Value("project"), "=", jql.Value(project_key, quoted=True)))
+    if where is not None:
+        parts.append(where)
+    if len(parts) < 2:
+        return jql.JqlQuery(parts[0] if parts else None)
+    return jql.JqlQuery(jql.Junction(True, tuple(parts)))

@@ -21,13 +21,14 @@ from clients.jira_client import JiraClient, JiraError, JiraUnavailable
 from models import ChannelSubscription, JiraTicket
 from services.change_detector import ORDER, Change, ChangeKind
 from services.jira_events import IssueSnapshot, utc_iso
+from services.jql import Clause, JqlQuery, JqlSyntaxError, JqlWall, Junction, Node, Value, parse_jql
 from services.policy import ConnectPolicy
 from services.subscription_filter import (
     Filter,
     IssueValues,
-    compile_filter,
     fields_of,
-    subscription_jql,
+    local_filter,
+    subscription_query,
 )
 
 log = logging.getLogger(__name__)
@@ -50,9 +51,22 @@ class Route:
     changes: tuple[Change, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _StoredFilter:
+    where: Node | None
+    local: Filter | None  # what Connect can evaluate itself, when it can
+    broken: bool  # not JQL Connect reads (stored before it was checked): matches nothing
+
+
 @lru_cache(maxsize=1024)
-def _compiled(jql: str) -> Filter | None:
-    return compile_filter(jql)
+def _stored_filter(text: str) -> _StoredFilter:
+    """Parsed once per filter text; a broken one is logged once, when first read."""
+    try:
+        where = parse_jql(text).where
+    except JqlSyntaxError as exc:
+        log.warning("a stored subscription filter is not JQL Connect reads: %s", exc)
+        return _StoredFilter(None, None, broken=True)
+    return _StoredFilter(where, local_filter(where) if where is not None else None, broken=False)
 
 
 class SubscriptionRouter:
@@ -125,7 +139,7 @@ class SubscriptionRouter:
         for subscription in subscriptions:
             kinds = subscription.kinds
             wanted = [c for c in followed if SUBSCRIPTION_KINDS[c.kind] in kinds]
-            if not wanted or not self.matches(subscription, issue):
+            if not wanted or not self._matches_alone(subscription, issue):
                 continue
             heard = chosen.setdefault(subscription.channel_id, [])
             heard.extend(change for change in wanted if change not in heard)
@@ -133,6 +147,20 @@ class SubscriptionRouter:
             Route(channel, tuple(sorted(heard, key=lambda c: ORDER.index(c.kind))))
             for channel, heard in chosen.items()
         ]
+
+    def _matches_alone(self, subscription: ChannelSubscription, issue: IssueSnapshot) -> bool:
+        """One subscription's failure is its own: the delivery goes on for the others."""
+        try:
+            return self.matches(subscription, issue)
+        except JiraUnavailable:
+            raise  # the whole delivery waits for Jira and is retried; nothing is lost
+        except Exception:
+            log.exception(
+                "subscription #%s of %s could not be matched; skipped",
+                subscription.number,
+                subscription.channel_id,
+            )
+            return False
 
     def active_subscriptions(self, session: Session, team_id: str) -> list[ChannelSubscription]:
         return list(
@@ -145,20 +173,24 @@ class SubscriptionRouter:
 
     def matches(self, subscription: ChannelSubscription, issue: IssueSnapshot) -> bool:
         project = issue.project_key.upper()
-        if project:
-            if subscription.project_key and project != subscription.project_key:
-                return False
-            jql = subscription.jql  # the project is settled: only the filter is left
+        if project and subscription.project_key and project != subscription.project_key:
+            return False
+        stored = _stored_filter(subscription.jql) if subscription.jql else None
+        if stored is not None and stored.broken:
+            return False  # only this subscription: the others are routed as ever
+        query = subscription_query(subscription.project_key, stored.where if stored else None)
+        if project:  # the project is settled: only the filter is left
+            where, local = (stored.where, stored.local) if stored else (None, None)
         else:
-            jql = subscription_jql(subscription.project_key, subscription.jql)
-        if not jql:
+            where = query.where
+            local = local_filter(where) if where is not None else None
+        if where is None:
             return True
-        local = _compiled(jql)
         if local is not None:
             answer = local.evaluate(self._values(issue, fields_of(local)))
             if answer is not None:
                 return answer
-        return self._ask_jira(issue, subscription_jql(subscription.project_key, subscription.jql))
+        return self._ask_jira(issue, query)
 
     def _values(self, issue: IssueSnapshot, needed: frozenset[str]) -> IssueValues:
         """What the snapshot says of each field; None where it cannot say (labels, reporter
@@ -196,11 +228,13 @@ class SubscriptionRouter:
                 self._projects = cached
         return cached[1].get(key.upper(), _lowered(key))
 
-    def _ask_jira(self, issue: IssueSnapshot, jql: str | None) -> bool:
-        which = f"key = {issue.key}" if issue.key else f"id = {issue.id}"
-        query = f"{which} AND ({jql})" if jql else which
-        if not issue.project_key and self.policy.allowed_projects:
-            query = f"project in ({', '.join(sorted(self.policy.allowed_projects))}) AND {query}"
+    def _ask_jira(self, issue: IssueSnapshot, subscribed: JqlQuery) -> bool:
+        """`key = X AND (filter)`, inside the wall like every JQL Connect sends."""
+        which = Clause(Value("key" if issue.key else "id"), "=", Value(issue.key or issue.id))
+        where: Node = which
+        if subscribed.where is not None:
+            where = Junction(True, (which, subscribed.where))
+        query = JqlWall(self.policy.allowed_projects).wrap(JqlQuery(where))
         version = utc_iso(issue.updated) if issue.updated else ""
         cache_key = f"{version}|{query}"
         now = self.clock()

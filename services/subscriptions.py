@@ -1,8 +1,10 @@
 """`/jira subscribe | subscriptions | unsubscribe`: what a channel follows (SPEC §4, §7).
 
 `subscribe [PROJECT] [JQL…] [--events K,K]`: the first word is a project key when it names a
-project Connect may show that exists in Jira; the rest up to `--events` is JQL, checked by
-Jira before it is stored, so that a bad filter is refused with Jira's own words.
+project Connect may show that exists in Jira; the rest up to `--events` is JQL. The JQL is
+parsed (a filter that names a project or issue outside `JIRA_PROJECTS` is refused), stored in
+its canonical form, and checked by Jira inside the wall before it is stored, so that a bad
+filter is refused with Jira's own words.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,13 +26,16 @@ from models import ChannelSubscription
 from models.channels import EVENT_KINDS
 from services.commands import UsageError
 from services.errors import InvalidRequest, jira_errors
+from services.issues import IssueService
+from services.jql import JqlSyntaxError, JqlWall, Node
+from services.jql.lexer import tokenize
 from services.links import LinkService
+from services.markup_jira import escape_mrkdwn
 from services.policy import ConnectPolicy
-from services.subscription_filter import subscription_jql
+from services.subscription_filter import subscription_query
 from services.unit_of_work import UnitOfWorkFactory
 
 _EVENTS_OPTION = re.compile(r"(?:^|\s)--events(?:=|\s|$)", re.IGNORECASE)
-_ORDER_BY = re.compile(r"\border\s+by\b.*$", re.IGNORECASE | re.DOTALL)
 _PROJECT_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _TYPED_AS_KEY = re.compile(r"^[A-Z][A-Z0-9_]+$")
 _LEADING_AND = re.compile(r"^and\s+", re.IGNORECASE)  # `OPS AND priority = High`
@@ -84,10 +90,22 @@ def parse_subscribe(text: str, *, usage: str) -> SubscribeRequest:
         kinds = tuple(kind for kind in EVENT_KINDS if kind in words)
     else:
         query = text
-    query = _ORDER_BY.sub("", query).strip()
+    query = _without_order_by(query)
     if not query:
         raise UsageError("Tell me a project or a JQL filter for this channel to follow.", usage)
     return SubscribeRequest(query, kinds)
+
+
+def _without_order_by(query: str) -> str:
+    """Order means nothing to a subscription: ORDER BY (outside quotes) and what follows go."""
+    try:
+        tokens = tokenize(query)
+    except JqlSyntaxError:
+        return query.strip()  # refused when the JQL is parsed
+    for word, following in pairwise(tokens):
+        if word.is_word("order") and following.is_word("by"):
+            return query[: word.position].strip()
+    return query.strip()
 
 
 def split_project(query: str, is_project: Callable[[str], bool]) -> tuple[str | None, str]:
@@ -132,8 +150,9 @@ class SubscriptionService:
         self.links.ensure_bot_in_channel(channel_id)
         self.links.ensure_can_manage(channel_id, user_id)
         project, words = split_project(request.query, lambda key: key in self._project_keys())
-        jql = words.strip() or None
-        self._check_with_jira(project, jql)
+        where = IssueService(self.jira, self.policy).parse_jql(words).where if words else None
+        jql = where.jql() if where is not None else None  # canonical: what is checked is stored
+        self._check_with_jira(project, where)
         for _attempt in range(8):  # bounded by how many subscribe in this channel at once
             try:
                 return self._store(team_id, channel_id, user_id, project, jql, request.kinds)
@@ -181,15 +200,18 @@ class SubscriptionService:
             projects = self.jira.projects()
         return frozenset(p.key.upper() for p in projects if self.policy.project_allowed(p.key))
 
-    def _check_with_jira(self, project: str | None, jql: str | None) -> None:
-        """Jira's own parser judges the filter, before anything is stored."""
-        if jql is None:
+    def _check_with_jira(self, project: str | None, where: Node | None) -> None:
+        """Jira's own parser judges the filter, inside the wall, before anything is stored."""
+        if where is None:
             return
+        checked = JqlWall(self.policy.allowed_projects).wrap(subscription_query(project, where))
         try:
             with jira_errors():
-                self.jira.search(subscription_jql(project, jql) or "", max_results=1)
+                self.jira.search(checked, max_results=1)
         except JiraBadRequest as exc:
-            raise InvalidRequest(f"Jira can't use that filter: {exc.message}") from None
+            raise InvalidRequest(
+                f"Jira can't use that filter: {escape_mrkdwn(exc.message[:300])}"
+            ) from None
 
     def _store(
         self,

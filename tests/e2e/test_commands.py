@@ -146,7 +146,9 @@ def test_projects_outside_jira_projects_never_show(fake_slack, fake_jira, tmp_pa
         connect = RunningConnect(server.url, runtime, fake_slack, fake_jira)
         _, shown = connect.slash("show WEB-1")
         assert "can't find *WEB-1*" in wait_for_response(connect, shown)["text"]
-        _, searched = connect.slash("search project = WEB OR project = OPS")
+        _, refused = connect.slash("search project = WEB OR project = OPS")
+        assert "Connect looks only inside OPS" in wait_for_response(connect, refused)["text"]
+        _, searched = connect.slash("search status != Done OR project = OPS")
         found = str(wait_for_response(connect, searched)["blocks"])
         assert "WEB-" not in found and "OPS-1" in found
         assert not any("WEB-1" in request.path for request in fake_jira.requests)

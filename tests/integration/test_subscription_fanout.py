@@ -245,7 +245,7 @@ def test_a_filter_only_jira_can_answer_is_asked_once_per_issue_version(site: Sit
     searches = [args[0] for name, args, _ in site.jira.calls if name == "search"]
     assert len(searches) == 2  # one per issue, shared by both channels
     assert all(
-        query.endswith('AND (project = "OPS" AND (summary ~ "outage"))') for query in searches
+        query.endswith('AND (project = "OPS" AND summary ~ "outage")') for query in searches
     )
 
 
@@ -316,7 +316,7 @@ def test_a_comment_event_without_the_filtered_field_asks_jira(site: Site) -> Non
         work.commit()
     site.send()
     assert [args for name, args, _ in site.jira.calls if name == "search"] == [
-        (f'key = {issue.key} AND (project = "OPS" AND (priority = High))',)
+        (f'key = {issue.key} AND (project = "OPS" AND priority = High)',)
     ]
     reply = site.posts("C1")[1]
     assert reply.thread_ts == first.ts and "Lag is back under a second." in reply.text

@@ -38,16 +38,20 @@ def test_text_that_looks_like_jql_is_jql_else_words(jira: InMemoryJira) -> None:
     assert words.jql == 'text ~ "backup replica"'
 
 
-def test_broken_jql_falls_back_to_a_text_search(jira: InMemoryJira) -> None:
-    result = IssueService(jira, ConnectPolicy()).search('status = "unterminated')
-    assert not result.as_jql
+def test_broken_jql_is_refused_never_sent(jira: InMemoryJira) -> None:
+    with pytest.raises(InvalidRequest, match="not JQL I can pass on"):
+        IssueService(jira, ConnectPolicy()).search('status = "unterminated')
+    assert not [call for call in jira.calls if call[0] == "search"]
 
 
 def test_search_is_scoped_and_filtered_even_against_jql_injection(jira: InMemoryJira) -> None:
     service = IssueService(jira, ConnectPolicy(allowed_projects=frozenset({"OPS"})))
-    result = service.search("key = WEB-1) OR (project = WEB ORDER BY key")
-    assert result.jql.startswith("project in (OPS) AND (")
-    assert result.jql.endswith(" ORDER BY key")
+    with pytest.raises(InvalidRequest, match="no opening one"):
+        service.search("status = Done) OR (project = WEB ORDER BY key")
+    with pytest.raises(InvalidRequest, match="names “WEB-1”"):
+        service.search("key = WEB-1 OR status = Done ORDER BY key")
+    result = service.search("status = Done OR priority = High ORDER BY key")
+    assert result.jql == "project in (OPS) AND (status = Done OR priority = High) ORDER BY key"
     assert all(issue.project_key == "OPS" for issue in result.issues)
 
 

@@ -8,8 +8,9 @@ from services.subscription_filter import (
     IssueValues,
     compile_filter,
     fields_of,
-    subscription_jql,
+    subscription_query,
 )
+from services.jql import parse_jql
 
 ISSUE: IssueValues = {
     "project": ("ops", "operations", "10000"),
@@ -134,8 +135,11 @@ def test_fields_of_a_filter() -> None:
     assert fields_of(local) == {"project", "labels", "issuetype"}
 
 
-def test_subscription_jql() -> None:
-    assert subscription_jql("OPS", None) == 'project = "OPS"'
-    assert subscription_jql("OPS", "a = b OR c = d") == 'project = "OPS" AND (a = b OR c = d)'
-    assert subscription_jql(None, "a = b") == "(a = b)"
-    assert subscription_jql(None, None) is None
+def test_subscription_query() -> None:
+    def jql(project: str | None, text: str | None) -> str:
+        return subscription_query(project, parse_jql(text).where if text else None).jql()
+
+    assert jql("OPS", None) == 'project = "OPS"'
+    assert jql("OPS", "a = b OR c = d") == 'project = "OPS" AND (a = b OR c = d)'
+    assert jql(None, "a = b") == "a = b"
+    assert jql(None, None) == ""
