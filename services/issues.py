@@ -30,7 +30,7 @@ from services.policy import ConnectPolicy
 SEARCH_LIMIT = 10
 # `field op value` or `ORDER BY`: text that looks like JQL is tried as JQL first.
 _JQL_SHAPE = re.compile(
-    r"(\b[\w.\"']+\s*(=|!=|~|!~|>=|<=|>|<)\s*\S)|(\b[\w.]+\s+(not\s+)?in\s*\()|"
+    r"(\b[\w.\"']+\s*(=|!=|~|!~|>=|<=|>|<)\s*\S)|(\b[\w.]+\s+(not\s+)?in\s*(\w+\s*)?\()|"
     r"(\bis\s+(not\s+)?(empty|null)\b)|(\border\s+by\b)",
     re.IGNORECASE,
 )
