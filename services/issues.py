@@ -28,10 +28,11 @@ from services.markup_jira import escape_mrkdwn
 from services.policy import ConnectPolicy
 
 SEARCH_LIMIT = 10
-# `field op value` or `ORDER BY`: text that looks like JQL is tried as JQL first.
+# `field op value`, `IN (`, `IS EMPTY` or `ORDER BY`: text that looks like JQL is parsed as JQL.
+# No pattern starts with a repetition, so a search over the text stays linear.
 _JQL_SHAPE = re.compile(
-    r"(\b[\w.\"']+\s*(=|!=|~|!~|>=|<=|>|<)\s*\S)|(\b[\w.]+\s+(not\s+)?in\s*(\w+\s*)?\()|"
-    r"(\bis\s+(not\s+)?(empty|null)\b)|(\border\s+by\b)",
+    r"([\w.\"'\]]\s*(?:!=|!~|>=|<=|=|~|>|<)\s*\S)|(\bin\s*(?:\w+\s*)?\()|"
+    r"(\bis\s+(?:not\s+)?(?:empty|null)\b)|(\border\s+by\b)",
     re.IGNORECASE,
 )
 
@@ -82,10 +83,8 @@ class IssueService:
             parsed = self.parse_jql(query)
             try:
                 return self._search(parsed, as_jql=True, limit=limit)
-            except JiraBadRequest as exc:
-                raise InvalidRequest(
-                    f"Jira could not run that JQL: {escape_mrkdwn(exc.message[:300])}"
-                ) from None
+            except JiraBadRequest:
+                pass  # JQL to Connect, not to Jira (`Things in (brackets)`): search the words
         words = JqlQuery(Clause(Value("text"), "~", Value(query, quoted=True)))
         try:
             return self._search(words, as_jql=False, limit=limit)
