@@ -244,9 +244,7 @@ def test_a_filter_only_jira_can_answer_is_asked_once_per_issue_version(site: Sit
     assert len(site.posts("C1")) == 1 and len(site.posts("C2")) == 1
     searches = [args[0] for name, args, _ in site.jira.calls if name == "search"]
     assert len(searches) == 2  # one per issue, shared by both channels
-    assert all(
-        query.endswith('AND (project = "OPS" AND summary ~ "outage")') for query in searches
-    )
+    assert all(query.endswith('AND (project = "OPS" AND summary ~ "outage")') for query in searches)
 
 
 def test_a_channel_that_links_and_subscribes_hears_each_change_once(site: Site) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from services.jql import parse_jql
 from services.subscription_filter import (
     IssueValues,
     compile_filter,
     fields_of,
     subscription_query,
 )
-from services.jql import parse_jql
 
 ISSUE: IssueValues = {
     "project": ("ops", "operations", "10000"),
