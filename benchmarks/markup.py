@@ -161,6 +161,7 @@ def _run(size: Size) -> Result:
         )
         result.counts[f"{label} conversions"] = len(times)
     _notification_row(result, jira_texts, size)
+    _jql_row(result, size)
     result.notes.append(
         f"Texts of {LENGTH:,} characters; 'unclosed' texts repeat one piece of markup that never "
         "closes (the inputs that made unguarded jira2markdown take seconds)."
@@ -214,6 +215,50 @@ def _notification_row(result: Result, texts: list[tuple[str, Any]], size: Size) 
         max(times) < BAR,
     )
     result.counts["comment notifications rendered"] = len(times)
+
+
+JQL_BAR = 0.010  # SPEC §10: text scanned on an ack path (the issue picker) within 10 ms
+JQL_TEXTS = (
+    ("400 nested brackets", "(" * 400 + "priority = High" + ")" * 400),
+    ("unclosed quote", 'summary ~ "' + "a" * 1_990),
+    ("100 ORs of escaped strings", " OR ".join(f'summary ~ "x{i}\\" y"' for i in range(100))),
+    ("30 deep + 400-item list", "(" * 30 + "a = 1" + ")" * 30 + " AND b in (" + ",x" * 400 + ")"),
+    ("100 JQL function arguments", "issue in f(" + ",".join(['"project = X"'] * 100) + ")"),
+    ("'a.' x1000", "a." * 1_000),
+    ("40,000 characters (over the cap)", "status = Done OR " * 2_500),
+)
+
+
+def _jql_row(result: Result, size: Size) -> None:
+    """Typed JQL read as search and the picker read it: shape, parse, wall check, wrap."""
+    from services.issues import looks_like_jql
+    from services.jql import MAX_JQL_LENGTH, JqlSyntaxError, JqlWall, parse_jql
+
+    wall = JqlWall(frozenset({"OPS", "WEB"}))
+    times: list[float] = []
+    worst = ("", 0.0)
+    for text_label, text in JQL_TEXTS:
+        for _ in range(size.repeats * 10):
+            started = time.perf_counter()
+            if len(text) <= MAX_JQL_LENGTH and looks_like_jql(text):
+                try:
+                    query = parse_jql(text)
+                    wall.names_outside(query, frozenset)
+                    wall.wrap(query)
+                except JqlSyntaxError:
+                    pass
+            took = time.perf_counter() - started
+            times.append(took)
+            if took > worst[1]:
+                worst = (text_label, took)
+    result.check(
+        f"typed JQL (search, picker): read, checked and wrapped ({len(JQL_TEXTS)} adversarial "
+        f"texts x {size.repeats * 10})",
+        f"p50 {ms(percentile(times, 50))}, max {ms(max(times))} ({worst[0]})",
+        f"< {JQL_BAR * 1000:.0f} ms",
+        max(times) < JQL_BAR,
+    )
+    result.counts["JQL reads"] = len(times)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ _JQL_SHAPE = re.compile(
 )
 
 
+def looks_like_jql(text: str) -> bool:
+    return _JQL_SHAPE.search(text) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class SearchResult:
     issues: tuple[JiraIssue, ...]
@@ -79,7 +83,7 @@ class IssueService:
             raise InvalidRequest("Tell me what to search for.")
         if len(query) > MAX_JQL_LENGTH:
             raise InvalidRequest(f"That is too long to search for ({MAX_JQL_LENGTH:,} at most).")
-        if _JQL_SHAPE.search(query):
+        if looks_like_jql(query):
             parsed = self.parse_jql(query)
             try:
                 return self._search(parsed, as_jql=True, limit=limit)

@@ -39,6 +39,7 @@ def test_markup() -> None:
     counts = run_tiny("markup").counts
     assert counts["Jira -> mrkdwn conversions"] == len(markup.JIRA_UNITS) + 1
     assert counts["Slack -> Jira conversions"] == len(markup.SLACK_UNITS) + 1
+    assert counts["JQL reads"] % len(markup.JQL_TEXTS) == 0 and counts["JQL reads"] > 0
 
 
 def test_ack() -> None:
