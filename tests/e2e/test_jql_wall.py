@@ -211,3 +211,15 @@ def posts_by_bot(connect: RunningConnect, channel: str) -> list[dict[str, Any]]:
         for message in connect.slack.slack.messages.get(channel, [])
         if message.user == connect.slack.slack.bot_user_id
     ]
+
+
+def test_a_refusal_echoes_nothing_that_could_ping_or_link(walled: RunningConnect) -> None:
+    for typed in (
+        "status = Done AND &lt;!channel&gt;",
+        "project = &lt;https://evil.example|WEB&gt;",
+        "subscribe project = &lt;!here&gt;",
+    ):
+        text = typed if typed.startswith("subscribe") else f"search {typed}"
+        answer = ask(walled, text, channel="C0OPS")
+        assert "<" not in answer and ">" not in answer, answer
+    assert searched_jql(walled.jira) == []
