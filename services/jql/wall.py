@@ -64,11 +64,14 @@ class JqlWall:
         if not self.projects or query.where is None:
             return []
         outside: dict[str, None] = {}
+        aliases: frozenset[str] | None = None  # asked once, and only when needed
         for clause in _clauses(query.where):
             if clause.field.text.lower() in _PROJECT_FIELDS:
                 for value in _values(clause.operand):
-                    known = value.text.upper() in self.projects
-                    if not known and value.text.strip().lower() not in project_aliases():
+                    if value.text.upper() in self.projects:
+                        continue
+                    aliases = project_aliases() if aliases is None else aliases
+                    if value.text.strip().lower() not in aliases:
                         outside.setdefault(value.text, None)
             if clause.operator in _TEXT_OPERATORS:
                 continue
