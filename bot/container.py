@@ -132,6 +132,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
             jira_base_url=_required(settings.jira_base_url),
+            channel_managers_admins_only=settings.connect_channel_managers == "admins",
         ),
     )
     runtime = Runtime(
