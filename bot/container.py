@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import Flask
@@ -31,9 +32,10 @@ from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient, SlackWebApiClient
 from clients.slack_teams import TeamRoutedSlack
 from handlers.notifications import render_notification
+from models import utcnow
 from services.context import ConnectServices
 from services.deliveries import DeliveryProcessor
-from services.housekeeping import purge_finished_work
+from services.housekeeping import Housekeeping
 from services.installations import Installations
 from services.jira_monitor import JiraMonitor
 from services.notifications import ConnectAccount, Notifier
@@ -73,6 +75,9 @@ class Runtime:
     executor: ContextExecutor = field(
         default_factory=lambda: ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work")
     )
+
+    # What the housekeeping job and the OAuth install state take as "now" (tests move it on).
+    clock: Callable[[], datetime] = utcnow
 
     # The intake wakes the delivery job; built once so web and worker share the Event.
     deliveries_wake: threading.Event = field(default_factory=threading.Event)
@@ -212,12 +217,15 @@ def build_worker(runtime: Runtime) -> Worker:
         worker_id=worker_id,
         threads=SubscriptionThreads(),
     )
+    housekeeping = Housekeeping(
+        services.uow,
+        retention=timedelta(days=runtime.settings.connect_retention_days),
+        clock=lambda: runtime.clock(),
+    )
     jobs = [
         runtime.deliveries_job(processor.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
-        PeriodicJob(
-            "housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(services.uow)
-        ),
+        PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, housekeeping.run_once),
     ]
     interval = runtime.settings.connect_poll_interval
     if interval > 0:  # 0: webhooks only
