@@ -21,7 +21,7 @@ from bot.app import create_app
 from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.metrics import Metrics
-from bot.oauth import InstallationAuthorize, build_oauth_flow
+from bot.oauth import InstallationAuthorize, OnlyAllowedTeams, TeamAllowList, build_oauth_flow
 from bot.server import WebServer
 from bot.settings import Settings, SettingsError
 from bot.web import create_web_app
@@ -96,6 +96,11 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
     settings.require_production()
     if not settings.jira_webhook_secret:
         log.warning("JIRA_WEBHOOK_SECRET is not set: every Jira webhook will be refused (401)")
+    if settings.oauth_mode and not settings.slack_allowed_teams:
+        log.warning(
+            "SLACK_ALLOWED_TEAMS is not set: any Slack workspace that completes /slack/install "
+            "gets Connect, and through it Connect's Jira account"
+        )
     engine = create_db_engine(settings.database_url)
     ensure_schema(engine)
     metrics = Metrics()
@@ -113,6 +118,9 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             lambda: UnitOfWork(sessions),
             TokenCipher(_required(settings.connect_encryption_key).get_secret_value()),
             on_removed=routed.forget,
+            # Every process sharing the database seals and opens install states alike.
+            state_secret=_required(settings.slack_client_secret).get_secret_value().encode(),
+            clock=lambda: runtime.clock(),
         )
         slack, web_client = routed, routed.base_client  # Bolt adds each request's token
     else:
@@ -155,6 +163,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
 def build_bolt_app(runtime: Runtime) -> App:
     settings = runtime.settings
     installations = runtime.services.installations
+    teams = TeamAllowList(frozenset(settings.slack_allowed_teams))
     oauth_flow = authorize = None
     if installations is not None:
         public_url = settings.connect_public_url
@@ -164,6 +173,7 @@ def build_bolt_app(runtime: Runtime) -> App:
             installations=installations,
             client=runtime.web_client,
             public_url=str(public_url) if public_url else None,
+            teams=teams,
         )
         authorize = InstallationAuthorize(installations)
     return create_app(
@@ -175,6 +185,7 @@ def build_bolt_app(runtime: Runtime) -> App:
         authorize=authorize,
         backlog_limit=WORK_BACKLOG,
         on_turned_away=runtime.metrics.turned_away,
+        before_authorize=OnlyAllowedTeams(teams) if teams.allowed else None,
     )
 
 
