@@ -184,7 +184,8 @@ class ConnectOAuthFlow(OAuthFlow):
     def store_installation(self, request: BoltRequest, installation: Installation) -> None:
         state = (request.query.get("state") or [""])[0]
         if not self.installations.spend_state(state):
-            self._revoke(installation)
+            # Not revoked: a second callback of one install (a double click) carries the
+            # token the first one stored.
             raise InstallRefused("state_reused", 400, _REUSED_PAGE)
         if not self.teams.admits(installation.team_id, installation.enterprise_id):
             log.warning(

@@ -4,16 +4,19 @@ workspace with the installed (and encrypted at rest) bot token, then uninstallin
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, quote_from_bytes, urlparse
 
 import pytest
 import requests
 from cryptography.fernet import Fernet
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as fuzz_settings
 from sqlalchemy import func, select
 
 from bot.settings import Settings
@@ -24,6 +27,7 @@ from services.links import MessageRef
 from services.token_cipher import TokenCipher
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET, RunningConnect, running_connect
 from tests.e2e.test_commands import wait_for_response
+from tests.e2e.test_hostile_http import header_bytes, raw
 from tests.e2e.test_jira_webhooks import wait_for_replies
 from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from tests.fakes.slack_requests import slash_command_body
@@ -386,3 +390,37 @@ def test_revoked_bot_tokens_remove_the_installation(oauth_connect: RunningConnec
     # Reinstalling brings the workspace back.
     assert install(connect).status_code == 200
     assert [row.team_id for row in installations(connect)] == [team]
+
+
+@fuzz_settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(state=header_bytes, cookie=header_bytes)
+@example(state="é".encode(), cookie="slack-app-oauth-state=é".encode())
+def test_fuzzed_callbacks_are_refused_and_write_nothing(
+    oauth_connect: RunningConnect, state: bytes, cookie: bytes
+) -> None:
+    connect = oauth_connect
+    path = "/slack/oauth_redirect?code=c&state=" + quote_from_bytes(state)
+    status, _ = raw(connect, "GET", path, [("Cookie", cookie)])
+    assert 400 <= status < 500
+    assert connect.slack.calls_to("oauth.v2.access") == []
+    assert installations(connect) == []
+
+
+@pytest.mark.parametrize(("allowed", "warned"), [("", True), ("T0CONNECT", False)])
+def test_start_up_warns_when_any_workspace_may_install(
+    fake_slack: FakeSlackServer,
+    fake_jira: FakeJiraServer,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    allowed: str,
+    warned: bool,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="connect"):
+        for _ in oauth_mode(fake_slack, fake_jira, tmp_path, slack_allowed_teams=allowed):
+            pass
+    warnings = [r.getMessage() for r in caplog.records if "SLACK_ALLOWED_TEAMS" in r.getMessage()]
+    assert bool(warnings) == warned
