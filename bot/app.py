@@ -46,6 +46,7 @@ def create_app(
     authorize: Authorize | None = None,
     backlog_limit: int | None = None,
     on_turned_away: Callable[[str], None] | None = None,
+    before_authorize: Middleware | None = None,
 ) -> App:
     """Acks run in the request thread (process_before_response); slow work goes to `executor`
     through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack.
@@ -56,7 +57,8 @@ def create_app(
 
     Past `backlog_limit` tasks waiting in `executor` (its `backlog`), acks that would queue
     more answer "try again" instead (handlers.backlog); `on_turned_away` hears of each, by
-    the lazy listener that did not run."""
+    the lazy listener that did not run. `before_authorize` sees every request first
+    (SLACK_ALLOWED_TEAMS: bot.oauth.OnlyAllowedTeams)."""
     bolt_log = logging.getLogger("connect.bolt")
     bolt_log.addFilter(_drop_token_notice)
     app = App(
@@ -72,6 +74,7 @@ def create_app(
         oauth_flow=oauth_flow,
         # An Authorize instance is what Bolt wants beside an OAuth flow; its hint says Callable.
         authorize=authorize,  # type: ignore[arg-type]
+        before_authorize=before_authorize,
     )
     # A lazy listener's copy of the request costs the ack less; an ack can skip its own.
     use_shallow_lazy_requests(app, on_turned_away=on_turned_away)

@@ -8,6 +8,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import Flask
@@ -20,7 +21,7 @@ from bot.app import create_app
 from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.metrics import Metrics
-from bot.oauth import InstallationAuthorize, build_oauth_flow
+from bot.oauth import InstallationAuthorize, OnlyAllowedTeams, TeamAllowList, build_oauth_flow
 from bot.server import WebServer
 from bot.settings import Settings, SettingsError
 from bot.web import create_web_app
@@ -31,9 +32,10 @@ from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient, SlackWebApiClient
 from clients.slack_teams import TeamRoutedSlack
 from handlers.notifications import render_notification
+from models import utcnow
 from services.context import ConnectServices
 from services.deliveries import DeliveryProcessor
-from services.housekeeping import purge_finished_work
+from services.housekeeping import Housekeeping
 from services.installations import Installations
 from services.jira_monitor import JiraMonitor
 from services.notifications import ConnectAccount, Notifier
@@ -74,6 +76,9 @@ class Runtime:
         default_factory=lambda: ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work")
     )
 
+    # What the housekeeping job and the OAuth install state take as "now" (tests move it on).
+    clock: Callable[[], datetime] = utcnow
+
     # The intake wakes the delivery job; built once so web and worker share the Event.
     deliveries_wake: threading.Event = field(default_factory=threading.Event)
 
@@ -91,6 +96,11 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
     settings.require_production()
     if not settings.jira_webhook_secret:
         log.warning("JIRA_WEBHOOK_SECRET is not set: every Jira webhook will be refused (401)")
+    if settings.oauth_mode and not settings.slack_allowed_teams:
+        log.warning(
+            "SLACK_ALLOWED_TEAMS is not set: any Slack workspace that completes /slack/install "
+            "gets Connect, and through it Connect's Jira account"
+        )
     engine = create_db_engine(settings.database_url)
     ensure_schema(engine)
     metrics = Metrics()
@@ -108,6 +118,9 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             lambda: UnitOfWork(sessions),
             TokenCipher(_required(settings.connect_encryption_key).get_secret_value()),
             on_removed=routed.forget,
+            # Every process sharing the database seals and opens install states alike.
+            state_secret=_required(settings.slack_client_secret).get_secret_value().encode(),
+            clock=lambda: runtime.clock(),
         )
         slack, web_client = routed, routed.base_client  # Bolt adds each request's token
     else:
@@ -132,6 +145,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
             jira_base_url=_required(settings.jira_base_url),
+            channel_managers_admins_only=settings.connect_channel_managers == "admins",
         ),
     )
     runtime = Runtime(
@@ -149,6 +163,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
 def build_bolt_app(runtime: Runtime) -> App:
     settings = runtime.settings
     installations = runtime.services.installations
+    teams = TeamAllowList(frozenset(settings.slack_allowed_teams))
     oauth_flow = authorize = None
     if installations is not None:
         public_url = settings.connect_public_url
@@ -158,6 +173,7 @@ def build_bolt_app(runtime: Runtime) -> App:
             installations=installations,
             client=runtime.web_client,
             public_url=str(public_url) if public_url else None,
+            teams=teams,
         )
         authorize = InstallationAuthorize(installations)
     return create_app(
@@ -169,6 +185,7 @@ def build_bolt_app(runtime: Runtime) -> App:
         authorize=authorize,
         backlog_limit=WORK_BACKLOG,
         on_turned_away=runtime.metrics.turned_away,
+        before_authorize=OnlyAllowedTeams(teams) if teams.allowed else None,
     )
 
 
@@ -211,12 +228,15 @@ def build_worker(runtime: Runtime) -> Worker:
         worker_id=worker_id,
         threads=SubscriptionThreads(),
     )
+    housekeeping = Housekeeping(
+        services.uow,
+        retention=timedelta(days=runtime.settings.connect_retention_days),
+        clock=lambda: runtime.clock(),
+    )
     jobs = [
         runtime.deliveries_job(processor.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
-        PeriodicJob(
-            "housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(services.uow)
-        ),
+        PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, housekeeping.run_once),
     ]
     interval = runtime.settings.connect_poll_interval
     if interval > 0:  # 0: webhooks only

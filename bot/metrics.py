@@ -9,6 +9,20 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
+# Label values come from closed sets (SPEC §11): a stranger's request can add no new series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    """The request's method, or "other" for a made-up one."""
+    return method if method in HTTP_METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    """An HTTP status code (100-599), or "other"."""
+    return str(status) if 100 <= status <= 599 else OTHER
+
 
 class Metrics:
     """One registry per process (not the global default), so tests can build several apps."""
@@ -74,7 +88,8 @@ class Metrics:
         self.external_latency.labels(service).observe(seconds)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(method, route, str(status)).inc()
+        """`route` is a route's pattern (or "unmatched"), never the path a client sent."""
+        self.http_requests.labels(method_label(method), route, status_label(status)).inc()
         self.http_latency.labels(route).observe(seconds)
 
     def render(self) -> bytes:

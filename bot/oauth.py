@@ -7,17 +7,23 @@ authorised from the stored installation, without an auth.test call per request.
 
 from __future__ import annotations
 
+import html
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import SecretStr
-from slack_bolt import BoltContext
+from slack_bolt import BoltContext, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.authorize import Authorize
+from slack_bolt.error import BoltError
+from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
+from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, SuccessArgs
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.state_store import OAuthStateStore
 
@@ -132,7 +138,130 @@ class ConnectStateStore(OAuthStateStore):
         return self.installations.issue_state()
 
     def consume(self, state: str) -> bool:
+        """Checks the state (seal, expiry, not spent); ConnectOAuthFlow spends it once Slack
+        has accepted the code, so a stranger's callback writes nothing."""
         return self.installations.consume_state(state)
+
+
+class TeamAllowList:
+    """SLACK_ALLOWED_TEAMS: the workspaces and Enterprise Grid organisations Connect serves
+    (empty: any)."""
+
+    def __init__(self, allowed: frozenset[str] = frozenset()) -> None:
+        self.allowed = allowed
+
+    def admits(self, team_id: str | None, enterprise_id: str | None) -> bool:
+        if not self.allowed:
+            return True
+        return bool({team_id, enterprise_id} & self.allowed)
+
+
+class InstallRefused(BoltError):
+    """An install Connect will not keep; `status` and `page` are what the installer sees."""
+
+    def __init__(self, reason: str, status: int, page: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.page = page
+
+
+class ConnectOAuthFlow(OAuthFlow):
+    """Bolt's flow, keeping an installation only for an allowed workspace and a state used
+    once. A refused install's fresh token is revoked (auth.revoke) before the page says why."""
+
+    def __init__(
+        self,
+        *,
+        client: WebClient,
+        settings: OAuthSettings,
+        installations: Installations,
+        teams: TeamAllowList,
+    ) -> None:
+        super().__init__(client=client, logger=log, settings=settings)
+        self.installations = installations
+        self.teams = teams
+
+    def store_installation(self, request: BoltRequest, installation: Installation) -> None:
+        state = (request.query.get("state") or [""])[0]
+        if not self.installations.spend_state(state):
+            # Not revoked: a second callback of one install (a double click) carries the
+            # token the first one stored.
+            raise InstallRefused("state_reused", 400, _REUSED_PAGE)
+        if not self.teams.admits(installation.team_id, installation.enterprise_id):
+            log.warning(
+                "refused an install into Slack workspace %s (enterprise %s): not in "
+                "SLACK_ALLOWED_TEAMS; its token was revoked",
+                installation.team_id,
+                installation.enterprise_id,
+            )
+            self._revoke(installation)
+            raise InstallRefused("team_not_allowed", 403, _not_allowed_page(installation))
+        super().store_installation(request, installation)
+
+    def _revoke(self, installation: Installation) -> None:
+        for token in (installation.bot_token, installation.user_token):
+            if not token:
+                continue
+            try:
+                self.client.auth_revoke(token=token)
+            except SlackApiError as exc:
+                log.warning(
+                    "could not revoke a refused install's token: %s", exc.response.get("error")
+                )
+
+
+def refused_install_page(args: FailureArgs) -> BoltResponse:
+    """Bolt's failure page, or Connect's own for an install it refused."""
+    if not isinstance(args.error, InstallRefused):
+        return args.default.failure(args)
+    headers = {
+        "Content-Type": "text/html; charset=utf-8",
+        "Set-Cookie": [args.settings.state_utils.build_set_cookie_for_deletion()],
+    }
+    return BoltResponse(status=args.error.status, body=args.error.page, headers=headers)
+
+
+def _page(title: str, text: str) -> str:
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Connect</title></head>'
+        f"<body><h2>{html.escape(title, quote=False)}</h2><p>{html.escape(text, quote=False)}</p>"
+        "</body></html>"
+    )
+
+
+_REUSED_PAGE = _page(
+    "This install link was already used",
+    "Open the install page again to install Connect.",
+)
+
+
+def _not_allowed_page(installation: Installation) -> str:
+    where = installation.team_name or installation.team_id or installation.enterprise_id or ""
+    return _page(
+        "Connect can't be installed in this workspace",
+        f"This Connect serves only the Slack workspaces its administrator allowed, and "
+        f"{where} is not one of them. Nothing was installed; ask the person who runs "
+        "Connect to add it (SLACK_ALLOWED_TEAMS).",
+    )
+
+
+class OnlyAllowedTeams(Middleware):
+    """Runs before authorization: requests from workspaces outside SLACK_ALLOWED_TEAMS are
+    acknowledged and ignored (an install made before the list changed serves nobody)."""
+
+    def __init__(self, teams: TeamAllowList) -> None:
+        self.teams = teams
+
+    def process(
+        self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
+    ) -> BoltResponse | None:
+        context = req.context
+        if (context.team_id or context.enterprise_id) and not self.teams.admits(
+            context.team_id, context.enterprise_id
+        ):
+            log.info("ignored a request from Slack workspace %s: not allowed", context.team_id)
+            return BoltResponse(status=200, body="")
+        return next()
 
 
 class InstallationAuthorize(Authorize):
@@ -183,6 +312,7 @@ def build_oauth_flow(
     installations: Installations,
     client: WebClient,
     public_url: str | None,
+    teams: TeamAllowList | None = None,
 ) -> OAuthFlow:
     store = ConnectInstallationStore(installations)
     settings = OAuthSettings(
@@ -196,8 +326,18 @@ def build_oauth_flow(
         installation_store=store,
         installation_store_bot_only=True,
         state_store=ConnectStateStore(installations),
+        callback_options=CallbackOptions(success=_bolt_success, failure=refused_install_page),
     )
-    return OAuthFlow(client=client, logger=log, settings=settings)
+    return ConnectOAuthFlow(
+        client=client,
+        settings=settings,
+        installations=installations,
+        teams=teams or TeamAllowList(),
+    )
+
+
+def _bolt_success(args: SuccessArgs) -> BoltResponse:
+    return args.default.success(args)
 
 
 def _as_bot(found: InstalledBot) -> Bot:

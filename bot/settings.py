@@ -19,6 +19,8 @@ from services.token_cipher import TokenCipherError, fernet_keys
 
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# A workspace (T…) or an Enterprise Grid organisation (E…).
+SLACK_TEAM_ID = re.compile(r"^[TE][A-Z0-9]{2,}$")
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
@@ -65,8 +67,11 @@ class Settings(BaseSettings):
     connect_public_url: AnyHttpUrl | None = None
     connect_admins: CommaList = ()
     connect_encryption_key: SecretStr | None = None
+    connect_retention_days: int = Field(default=30, ge=1, le=3650)
+    connect_channel_managers: Literal["members", "admins"] = "members"
+    slack_allowed_teams: CommaList = ()
 
-    @field_validator("jira_projects", "connect_admins", mode="before")
+    @field_validator("jira_projects", "connect_admins", "slack_allowed_teams", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         return _split_commas(value)
@@ -87,6 +92,19 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not a Slack user id: {', '.join(bad)}")
         return value
+
+    @field_validator("slack_allowed_teams")
+    @classmethod
+    def _team_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [team for team in value if not SLACK_TEAM_ID.match(team)]
+        if bad:
+            raise ValueError(f"not a Slack team or enterprise id: {', '.join(bad)}")
+        return value
+
+    @field_validator("connect_channel_managers", mode="before")
+    @classmethod
+    def _channel_managers(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("connect_encryption_key")
     @classmethod

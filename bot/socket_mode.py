@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
-from bot.metrics import Metrics
+from bot.metrics import OTHER, Metrics
 from bot.settings import Settings, SettingsError
 from services.log_context import log_context
 
@@ -37,6 +37,8 @@ APP_TOKEN_PREFIX = "xapp-"  # noqa: S105 - a prefix, not a secret
 SOCKET_THREADS = 16
 # How long a reconnect after Slack's close frame waits for the old socket to be shut.
 RECONNECT_WAIT = 5.0
+# The envelope types Slack sends (the metric's label set is closed: anything else is "other").
+ENVELOPE_TYPES = frozenset({"events_api", "slash_commands", "interactive", "hello", "disconnect"})
 # Slack's answers to apps.connections.open that no retry can fix: the token is wrong.
 TOKEN_ERRORS = frozenset(
     {"not_authed", "invalid_auth", "not_allowed_token_type", "token_revoked", "account_inactive"}
@@ -72,7 +74,7 @@ class SocketModeLink:
         self._handler = _ObservedHandler(
             app,
             app_token,
-            observe=lambda kind, seconds: envelopes.labels(kind).observe(seconds),
+            observe=lambda kind, seconds: envelopes.labels(envelope_label(kind)).observe(seconds),
             concurrency=SOCKET_THREADS,
         )
         self._handler.client.on_close_listeners.append(self._reconnect_after_close)
@@ -199,3 +201,7 @@ def _refused(exc: Exception) -> int:
         reason = type(exc).__name__
     print(f"connect: could not open a Socket Mode connection ({reason})", file=sys.stderr)
     return 1
+
+
+def envelope_label(kind: str) -> str:
+    return kind if kind in ENVELOPE_TYPES else OTHER

@@ -40,6 +40,7 @@ SLACK_EVENTS = "/slack/events"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _ids = random.Random()  # seeded from os.urandom once
 SIGNATURE_MAX_AGE = 5 * 60
+_TIMESTAMP = re.compile(rb"[0-9]{1,12}")
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -267,16 +268,33 @@ def request_id_for(incoming: str | None) -> str:
 
 
 def slack_signature_valid(
-    secret: str, body: bytes, timestamp: str, signature: str, *, now: float | None = None
+    secret: str,
+    body: bytes,
+    timestamp: str | bytes,
+    signature: str | bytes,
+    *,
+    now: float | None = None,
 ) -> bool:
-    """Slack's v0 signature over the raw bytes (slack_sdk's verifier raises on non-UTF-8)."""
-    if not timestamp.isdigit():
+    """Slack's v0 signature over the raw bytes (slack_sdk's verifier raises on non-UTF-8).
+
+    Headers of any bytes or length are compared as bytes (compare_digest raises on non-ASCII
+    text), and a timestamp is 1-12 ASCII digits (int() refuses 4,301 digits, and `isdigit`
+    takes "\u00b2" or full-width digits)."""
+    stamp, given = header_bytes(timestamp), header_bytes(signature)
+    if not _TIMESTAMP.fullmatch(stamp):
         return False
-    if abs((time.time() if now is None else now) - int(timestamp)) > SIGNATURE_MAX_AGE:
+    if abs((time.time() if now is None else now) - int(stamp)) > SIGNATURE_MAX_AGE:
         return False
-    base = b"v0:" + timestamp.encode() + b":" + body
-    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    base = b"v0:" + stamp + b":" + body
+    expected = b"v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest().encode()
+    return hmac.compare_digest(expected, given)
+
+
+def header_bytes(value: str | bytes) -> bytes:
+    """A header's bytes: WSGI hands them over as latin-1 text (other text cannot match)."""
+    if isinstance(value, bytes):
+        return value
+    return value.encode("latin-1", "replace")
 
 
 def read_slack_body(body: bytes, content_type: str) -> dict[str, Any] | str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from flask import Flask, Response, request
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from bot.web import error_response
+from bot.web import error_response, header_bytes
 from services.log_context import log_context
 from services.webhook_intake import WebhookIntake
 
@@ -55,10 +55,14 @@ def register_jira_webhook(
 
 
 def _authentic(secret: str, raw: bytes) -> bool:
-    """Jira Cloud signs the body (X-Hub-Signature: sha256=…); Data Center passes ?secret=."""
-    signature = request.headers.get("X-Hub-Signature", "")
-    if signature.startswith("sha256="):
-        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-        return hmac.compare_digest(signature.removeprefix("sha256="), expected)
+    """Jira Cloud signs the body (X-Hub-Signature: sha256=…); Data Center passes ?secret=.
+
+    Compared as bytes: a header or query of any bytes is a mismatch, never an error."""
+    signature = header_bytes(request.headers.get("X-Hub-Signature", ""))
+    if signature.startswith(b"sha256="):
+        expected = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest().encode()
+        return hmac.compare_digest(signature.removeprefix(b"sha256="), expected)
     given = request.args.get("secret")
-    return given is not None and hmac.compare_digest(given.encode(), secret.encode())
+    return given is not None and hmac.compare_digest(
+        given.encode("utf-8", "replace"), secret.encode()
+    )

@@ -65,6 +65,7 @@ class FakeSlackApi:
         self._lock = threading.RLock()
         self.handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": lambda p: {},  # answered from the token in `call`
+            "auth.revoke": lambda p: {},  # likewise
             "chat.postMessage": self.chat_post_message,
             "chat.update": self.chat_update,
             "chat.postEphemeral": self.chat_post_ephemeral,
@@ -111,6 +112,9 @@ class FakeSlackApi:
                 raise ApiError("invalid_auth")
             if method == "auth.test":
                 return {"ok": True, **self._auth_test(identity)}
+            if method == "auth.revoke":  # the token stops working at once, as at Slack
+                del self.tokens[token]
+                return {"ok": True, "revoked": True}
             with self._lock:
                 return {"ok": True, **handler(params)}
         except (ApiError, SlackError) as exc:

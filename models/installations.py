@@ -43,7 +43,8 @@ class SlackInstallation(TeamScoped, Base):
 
 
 class SlackOAuthState(Base):
-    """A `state` handed to Slack at /slack/install, consumed once at /slack/oauth_redirect."""
+    """An install `state` already spent at /slack/oauth_redirect (its nonce), kept until it
+    expires so it cannot be used twice. States are sealed, not stored, when handed out."""
 
     __tablename__ = "slack_oauth_states"
 

@@ -1,32 +1,162 @@
-"""Forget finished work after a while, so the dedupe and outbox tables stay small."""
+"""Forget finished, failed and expired rows after the retention period, so that every table
+Connect writes stays bounded (SPEC §11, `CONNECT_RETENTION_DAYS`).
+
+What each table keeps:
+- `processed_deliveries`: done and failed deliveries (and Slack event ids, preview claims)
+  until `retention` after they were last processed; pending ones always.
+- `notification_outbox`: sent and failed notifications until `retention` after they were
+  sent or last tried; pending ones always.
+- `connect_actions`: what Connect did in Jira, for `retention` (its echo comes within minutes).
+- `jira_slack_links`: retired links, `retention` after they were retired.
+- `channel_subscriptions`: removed subscriptions made before the window, but the channel's
+  highest number, which keeps numbers from being reused.
+- `subscription_threads`: threads started before the window about an issue that has not
+  changed within it (a later change starts a new thread).
+- `jira_tickets`: issues no live link or subscription thread needs, deleted or unchanged
+  before the window (seen again, an issue's state is read afresh, announcing nothing old).
+- `slack_oauth_states`: spent install states once they have expired.
+Installations, channel settings, user links and the poller's cursor are one row per
+workspace, channel, person or scope, and are removed when a workspace uninstalls.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import Delete, and_, delete, exists, func, or_
+from sqlalchemy.orm import aliased
 
-from models import NotificationOutbox, ProcessedDelivery, utcnow
-from models.delivery import DONE, SENT
+from models import (
+    ChannelSubscription,
+    ConnectAction,
+    JiraSlackLink,
+    JiraTicket,
+    NotificationOutbox,
+    ProcessedDelivery,
+    SlackOAuthState,
+    SubscriptionThread,
+    utcnow,
+)
+from models.delivery import DONE, FAILED, SENT
 from services.unit_of_work import UnitOfWorkFactory
 
-# Jira and Slack retry for hours at most; a week of dedupe keys covers any redelivery.
-RETENTION = timedelta(days=7)
+log = logging.getLogger(__name__)
+
+DEFAULT_RETENTION = timedelta(days=30)
 
 
-def purge_finished_work(uow: UnitOfWorkFactory, *, now: datetime | None = None) -> int:
-    """Delete deliveries processed and notifications sent before the retention window."""
-    cutoff = (now or utcnow()) - RETENTION
-    with uow() as work:
-        deliveries = work.session.execute(
-            delete(ProcessedDelivery).where(
-                ProcessedDelivery.status == DONE, ProcessedDelivery.processed_at < cutoff
+class Housekeeping:
+    """The worker's periodic purge; `clock` is injectable so tests can move time on."""
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        *,
+        retention: timedelta = DEFAULT_RETENTION,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.uow = uow
+        self.retention = retention
+        self.clock = clock
+
+    def run_once(self) -> dict[str, int]:
+        """Purge every table; the rows removed, by table (tables with none left out)."""
+        now = self.clock()
+        removed: dict[str, int] = {}
+        with self.uow() as work:
+            for table, statement in purges(now, now - self.retention):
+                count = int(work.session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+                if count:
+                    removed[table] = removed.get(table, 0) + count
+            work.commit()
+        if removed:
+            log.info(
+                "housekeeping removed %s",
+                ", ".join(f"{n} {table}" for table, n in sorted(removed.items())),
             )
-        )
-        notifications = work.session.execute(
-            delete(NotificationOutbox).where(
-                NotificationOutbox.status == SENT, NotificationOutbox.sent_at < cutoff
-            )
-        )
-        work.commit()
-    return int(getattr(deliveries, "rowcount", 0)) + int(getattr(notifications, "rowcount", 0))
+        return removed
+
+
+def purge_finished_work(
+    uow: UnitOfWorkFactory, *, now: datetime | None = None, retention: timedelta = DEFAULT_RETENTION
+) -> int:
+    """One housekeeping run at `now`: the number of rows removed."""
+    clock = (lambda: now) if now is not None else utcnow
+    return sum(Housekeeping(uow, retention=retention, clock=clock).run_once().values())
+
+
+def purges(now: datetime, cutoff: datetime) -> list[tuple[str, Delete]]:
+    """The delete statements of one run, in an order that keeps references valid."""
+    return [
+        ("processed_deliveries", _deliveries(cutoff)),
+        ("notification_outbox", _outbox(cutoff)),
+        ("connect_actions", delete(ConnectAction).where(ConnectAction.created_at < cutoff)),
+        (
+            "jira_slack_links",
+            delete(JiraSlackLink).where(
+                JiraSlackLink.retired_at.is_not(None), JiraSlackLink.retired_at < cutoff
+            ),
+        ),
+        ("channel_subscriptions", _removed_subscriptions(cutoff)),
+        ("subscription_threads", _quiet_threads(cutoff)),
+        ("jira_tickets", _unneeded_tickets(cutoff)),
+        ("slack_oauth_states", delete(SlackOAuthState).where(SlackOAuthState.expires_at < now)),
+    ]
+
+
+def _deliveries(cutoff: datetime) -> Delete:
+    last = func.coalesce(ProcessedDelivery.processed_at, ProcessedDelivery.received_at)
+    return delete(ProcessedDelivery).where(
+        ProcessedDelivery.status.in_((DONE, FAILED)), last < cutoff
+    )
+
+
+def _outbox(cutoff: datetime) -> Delete:
+    sent = and_(NotificationOutbox.status == SENT, NotificationOutbox.sent_at < cutoff)
+    failed = and_(
+        NotificationOutbox.status == FAILED,
+        NotificationOutbox.created_at < cutoff,
+        NotificationOutbox.available_at < cutoff,  # its last try
+    )
+    return delete(NotificationOutbox).where(or_(sent, failed))
+
+
+def _removed_subscriptions(cutoff: datetime) -> Delete:
+    later = aliased(ChannelSubscription)
+    higher = exists().where(
+        later.team_id == ChannelSubscription.team_id,
+        later.channel_id == ChannelSubscription.channel_id,
+        later.number > ChannelSubscription.number,
+    )
+    return delete(ChannelSubscription).where(
+        ChannelSubscription.active.is_(False), ChannelSubscription.created_at < cutoff, higher
+    )
+
+
+def _quiet_threads(cutoff: datetime) -> Delete:
+    return delete(SubscriptionThread).where(
+        SubscriptionThread.created_at < cutoff,
+        ~exists().where(
+            JiraTicket.team_id == SubscriptionThread.team_id,
+            JiraTicket.issue_id == SubscriptionThread.issue_id,
+            JiraTicket.fetched_at >= cutoff,
+        ),
+    )
+
+
+def _unneeded_tickets(cutoff: datetime) -> Delete:
+    live_link = exists().where(
+        JiraSlackLink.team_id == JiraTicket.team_id,
+        JiraSlackLink.issue_id == JiraTicket.issue_id,
+        JiraSlackLink.retired_at.is_(None),
+    )
+    thread = exists().where(
+        SubscriptionThread.team_id == JiraTicket.team_id,
+        SubscriptionThread.issue_id == JiraTicket.issue_id,
+    )
+    deleted = and_(JiraTicket.deleted_at.is_not(None), JiraTicket.deleted_at < cutoff)
+    return delete(JiraTicket).where(
+        or_(deleted, JiraTicket.fetched_at < cutoff), ~live_link, ~thread
+    )

@@ -1,16 +1,27 @@
 """Workspaces Connect is installed in (multi-workspace OAuth mode), their encrypted bot tokens,
-the OAuth `state` of installs under way, and the clean-up when a workspace uninstalls."""
+the OAuth `state` of installs under way, and the clean-up when a workspace uninstalls.
+
+An install's `state` is sealed, not stored: `EXPIRES.NONCE.MAC`, an HMAC over the expiry and
+a random nonce, so that opening /slack/install (which anybody can) writes nothing. The
+callback checks the seal and the expiry, and that the state was not spent; a state is spent
+(its nonce stored until it expires) only once Slack has accepted the code that came with it.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from pydantic import SecretStr
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
 from models import Base, SlackInstallation, SlackOAuthState, utcnow
 from services.issue_cache import TTLCache
@@ -23,6 +34,7 @@ STATE_TTL = timedelta(minutes=10)
 # Each Slack request needs its workspace's bot; a re-install or uninstall elsewhere shows
 # within this many seconds (a refused token is forgotten at once by the Slack client).
 BOT_CACHE_TTL = 30.0
+_SEALED_STATE = re.compile(r"([0-9]{1,12})\.([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})")
 
 
 @dataclass(frozen=True)
@@ -50,10 +62,16 @@ class Installations:
         *,
         clock: Callable[[], datetime] = utcnow,
         on_removed: Callable[[str], None] | None = None,
+        state_secret: bytes | None = None,
     ) -> None:
+        """`state_secret` seals install states; processes that share a database share it
+        (one made up otherwise, good for this process only)."""
         self.uow = uow
         self.cipher = cipher
         self.clock = clock
+        self._state_key = hashlib.sha256(
+            b"connect-slack-oauth-state:" + (state_secret or secrets.token_bytes(32))
+        ).digest()
         self.on_removed = on_removed
         self._bots: TTLCache[tuple[str, str], InstalledBot] = TTLCache(BOT_CACHE_TTL)
 
@@ -208,23 +226,50 @@ class Installations:
     # -- OAuth state --------------------------------------------------------------------------
 
     def issue_state(self) -> str:
-        state = secrets.token_urlsafe(32)
-        now = self.clock()
-        with self.uow() as work:
-            work.session.execute(delete(SlackOAuthState).where(SlackOAuthState.expires_at < now))
-            work.session.add(SlackOAuthState(state=state, expires_at=now + STATE_TTL))
-            work.commit()
-        return state
+        """A sealed state for one install, good for STATE_TTL; nothing is written."""
+        expires = int((self.clock() + STATE_TTL).timestamp())
+        nonce = secrets.token_urlsafe(16)
+        return f"{expires}.{nonce}.{self._seal(expires, nonce)}"
 
     def consume_state(self, state: str) -> bool:
-        """True once for a state this process family issued and that has not expired."""
-        if not state or len(state) > 64:
+        """True for a state this process family sealed, not expired and not yet spent (the
+        callback's check before it asks Slack for the token; it writes nothing)."""
+        opened = self._open(state)
+        if opened is None:
             return False
         with self.uow() as work:
-            result = work.session.execute(
-                delete(SlackOAuthState).where(
-                    SlackOAuthState.state == state, SlackOAuthState.expires_at >= self.clock()
-                )
-            )
-            work.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+            spent = work.session.get(SlackOAuthState, opened[1])
+        return spent is None
+
+    def spend_state(self, state: str) -> bool:
+        """Marks a valid state used, once Slack accepted its code; False when it was already
+        spent (a replay, or two callbacks racing with one state)."""
+        opened = self._open(state)
+        if opened is None:
+            return False
+        expires, nonce = opened
+        try:
+            with self.uow() as work:
+                work.session.add(SlackOAuthState(state=nonce, expires_at=expires))
+                work.commit()
+        except IntegrityError:
+            return False
+        return True
+
+    def _seal(self, expires: int, nonce: str) -> str:
+        mac = hmac.new(self._state_key, f"{expires}.{nonce}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+    def _open(self, state: str) -> tuple[datetime, str] | None:
+        """The expiry and nonce of an authentic, unexpired state; None for anything else."""
+        found = _SEALED_STATE.fullmatch(state or "")
+        if found is None:
+            return None
+        stamp, nonce, given = found.groups()
+        expected = self._seal(int(stamp), nonce)
+        if not hmac.compare_digest(expected.encode(), given.encode()):
+            return None
+        expires = datetime.fromtimestamp(int(stamp), UTC)
+        if expires < self.clock():
+            return None
+        return expires, nonce

@@ -76,9 +76,14 @@ class LinkService:
     # -- who may ----------------------------------------------------------------------------
 
     def ensure_can_manage(self, channel_id: str, user_id: str) -> None:
-        """Members of the channel and CONNECT_ADMINS manage its links, subscriptions, settings."""
+        """Members of the channel and CONNECT_ADMINS manage its links, subscriptions, settings
+        (only CONNECT_ADMINS, with CONNECT_CHANNEL_MANAGERS=admins)."""
         if self.policy.is_admin(user_id):
             return
+        if self.policy.channel_managers_admins_only:
+            raise NotPermitted(
+                "Only Connect admins can change what this channel follows; ask one of them."
+            )
         try:
             member = self.slack.is_member(channel_id, user_id)
         except SlackNotInChannel:

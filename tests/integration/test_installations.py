@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from clients.slack_client import SlackError
 from clients.slack_sim_api import Identity
 from clients.slack_teams import SlackNotInstalled, TeamRoutedSlack, team_scope
-from models import ChannelSettings, JiraSlackLink, SlackInstallation, UserLink
+from models import ChannelSettings, JiraSlackLink, SlackInstallation, SlackOAuthState, UserLink
 from services.installations import Installations, InstalledBot
 from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWorkFactory
@@ -119,15 +119,35 @@ def test_forgetting_a_workspace_removes_its_rows_and_no_one_elses(
 
 def test_an_oauth_state_is_good_once_and_not_after_it_expires(uow: UnitOfWorkFactory) -> None:
     now = [datetime(2026, 11, 26, 12, 0, tzinfo=UTC)]
-    store = Installations(uow, TokenCipher(KEY), clock=lambda: now[0])
+    store = Installations(uow, TokenCipher(KEY), clock=lambda: now[0], state_secret=b"s")
     state = store.issue_state()
+    with uow() as work:  # sealed, not stored: issuing one writes nothing
+        assert work.session.scalars(select(SlackOAuthState)).all() == []
     assert store.consume_state(state)
+    assert store.consume_state(state)  # checked, not yet spent (Slack has not answered)
+    assert store.spend_state(state)
     assert not store.consume_state(state)
+    assert not store.spend_state(state)
     late = store.issue_state()
     now[0] += timedelta(minutes=11)
     assert not store.consume_state(late)
+    assert not store.spend_state(late)
     assert not store.consume_state("")
     assert not store.consume_state("x" * 500)
+    assert not store.consume_state("é" * 80)
+
+
+def test_a_forged_or_foreign_state_is_refused(uow: UnitOfWorkFactory) -> None:
+    store = Installations(uow, TokenCipher(KEY), state_secret=b"ours")
+    other = Installations(uow, TokenCipher(KEY), state_secret=b"theirs")
+    twin = Installations(uow, TokenCipher(KEY), state_secret=b"ours")  # another process
+    state = store.issue_state()
+    assert twin.consume_state(state)
+    assert not other.consume_state(state)
+    expires, nonce, mac = state.split(".")
+    assert not store.consume_state(f"{int(expires) + 3600}.{nonce}.{mac}")
+    assert not store.consume_state(f"{expires}.{nonce[::-1]}.{mac}")
+    assert not store.consume_state(f"{expires}.{nonce}.{mac[:-1]}A")
 
 
 def test_a_key_that_cannot_open_the_store_fails_loudly(

@@ -143,7 +143,7 @@ def test_housekeeping_forgets_only_old_finished_work(uow: UnitOfWorkFactory) -> 
             ]
         )
         work.commit()
-    assert purge_finished_work(uow, now=now) == 2
+    assert purge_finished_work(uow, now=now, retention=timedelta(days=7)) == 2
     with uow() as work:
         keys = set(work.session.scalars(select(ProcessedDelivery.dedupe_key)))
         assert keys == {"new", "todo"}

@@ -25,6 +25,7 @@ from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
 
 T = "T1"
+WEEK = timedelta(days=7)
 
 
 class Clock:
@@ -92,8 +93,8 @@ def test_a_released_claim_can_be_taken_again(uow: UnitOfWorkFactory) -> None:
 def test_preview_rows_are_forgotten_by_housekeeping(uow: UnitOfWorkFactory) -> None:
     clock = Clock()
     PreviewThrottle(uow, clock=clock).claim(T, "C1", "1.1", ["OPS-1"])
-    assert purge_finished_work(uow, now=clock.now + timedelta(days=1)) == 0
-    assert purge_finished_work(uow, now=clock.now + timedelta(days=8)) == 1
+    assert purge_finished_work(uow, now=clock.now + timedelta(days=1), retention=WEEK) == 0
+    assert purge_finished_work(uow, now=clock.now + timedelta(days=8), retention=WEEK) == 1
     with uow() as work:
         assert not work.session.scalars(
             select(ProcessedDelivery).where(ProcessedDelivery.source == PREVIEW_SOURCE)

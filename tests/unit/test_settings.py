@@ -20,6 +20,19 @@ def test_defaults_follow_the_spec() -> None:
     assert str(settings.slack_api_url) == "https://slack.com/api/"
     assert settings.jira_projects == ()
     assert settings.connect_log_level == "INFO"
+    assert settings.connect_retention_days == 30
+    assert settings.connect_channel_managers == "members"
+    assert settings.slack_allowed_teams == ()
+
+
+def test_trust_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_ALLOWED_TEAMS", "T0123ABCD, E0456EFGH,")
+    monkeypatch.setenv("CONNECT_CHANNEL_MANAGERS", "Admins")
+    monkeypatch.setenv("CONNECT_RETENTION_DAYS", "7")
+    settings = load_settings()
+    assert settings.slack_allowed_teams == ("T0123ABCD", "E0456EFGH")
+    assert settings.connect_channel_managers == "admins"
+    assert settings.connect_retention_days == 7
 
 
 def test_comma_lists_are_plain_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +54,9 @@ def test_comma_lists_are_plain_and_normalised(monkeypatch: pytest.MonkeyPatch) -
         ("CONNECT_ADMINS", "alice"),
         ("CONNECT_LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "mysql://x"),
+        ("SLACK_ALLOWED_TEAMS", "T0123,acme"),
+        ("CONNECT_CHANNEL_MANAGERS", "everyone"),
+        ("CONNECT_RETENTION_DAYS", "0"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(
@@ -52,7 +68,11 @@ def test_a_malformed_setting_is_one_line_naming_it(
     message = str(caught.value)
     assert name in message
     assert "\n" not in message
-    assert value not in message or name in ("JIRA_PROJECTS", "CONNECT_ADMINS")
+    assert value not in message or name in (
+        "JIRA_PROJECTS",
+        "CONNECT_ADMINS",
+        "SLACK_ALLOWED_TEAMS",
+    )
 
 
 def test_missing_production_settings_are_named() -> None:
