@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from clients.jira_client import JiraAuthError, JiraNotFound, JiraTimeout, JiraUnavailable
 from clients.slack_client import SlackError, SlackUnavailable
+from services.markup import escape_typed
 
 
 class ConnectError(Exception):
@@ -17,7 +18,9 @@ class ConnectError(Exception):
 
 class IssueNotFound(ConnectError):
     def __init__(self, key: str) -> None:
-        super().__init__(f"I can't find *{key}*: it does not exist, or Connect may not show it.")
+        super().__init__(
+            f"I can't find *{escape_typed(key)}*: it does not exist, or Connect may not show it."
+        )
         self.key = key
 
 
