@@ -196,7 +196,9 @@ class CreateIssueService:
         project = next((p for p in projects if p.key == wanted), projects[0])
         types = tuple(t for t in metadata.issue_types(project.key) if not t.subtask)
         if not types:
-            raise InvalidRequest(f"Project {project.key} has no issue types to create.")
+            raise InvalidRequest(
+                f"Project {escape_mrkdwn(project.key)} has no issue types to create."
+            )
         issue_type = next((t for t in types if t.id == issue_type_id), types[0])
         extra = tuple(
             _extra_field(meta)

@@ -65,11 +65,13 @@ def _parsed_texts(value: Any, *, top: bool = True) -> Iterator[str]:
 
 
 def _active_tokens(text: str) -> list[str]:
-    """The `<…>` Slack would turn into a ping, a mention of Bob, or a link to the attacker."""
+    """The `<…>` Slack would turn into a ping, a mention of Bob, or a link to the attacker
+    under a label of the attacker's choosing. (A bare URL Jira's own text holds becomes a link
+    that shows its URL, as Jira shows it.)"""
     return [
         token
         for token in re.findall(r"<([^<>]*)>", text)
-        if token.startswith("!") or token.startswith("@U0BOB") or "evil.example" in token
+        if token.startswith(("!", "@U0BOB")) or ("evil.example" in token and "|" in token)
     ]
 
 
@@ -187,4 +189,13 @@ def test_a_linked_thread_hears_of_hostile_changes_inertly(team: RunningConnect) 
         time.sleep(0.05)
     (_, reply) = slack.thread("C0GENERAL", parent.ts)
     assert "renamed" in reply.text
+
+    emitter = team.emit_jira_webhooks()
+    try:  # Jira markup converted to mrkdwn: only Jira's own links may become links
+        with jira.act_as("acc-mal"):
+            jira.add_comment("OPS-2", f"{HOSTILE} {{{{<!here>}}}} [~accountid:acc-mal] *<@U0BOB>*")
+        emitter.flush()
+        wait_until(lambda: any("commented" in m.text for m in slack.thread("C0GENERAL", parent.ts)))
+    finally:
+        emitter.stop()
     assert assert_nothing_active(team)
