@@ -38,7 +38,9 @@ def connect(services: ConnectServices, request: CommandRequest) -> Message:
             f"(matched by {cards.escape(result.email or 'your e-mail')}). Issues you create, "
             "assign or comment on from Slack are credited to you."
         )
-    return blocks.ephemeral(NO_MAPPING[result.status].format(email=result.email or "yours"))
+    return blocks.ephemeral(
+        NO_MAPPING[result.status].format(email=cards.escape(result.email or "yours"))
+    )
 
 
 def whoami(services: ConnectServices, request: CommandRequest) -> Message:
