@@ -13,6 +13,14 @@ from clients.jira_memory_webhooks import JiraWebhookEmitter
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import block_action
 from tests.e2e.test_commands import wait_for_response
+from tests.e2e.test_create_issue import (
+    form_values,
+    is_form,
+    option_value,
+    shortcut_payload,
+    submission,
+    wait_for_view,
+)
 from tests.e2e.test_message_shortcuts import open_modal, picked, shortcut_on
 
 CONNECTS_ACCOUNT = "acc-connect"  # the fake Jira's `myself`: every write Connect makes
@@ -102,3 +110,15 @@ def test_a_comment_from_the_message_shortcut_is_credited_to_who_added_it(ops) ->
     emitter.flush()
     post = wait_for_post(connect, "C0OPS")  # OPS-1's link in another channel hears of it
     assert "*Alice Adams (via Slack)* commented" in post.text
+
+
+def test_an_issue_created_from_slack_is_credited_to_its_creator(ops) -> None:
+    connect, emitter = ops
+    assert "Subscribed this channel" in ask(connect, "subscribe OPS", user="U0BOB", channel="C0OPS")
+    assert connect.interact(shortcut_payload("create_issue", "trig-own-create")).status_code == 200
+    form = wait_for_view(connect, is_form)
+    values = form_values("OPS", option_value(form, "issue_type", "Task"), "Printer jams again")
+    assert connect.interact(submission(form, values)).json()["response_action"] == "update"
+    emitter.flush()
+    post = wait_for_post(connect, "C0OPS")  # the subscription's post of the new issue
+    assert "*Alice Adams (via Slack)* created" in post.text
