@@ -13,11 +13,20 @@ from typing import Any
 
 import pytest
 
+from clients.jira_client import JiraFieldErrors
 from clients.jira_memory_webhooks import issue_json, user_json
 from services.links import MessageRef
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import BOT_USER, TEAM_ID, message_event, next_ts, send_event
 from tests.e2e.test_commands import wait_for_response
+from tests.e2e.test_create_issue import (
+    form_values,
+    is_form,
+    option_value,
+    shortcut_payload,
+    submission,
+    wait_for_view,
+)
 from tests.e2e.test_message_shortcuts import wait_until
 
 # What an attacker writes into a Jira field: a channel ping, a mention and a disguised link.
@@ -198,4 +207,20 @@ def test_a_linked_thread_hears_of_hostile_changes_inertly(team: RunningConnect) 
         wait_until(lambda: any("commented" in m.text for m in slack.thread("C0GENERAL", parent.ts)))
     finally:
         emitter.stop()
+    assert assert_nothing_active(team)
+
+
+# -- modals -----------------------------------------------------------------------------------
+
+
+def test_jiras_field_errors_in_the_create_form_are_inert(team: RunningConnect) -> None:
+    team.jira.jira.fail_next(
+        JiraFieldErrors({"summary": HOSTILE}, [f"Rejected: {HOSTILE}"]), operation="create_issue"
+    )
+    assert team.interact(shortcut_payload("create_issue", "trig-hostile")).status_code == 200
+    form = wait_for_view(team, is_form)
+    values = form_values("OPS", option_value(form, "issue_type", "Task"), "Printer jams")
+    assert team.interact(submission(form, values)).status_code == 200
+    shown = wait_for_view(team, lambda v: v["id"] == form["id"] and "Rejected" in str(v))
+    assert "re-authenticate" in json.dumps(shown)  # Jira's words are shown, as text
     assert assert_nothing_active(team)
