@@ -11,6 +11,9 @@ from services.markup import escape_typed
 
 
 class ConnectError(Exception):
+    """`user_message` is mrkdwn fit to post: any text in it Connect did not write (typed
+    arguments, Jira's words) is escaped where it is put in (SPEC §11)."""
+
     def __init__(self, user_message: str) -> None:
         super().__init__(user_message)
         self.user_message = user_message
