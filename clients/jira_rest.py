@@ -246,9 +246,9 @@ class JiraRestClient:
                 found = self._retried(jira.search_users, user=email, maxResults=_PAGE)
             users = [u for u in (parse_user(item.raw) for item in found) if u is not None]
             wanted = email.strip().casefold()
-            exact = [u for u in users if (u.email or "").casefold() == wanted]
-            # Cloud hides e-mails by privacy setting; Jira still matched on the address then.
-            return exact or [u for u in users if u.email is None]
+            # The search is fuzzy (prefixes, names) and may match a hidden address: only an
+            # account that shows this very e-mail is its owner (SPEC §11).
+            return [u for u in users if u.email and u.email.strip().casefold() == wanted]
 
         return self._call("find_users_by_email", run)
 

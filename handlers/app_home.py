@@ -50,7 +50,7 @@ def connect_and_publish(body: dict[str, Any], client: WebClient, services: Conne
         result = services.users.connect(team, user)
         notice = None
         if not (result.connected and result.jira_user):
-            notice = NO_MAPPING[result.status].format(email=result.email or "yours")
+            notice = NO_MAPPING[result.status].format(email=cards.escape(result.email or "yours"))
     except Exception as error:
         notice = user_message_for(error) or ":warning: Connect could not map you; try again."
     publish(services, client, team, user, notice=notice)

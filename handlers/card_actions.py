@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from clients.jira_client import JiraError, JiraIssue, JiraUser, Transition
 from handlers import card_comment, cards
-from handlers.card_places import CardPlace, remember, tell, update_card
+from handlers.card_places import CardPlace, own_action, tell, update_card
 from handlers.payloads import CardAction, OptionsRequest
 from services.context import ConnectServices
 from services.errors import user_message_for
@@ -113,8 +113,9 @@ class CardActions:
             if me is None:
                 tell(services, respond, action, NOT_CONNECTED)
                 return
-            remember(services, place)
+            own = own_action(services, place)
             issue, note = change(me)
+            own.accepted(issue.key)
         except Exception as error:
             message = user_message_for(error)
             if message is None:

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from handlers import cards
-from handlers.card_places import CardPlace, remember
+from handlers.card_places import CardPlace, own_action
 from handlers.payloads import CardAction, ViewSubmission
 from services.commands import mentioned_users
 from services.context import ConnectServices
@@ -204,6 +204,7 @@ def _add(services: ConnectServices, place: CardPlace, text: str) -> str:
         uid: services.users.display_name_for(place.team_id, uid) for uid in mentioned_users(text)
     }
     body = f"{slack_to_jira(text.strip(), user_names=names)}\n\n— {me.display_name} via Slack"
-    remember(services, place)
+    own = own_action(services, place)
     issue, _comment = services.issues.comment(place.key, body)
+    own.accepted(issue.key)
     return f":white_check_mark: Added your comment to *<{issue.url}|{issue.key}>*."

@@ -18,8 +18,8 @@ from slack_sdk.errors import SlackClientError
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
 from handlers import cards
+from handlers.own_actions import OwnAction
 from handlers.payloads import CardAction
-from services import notifications
 from services.context import ConnectServices
 
 log = logging.getLogger(__name__)
@@ -43,16 +43,14 @@ class CardPlace:
         return cls(action.team.id or "", action.user.id or "", key, channel, thread)
 
 
-def remember(services: ConnectServices, place: CardPlace) -> None:
-    """Before changing the issue: its webhook echo is this person's, not told back here."""
-    notifications.remember_action(
-        services.uow,
+def own_action(services: ConnectServices, place: CardPlace) -> OwnAction:
+    """Who acts on the card, and where: its webhook echo is theirs once Jira accepted it."""
+    return OwnAction.of(
+        services,
         team_id=place.team_id,
-        issue_key=place.key,
+        slack_user_id=place.user_id,
         channel_id=place.channel_id,
         thread_ts=place.thread_ts,
-        slack_user_id=place.user_id,
-        actor_name=services.users.display_name_for(place.team_id, place.user_id),
     )
 
 
@@ -67,7 +65,7 @@ def update_card(
 ) -> None:
     """Re-render the card of `key` where it was clicked; other blocks stay as they were."""
     container, message, channel = action.container, action.message, CardPlace.of(action, key)
-    text = f"{issue.key}: {issue.summary}"
+    text = cards.issue_text(issue)
     try:
         if container.type == "view" and action.view is not None:
             view = action.view

@@ -8,6 +8,7 @@ from typing import Any
 
 from clients.jira_client import JiraIssue
 from services.issue_keys import parse_issue_key
+from services.markup import escape_mrkdwn
 
 Block = dict[str, Any]
 
@@ -22,10 +23,14 @@ STATUS_EMOJI = {
     "done": ":white_check_mark:",
 }
 
+# The one mrkdwn escape (services.markup), under the name the renderers use: every text
+# Connect did not write itself goes through it before it is shown (SPEC §11).
+escape = escape_mrkdwn
 
-def escape(text: str) -> str:
-    """Slack mrkdwn control characters in user text."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+def issue_text(issue: JiraIssue) -> str:
+    """An issue in one line of mrkdwn: a message's `text` (its fallback and notification)."""
+    return f"{issue.key}: {escape(issue.summary)}"
 
 
 def issue_title(issue: JiraIssue) -> str:

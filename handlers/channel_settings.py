@@ -8,6 +8,7 @@ from handlers import blocks
 from services.channel_settings import ChannelSettingsService, ChannelSettingsView
 from services.commands import UsageError
 from services.context import ConnectServices
+from services.markup import escape_typed
 
 if TYPE_CHECKING:
     from handlers.commands import CommandRequest
@@ -31,7 +32,9 @@ def settings(services: ConnectServices, request: CommandRequest) -> Message:
         raise UsageError("`settings` takes `previews on|off` or `notify all|important`.", usage)
     if what == "previews":
         if value not in SWITCHES:
-            raise UsageError(f"Previews are `on` or `off`, not `{value[:20]}`.", usage)
+            raise UsageError(
+                f"Previews are `on` or `off`, not `{escape_typed(value[:20])}`.", usage
+            )
         service.set_previews(command.team_id, command.channel_id, command.user_id, SWITCHES[value])
         return blocks.ephemeral(
             "Issue previews are now *on* here: issue keys get a preview in their thread."
@@ -39,7 +42,9 @@ def settings(services: ConnectServices, request: CommandRequest) -> Message:
             else "Issue previews are now *off* here: issue keys are left alone."
         )
     if value not in ("all", "important"):
-        raise UsageError(f"Notifications are `all` or `important`, not `{value[:20]}`.", usage)
+        raise UsageError(
+            f"Notifications are `all` or `important`, not `{escape_typed(value[:20])}`.", usage
+        )
     service.set_notify_level(command.team_id, command.channel_id, command.user_id, value)
     return blocks.ephemeral(
         "This channel now gets *every* change of its issues."

@@ -18,12 +18,12 @@ from slack_sdk import WebClient
 from clients.jira_client import JiraIssue
 from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
 from handlers.backlog import BUSY, BUSY_TEXT, NOTHING_TO_DO, backed_up, skip_lazy
-from handlers.own_actions import remember_action
+from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
 from services.context import ConnectServices
 from services.errors import user_message_for
-from services.markup import decode_entities
+from services.markup import decode_entities, escape_typed
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def show(services: ConnectServices, request: CommandRequest) -> Message:
     issue = services.issues.get(request.invocation.args[0])
     return {
         "response_type": "ephemeral",
-        "text": f"{issue.key}: {issue.summary}",
+        "text": cards.issue_text(issue),
         "blocks": cards.issue_card(issue, share=True),
     }
 
@@ -111,15 +111,16 @@ def search(services: ConnectServices, request: CommandRequest) -> Message:
         return blocks.ephemeral(f"No issues found for “{cards.escape(query[:200])}”.")
     return {
         "response_type": "ephemeral",
-        "text": f"{len(result.issues)} issues for {query[:200]}",
+        "text": f"{len(result.issues)} issues for {cards.escape(query[:200])}",
         "blocks": cards.search_results(query, result.issues),
     }
 
 
 def transition(services: ConnectServices, request: CommandRequest) -> Message:
     key, *status = request.invocation.args
-    remember_action(services, request.command, key)
+    own = OwnAction.for_command(services, request.command)
     moved = services.issues.transition(key, " ".join(status))
+    own.accepted(moved.after.key)
     text = (
         f"Moved *{moved.after.key}* {cards.escape(moved.before.status)} → "
         f"{cards.escape(moved.after.status)}."
@@ -148,7 +149,7 @@ def unlink(services: ConnectServices, request: CommandRequest) -> Message:
         command.team_id, command.channel_id, command.user_id, key
     )
     if not retired:
-        return blocks.ephemeral(f"This channel has no link to *{cards.escape(key[:40])}*.")
+        return blocks.ephemeral(f"This channel has no link to *{escape_typed(key[:40])}*.")
     return blocks.ephemeral(f"Unlinked *{key}* from this channel: its updates stop here.")
 
 

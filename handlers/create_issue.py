@@ -45,6 +45,7 @@ from handlers.create_views import (
 )
 from handlers.lazy_guard import guarded
 from handlers.modal_opener import OPENER
+from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from services.commands import mentioned_users
 from services.context import ConnectServices
@@ -263,7 +264,11 @@ def create(body: dict[str, Any], client: WebClient, services: ConnectServices) -
     answers = read_answers(view.state)
     try:
         draft = _draft(services, origin, answers)
-        issue = services.create_issue.create(draft, credit=_credit(services, origin))
+        own = _own_action(services, origin)
+        issue = services.create_issue.create(
+            draft, credit=f"_Created by {own.actor_name} via Slack_"
+        )
+        own.accepted(issue.key)
     except JiraFieldErrors as error:
         _show_form_again(services, client, view.id, origin, answers, error)
         return
@@ -308,9 +313,16 @@ def _source_line(services: ConnectServices, context: CreateContext) -> str:
     return f"From [a Slack message|{permalink}] by {author}."
 
 
-def _credit(services: ConnectServices, context: CreateContext) -> str:
-    name = services.users.display_name_for(context.team_id, context.user_id)
-    return f"_Created by {name} via Slack_"
+def _own_action(services: ConnectServices, context: CreateContext) -> OwnAction:
+    """The creator, and where they are told: the message's thread, the command's channel."""
+    from_message = context.source == "message" and context.message_ts
+    return OwnAction.of(
+        services,
+        team_id=context.team_id,
+        slack_user_id=context.user_id,
+        channel_id=context.channel_id,
+        thread_ts=(context.thread_ts or context.message_ts) if from_message else None,
+    )
 
 
 def _show_form_again(
@@ -334,8 +346,9 @@ def _show_form_again(
     if field_errors is not None:
         blocks = {**FIELD_BLOCKS, **{f.field_id: extra_block_id(f) for f in form.extra_fields}}
         for field_id, text in field_errors.errors.items():
-            errors[blocks.get(field_id, field_id)] = text
-        problem = "; ".join(field_errors.messages) or "Jira did not accept some fields."
+            errors[blocks.get(field_id, field_id)] = cards.escape(text)
+        said = "; ".join(field_errors.messages)
+        problem = cards.escape(said) if said else "Jira did not accept some fields."
     view = form_view(context, form, answers, errors=errors, problem=problem)
     client.views_update(view_id=view_id, view=view)
 
@@ -343,7 +356,7 @@ def _show_form_again(
 def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue) -> None:
     """Tell the person where they acted: the thread, the command's channel, or a DM."""
     card = cards.issue_card(issue)
-    text = f"Created {issue.key}: {issue.summary}"
+    text = f"Created {cards.issue_text(issue)}"
     try:
         if context.source == "message" and context.channel_id and context.message_ts:
             ref = MessageRef(

@@ -151,11 +151,12 @@ def form_view(
     errors: Mapping[str, str] | None = None,
     problem: str | None = None,
 ) -> View:
-    """The whole form. `errors` (block id -> text) show under their field; `problem` on top."""
+    """The whole form. `errors` (block id -> mrkdwn) show under their field; `problem` (mrkdwn)
+    on top: Jira's words in them come escaped."""
     errors = errors or {}
     blocks: list[dict[str, Any]] = []
     if problem:
-        blocks.append(_note(f":warning: {cards.escape(problem)}"))
+        blocks.append(_note(f":warning: {problem}"))
     blocks.append(
         _input(
             "project",
@@ -237,7 +238,7 @@ def form_view(
         )
     for block_id, text in errors.items():
         index = next((i for i, b in enumerate(blocks) if b.get("block_id") == block_id), None)
-        note = _note(f":warning: {cards.escape(text)}")
+        note = _note(f":warning: {text}")
         if index is None:
             blocks.insert(0, note)
         else:

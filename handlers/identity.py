@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 from clients.jira_client import JiraUser
 from handlers import blocks, cards
-from handlers.own_actions import remember_action
+from handlers.own_actions import OwnAction
 from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.context import ConnectServices
 from services.errors import InvalidRequest
-from services.markup import slack_to_jira
+from services.markup import escape_typed, slack_to_jira
 from services.user_mapping import ConnectStatus
 
 if TYPE_CHECKING:
@@ -38,7 +38,9 @@ def connect(services: ConnectServices, request: CommandRequest) -> Message:
             f"(matched by {cards.escape(result.email or 'your e-mail')}). Issues you create, "
             "assign or comment on from Slack are credited to you."
         )
-    return blocks.ephemeral(NO_MAPPING[result.status].format(email=result.email or "yours"))
+    return blocks.ephemeral(
+        NO_MAPPING[result.status].format(email=cards.escape(result.email or "yours"))
+    )
 
 
 def whoami(services: ConnectServices, request: CommandRequest) -> Message:
@@ -68,8 +70,9 @@ def assign(services: ConnectServices, request: CommandRequest) -> Message:
     command = request.command
     key, target = request.invocation.args[0], request.invocation.args[1]
     assignee = _assignee(services, command.team_id, command.user_id, target)
-    remember_action(services, command, key)
+    own = OwnAction.for_command(services, command)
     issue = services.issues.assign(key, assignee)
+    own.accepted(issue.key)
     who = cards.escape(assignee.display_name) if assignee else "nobody"
     return {
         "response_type": "ephemeral",
@@ -93,7 +96,8 @@ def _assignee(
     slack_user = user_id if word == "me" else parse_user_mention(target)
     if slack_user is None:
         raise UsageError(
-            f"`{target[:40]}` is not @someone, `me` or `none`.", services.parser.usage_of("assign")
+            f"`{escape_typed(target[:40])}` is not @someone, `me` or `none`.",
+            services.parser.usage_of("assign"),
         )
     jira_user = services.users.jira_user_for(team_id, slack_user)
     if jira_user is None:
@@ -113,6 +117,7 @@ def comment(services: ConnectServices, request: CommandRequest) -> Message:
     author = services.users.display_name_for(team, command.user_id)
     names = {uid: services.users.display_name_for(team, uid) for uid in mentioned_users(text)}
     body = f"{slack_to_jira(text.strip(), user_names=names)}\n\n— {author} via Slack"
-    remember_action(services, command, key)
+    own = OwnAction.for_command(services, command)
     issue, _comment = services.issues.comment(key, body)
+    own.accepted(issue.key)
     return blocks.ephemeral(f"Added your comment to *<{issue.url}|{issue.key}>*.")

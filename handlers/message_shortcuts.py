@@ -22,6 +22,7 @@ from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.modal_opener import OPENER
+from handlers.own_actions import OwnAction
 from handlers.picker_views import (
     COMMENT_CALLBACK_ID,
     ISSUE_BLOCK,
@@ -135,7 +136,7 @@ def submit_picked_issue(ack: Ack, body: dict[str, Any]) -> None:
     if not picked:
         error = "Choose an issue: type its key (like OPS-12) or words from its summary."
     elif parse_issue_key(picked) is None:
-        error = f"“{picked[:40]}” is not an issue key (like OPS-12)."
+        error = "That is not an issue key (like OPS-12)."  # only a forged payload gets here
     else:
         ack(response_action="clear")
         return
@@ -164,7 +165,7 @@ def link_to_picked_issue(body: dict[str, Any], services: ConnectServices) -> Non
         "elements": [{"type": "mrkdwn", "text": f"Linked by <@{user_id}>"}],
     }
     card = [*cards.issue_card(issue), linked_by]
-    _reply(services, source, user_id, f"Linked to {issue.key}: {issue.summary}", card)
+    _reply(services, source, user_id, f"Linked to {cards.issue_text(issue)}", card)
 
 
 def comment_on_picked_issue(
@@ -183,15 +184,22 @@ def comment_on_picked_issue(
         permalink = _permalink(services, source)
         text = source.text if source.text_complete else _full_text(client, source)
         author = _author_name(services, source)
-        actor = services.users.display_name_for(source.team_id, user_id)
+        own = OwnAction.of(
+            services,
+            team_id=source.team_id,
+            slack_user_id=user_id,
+            channel_id=source.channel_id,
+            thread_ts=source.reply_ts,  # where the confirmation is posted
+        )
         names = {
             uid: services.users.display_name_for(source.team_id, uid)
             for uid in mentioned_users(text)
         }
         quoted = slack_to_jira(text, user_names=names)
         issue, _comment = services.issues.comment(
-            key, comment_body(quoted, author=author, permalink=permalink, actor=actor)
+            key, comment_body(quoted, author=author, permalink=permalink, actor=own.actor_name)
         )
+        own.accepted(issue.key)
     except Exception as error:
         _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
         return
@@ -259,7 +267,7 @@ def _reply(
     text: str,
     blocks: list[dict[str, Any]],
 ) -> None:
-    """In the message's thread; if that fails, to the user alone."""
+    """In the message's thread; if that fails, to the user alone. `text` is mrkdwn."""
     try:
         services.slack.post_message(
             source.channel_id, text=text, blocks=blocks, thread_ts=source.reply_ts
@@ -267,7 +275,7 @@ def _reply(
     except Exception as error:
         log.info("could not reply in the thread of %s: %s", source.message_ts, error)
         problem = _failure_text(error, source, "reply in the thread")
-        _tell(services, source, user_id, f"{cards.escape(text)}. {problem}")
+        _tell(services, source, user_id, f"{text}. {problem}")
 
 
 def _tell(services: ConnectServices, source: SourceMessage, user_id: str, text: str) -> None:

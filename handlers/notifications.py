@@ -15,7 +15,7 @@ COMMENT_LIMIT = 1500
 def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     issue = payload.get("issue") or {}
     key = str(issue.get("key", "?"))
-    link = f"<{issue['url']}|{key}>" if issue.get("url") else key
+    link = f"<{escape(str(issue['url']))}|{escape(key)}>" if issue.get("url") else escape(key)
     lines = [_line(change, link) for change in payload.get("changes") or []]
     blocks: list[dict[str, Any]] = []
     for line in lines:

@@ -11,6 +11,7 @@ from clients.slack_client import SlackUnavailable
 from models import ChannelSubscription
 from services.errors import ConnectError, JiraDown, SlackDown, jira_errors
 from services.issues import IssueService
+from services.markup import escape_mrkdwn
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
 
@@ -65,7 +66,7 @@ class AppHomeService:
         except ConnectError as error:
             return HomeData(jira_user, email, None, subscriptions, error.user_message)
         except JiraError as error:
-            problem = f"Jira could not list your issues: {error.message}"
+            problem = f"Jira could not list your issues: {escape_mrkdwn(error.message)}"
             return HomeData(jira_user, email, None, subscriptions, problem)
         return HomeData(jira_user, email, issues, subscriptions)
 

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from models import ChannelSettings
 from models.channels import NOTIFY_LEVELS
 from services.errors import InvalidRequest
+from services.markup import escape_typed
 from services.unit_of_work import UnitOfWorkFactory
 
 DEFAULT_NOTIFY_LEVEL = "all"
@@ -67,7 +68,8 @@ class ChannelSettingsService:
         wanted = level.strip().lower()
         if wanted not in NOTIFY_LEVELS:
             raise InvalidRequest(
-                f"“{level[:40]}” is not a notification level: use {' or '.join(NOTIFY_LEVELS)}."
+                f"“{escape_typed(level[:40])}” is not a notification level: use "
+                f"{' or '.join(NOTIFY_LEVELS)}."
             )
         self.managers.ensure_can_manage(channel_id, user_id)
         return self._update(team_id, channel_id, user_id, notify_level=wanted)

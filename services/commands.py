@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.issue_keys import parse_issue_key
+from services.markup import escape_typed
 
 MAX_COMMAND_TEXT = 4000
 
@@ -65,7 +66,9 @@ class CommandParser:
         if sub is None and "show" in self._by_word and parse_issue_key(word):
             return Invocation("show", (word, *rest.split()), text)
         if sub is None:
-            raise UsageError(f"`{self.command} {_clip(word)}` is not a command I know.", "")
+            raise UsageError(
+                f"`{self.command} {escape_typed(_clip(word))}` is not a command I know.", ""
+            )
         args = tuple(rest.split())
         if len(args) < sub.min_args:
             raise UsageError(f"`{sub.name}` is missing an argument.", self.usage_of(sub.name))

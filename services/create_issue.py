@@ -22,6 +22,7 @@ from models import ProcessedDelivery
 from models.delivery import DONE
 from services.errors import InvalidRequest, jira_errors
 from services.issue_cache import TTLCache
+from services.markup import escape_mrkdwn
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
@@ -195,7 +196,9 @@ class CreateIssueService:
         project = next((p for p in projects if p.key == wanted), projects[0])
         types = tuple(t for t in metadata.issue_types(project.key) if not t.subtask)
         if not types:
-            raise InvalidRequest(f"Project {project.key} has no issue types to create.")
+            raise InvalidRequest(
+                f"Project {escape_mrkdwn(project.key)} has no issue types to create."
+            )
         issue_type = next((t for t in types if t.id == issue_type_id), types[0])
         extra = tuple(
             _extra_field(meta)
@@ -225,7 +228,9 @@ class CreateIssueService:
     def create(self, draft: IssueDraft, *, credit: str) -> JiraIssue:
         """Create in Jira as Connect, crediting the person; JiraFieldErrors name bad fields."""
         if not self.policy.project_allowed(draft.project_key):
-            raise InvalidRequest(f"Connect may not create issues in {draft.project_key}.")
+            raise InvalidRequest(
+                f"Connect may not create issues in {escape_mrkdwn(draft.project_key[:40])}."
+            )
         fields: dict[str, Any] = {
             "project": {"key": draft.project_key},
             "issuetype": {"id": draft.issue_type_id},
@@ -238,7 +243,8 @@ class CreateIssueService:
             assignee = self.users.jira_user_for(draft.team_id, draft.assignee_slack_id)
             if assignee is None:
                 raise InvalidRequest(
-                    f"<@{draft.assignee_slack_id}> has no Jira account with their Slack e-mail."
+                    f"<@{escape_mrkdwn(draft.assignee_slack_id[:40])}> has no Jira account with "
+                    "their Slack e-mail."
                 )
             with jira_errors():
                 cloud = self.jira.server_info().is_cloud

@@ -7,9 +7,13 @@ from contextlib import contextmanager
 
 from clients.jira_client import JiraAuthError, JiraNotFound, JiraTimeout, JiraUnavailable
 from clients.slack_client import SlackError, SlackUnavailable
+from services.markup import escape_typed
 
 
 class ConnectError(Exception):
+    """`user_message` is mrkdwn fit to post: any text in it Connect did not write (typed
+    arguments, Jira's words) is escaped where it is put in (SPEC §11)."""
+
     def __init__(self, user_message: str) -> None:
         super().__init__(user_message)
         self.user_message = user_message
@@ -17,7 +21,9 @@ class ConnectError(Exception):
 
 class IssueNotFound(ConnectError):
     def __init__(self, key: str) -> None:
-        super().__init__(f"I can't find *{key}*: it does not exist, or Connect may not show it.")
+        super().__init__(
+            f"I can't find *{escape_typed(key)}*: it does not exist, or Connect may not show it."
+        )
         self.key = key
 
 

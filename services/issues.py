@@ -24,7 +24,7 @@ from services.jql import (
     Value,
     parse_jql,
 )
-from services.markup_jira import escape_mrkdwn
+from services.markup import escape_mrkdwn, escape_typed
 from services.policy import ConnectPolicy
 
 SEARCH_LIMIT = 10
@@ -65,7 +65,9 @@ class IssueService:
         """The issue, or IssueNotFound when it is missing or outside JIRA_PROJECTS."""
         key = parse_issue_key(key_text)
         if key is None:
-            raise InvalidRequest(f"`{key_text[:40]}` is not an issue key (like `OPS-12`).")
+            raise InvalidRequest(
+                f"`{escape_typed(key_text[:40])}` is not an issue key (like `OPS-12`)."
+            )
         if not self.policy.project_allowed(project_of(key)):
             raise IssueNotFound(key)
         with jira_errors(key):
@@ -142,12 +144,12 @@ class IssueService:
             (t for t in options if t.to_status.casefold() == wanted), None
         )
         if match is None and before.status.casefold() == wanted:
-            raise InvalidRequest(f"*{before.key}* is already {before.status}.")
+            raise InvalidRequest(f"*{before.key}* is already {escape_mrkdwn(before.status)}.")
         if match is None:
             choices = ", ".join(sorted({t.to_status for t in options})) or "none right now"
             raise InvalidRequest(
-                f"*{before.key}* can't move to “{target}” from {before.status}. "
-                f"It can move to: {choices}."
+                f"*{before.key}* can't move to “{escape_typed(target[:100])}” from "
+                f"{escape_mrkdwn(before.status)}. It can move to: {escape_mrkdwn(choices)}."
             )
         with jira_errors(before.key):
             self.jira.transition_issue(before.key, match.id)

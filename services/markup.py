@@ -22,6 +22,7 @@ __all__ = [
     "adf_to_text",
     "decode_entities",
     "escape_mrkdwn",
+    "escape_typed",
     "jira_to_mrkdwn",
     "jira_to_slack_markdown",
     "slack_to_jira",
@@ -45,6 +46,12 @@ _ATOMIC = re.compile(
         ]
     )
 )
+
+
+def escape_typed(slack_text: str) -> str:
+    """Text as Slack sent it (typed `<`, `>`, `&` as entities; @channel and mentions as
+    `<!channel>`, `<@U…>`), escaped to show as typed: no token in it pings or links."""
+    return escape_mrkdwn(decode_entities(slack_text))
 
 
 def truncate_for_slack(text: str, limit: int) -> str:

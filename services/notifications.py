@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraClient, JiraError, JiraUser
@@ -66,19 +67,26 @@ def remember_action(
     slack_user_id: str,
     actor_name: str,
 ) -> None:
-    """Before Connect changes an issue for someone: its echo is theirs, and not told back."""
-    with uow() as work:
-        work.session.add(
-            ConnectAction(
-                team_id=team_id,
-                issue_key=issue_key.upper(),
-                channel_id=channel_id,
-                thread_ts=thread_ts,
-                slack_user_id=slack_user_id,
-                actor_name=actor_name[:255],
+    """After Jira accepted a change Connect made for someone: its echo is theirs, and not told
+    back where they made it. Never before: a refused write must not claim or hide anything.
+
+    A failure to note it is logged, not raised: the change is made, and an echo is all it costs.
+    """
+    try:
+        with uow() as work:
+            work.session.add(
+                ConnectAction(
+                    team_id=team_id,
+                    issue_key=issue_key.upper(),
+                    channel_id=channel_id,
+                    thread_ts=thread_ts,
+                    slack_user_id=slack_user_id,
+                    actor_name=actor_name[:255],
+                )
             )
-        )
-        work.commit()
+            work.commit()
+    except SQLAlchemyError:
+        log.exception("could not note the change of %s made from Slack", issue_key)
 
 
 def outbox_key(change: Change, channel_id: str, thread_ts: str | None) -> str:

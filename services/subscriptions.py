@@ -30,7 +30,7 @@ from services.issues import IssueService
 from services.jql import JqlSyntaxError, JqlWall, Node
 from services.jql.lexer import tokenize
 from services.links import LinkService
-from services.markup_jira import escape_mrkdwn
+from services.markup import escape_mrkdwn, escape_typed
 from services.policy import ConnectPolicy
 from services.subscription_filter import subscription_query
 from services.unit_of_work import UnitOfWorkFactory
@@ -81,7 +81,9 @@ def parse_subscribe(text: str, *, usage: str) -> SubscribeRequest:
             raise UsageError(f"`--events` needs one or more of {', '.join(EVENT_KINDS)}.", usage)
         unknown = [word for word in dict.fromkeys(words) if word not in EVENT_KINDS]
         if unknown:
-            named_wrong = ", ".join(f"`{word[:30].replace('`', '')}`" for word in unknown[:5])
+            named_wrong = ", ".join(
+                f"`{escape_mrkdwn(word[:30].replace('`', ''))}`" for word in unknown[:5]
+            )
             raise UsageError(
                 f"I don't know the event kind{'s' if len(unknown) > 1 else ''} {named_wrong}; "
                 f"the kinds are {', '.join(EVENT_KINDS)}.",
@@ -118,8 +120,8 @@ def split_project(query: str, is_project: Callable[[str], bool]) -> tuple[str | 
         return first.upper(), _LEADING_AND.sub("", rest)
     if _TYPED_AS_KEY.match(first) and first != "NOT":  # written like a key, not like JQL
         raise InvalidRequest(
-            f"I can't find a project *{first[:40]}*: it does not exist, or Connect may not "
-            "follow it."
+            f"I can't find a project *{escape_mrkdwn(first[:40])}*: it does not exist, or "
+            "Connect may not follow it."
         )
     return None, query
 
@@ -128,7 +130,7 @@ def parse_subscription_number(text: str, *, usage: str) -> int:
     word = text.strip().lstrip("#")
     if not word.isdigit() or len(word) > 9:
         raise UsageError(
-            f"`{text.strip()[:20]}` is not a subscription number; "
+            f"`{escape_typed(text.strip()[:20])}` is not a subscription number; "
             "`/jira subscriptions` lists them.",
             usage,
         )

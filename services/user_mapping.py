@@ -213,11 +213,12 @@ class UserMapping:
         if not email:
             return ConnectResult(ConnectStatus.NO_EMAIL)
         wanted = email.casefold()
-        # Jira's user search is fuzzy on Cloud: only an equal e-mail (or a hidden one) counts.
+        # Jira's user search is fuzzy on Cloud: only an account showing this e-mail counts; a
+        # hidden e-mail proves nothing (a near address would match it too).
         matches = {
             user.account_id: user
             for user in self._jira.find_users_by_email(email)
-            if user.active and (user.email is None or user.email.strip().casefold() == wanted)
+            if user.active and user.email and user.email.strip().casefold() == wanted
         }
         if not matches:
             return ConnectResult(ConnectStatus.NO_JIRA_ACCOUNT, email=email)

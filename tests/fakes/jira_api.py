@@ -77,6 +77,8 @@ class FakeJiraApi:
         self.deployment_type = deployment_type
         self.base_url = base_url
         self.page_size = 50  # createmeta pages; lower it to exercise the client's paging
+        # Accounts whose e-mail their privacy setting hides (Cloud answers no emailAddress).
+        self.hidden_emails: set[str] = set()
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
             (m, re.compile(f"{API}/{p}$"), f)
             for m, p, f in (
@@ -125,7 +127,7 @@ class FakeJiraApi:
         if user is None:
             return None
         raw: dict[str, Any] = {"displayName": user.display_name, "active": user.active}
-        if user.email:
+        if user.email and user.account_id not in self.hidden_emails:
             raw["emailAddress"] = user.email
         param = "accountId" if self.cloud else "username"
         raw["self"] = f"{self.base_url}/rest/api/2/user?{param}={user.account_id}"

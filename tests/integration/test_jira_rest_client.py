@@ -276,6 +276,15 @@ def test_find_users_by_email(server: FakeJiraServer) -> None:
     assert search.query["query" if server.cloud else "username"] == ["bob@example.com"]
 
 
+def test_find_users_by_email_takes_no_fuzzy_or_hidden_hit(server: FakeJiraServer) -> None:
+    server.api.hidden_emails.add("acc-alice")
+    client = client_for(server)
+    assert client.find_users_by_email("alice@example.co") == []  # a prefix of Alice's address
+    assert client.find_users_by_email("alice@example.com") == []  # hidden: nothing to compare
+    server.api.hidden_emails.clear()
+    assert [u.account_id for u in client.find_users_by_email("ALICE@example.com")] == ["acc-alice"]
+
+
 # -- writing -----------------------------------------------------------------------------------
 
 
