@@ -39,9 +39,9 @@ from services.change_detector import Change, detect_deleted, detect_snapshot
 from services.issue_keys import parse_issue_key, project_of
 from services.jira_events import IssueSnapshot, comment_info, snapshot_of
 from services.notifications import Announcement, Notifier
+from services.policy import ConnectPolicy
 from services.poll_lease import SITE, PollLease
 from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
-from services.policy import ConnectPolicy
 from services.project_wall import ProjectWall
 from services.tickets import refresh_ticket, ticket_for
 from services.unit_of_work import UnitOfWorkFactory, reading
