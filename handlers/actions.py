@@ -35,7 +35,7 @@ def share_issue(body: dict[str, Any], respond: Respond, services: ConnectService
         issue = services.issues.get(key)
         services.slack.post_message(
             channel,
-            text=f"{issue.key}: {issue.summary}",
+            text=cards.issue_label(issue),
             blocks=[
                 *cards.issue_card(issue),
                 {

@@ -67,7 +67,7 @@ def update_card(
 ) -> None:
     """Re-render the card of `key` where it was clicked; other blocks stay as they were."""
     container, message, channel = action.container, action.message, CardPlace.of(action, key)
-    text = f"{issue.key}: {issue.summary}"
+    text = cards.issue_label(issue)
     try:
         if container.type == "view" and action.view is not None:
             view = action.view

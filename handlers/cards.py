@@ -28,8 +28,21 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# An issue with a security level is shown without its summary or description (SPEC §7).
+RESTRICTED = "(restricted)"
+
+
 def issue_title(issue: JiraIssue) -> str:
-    return f"*<{issue.url}|{issue.key}>* {escape(issue.summary)}"
+    return f"*<{issue.url}|{issue.key}>* {_summary(issue)}"
+
+
+def issue_label(issue: JiraIssue) -> str:
+    """`OPS-12: summary`, plain (a message's fallback text)."""
+    return f"{issue.key} {RESTRICTED}" if issue.security else f"{issue.key}: {issue.summary}"
+
+
+def _summary(issue: JiraIssue) -> str:
+    return f"_{RESTRICTED}_" if issue.security else escape(issue.summary)
 
 
 def issue_card(

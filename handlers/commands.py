@@ -99,7 +99,7 @@ def show(services: ConnectServices, request: CommandRequest) -> Message:
     issue = services.issues.get(request.invocation.args[0])
     return {
         "response_type": "ephemeral",
-        "text": f"{issue.key}: {issue.summary}",
+        "text": cards.issue_label(issue),
         "blocks": cards.issue_card(issue, share=True),
     }
 

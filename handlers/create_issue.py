@@ -343,7 +343,7 @@ def _show_form_again(
 def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue) -> None:
     """Tell the person where they acted: the thread, the command's channel, or a DM."""
     card = cards.issue_card(issue)
-    text = f"Created {issue.key}: {issue.summary}"
+    text = f"Created {cards.issue_label(issue)}"
     try:
         if context.source == "message" and context.channel_id and context.message_ts:
             ref = MessageRef(

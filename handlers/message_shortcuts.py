@@ -164,7 +164,7 @@ def link_to_picked_issue(body: dict[str, Any], services: ConnectServices) -> Non
         "elements": [{"type": "mrkdwn", "text": f"Linked by <@{user_id}>"}],
     }
     card = [*cards.issue_card(issue), linked_by]
-    _reply(services, source, user_id, f"Linked to {issue.key}: {issue.summary}", card)
+    _reply(services, source, user_id, f"Linked to {cards.issue_label(issue)}", card)
 
 
 def comment_on_picked_issue(

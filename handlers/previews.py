@@ -103,7 +103,7 @@ def jira_link_keys(urls: Iterable[str], *, policy: ConnectPolicy) -> dict[str, s
 
 def preview_message(issues: list[JiraIssue]) -> dict[str, Any]:
     blocks = [block for issue in issues for block in cards.issue_card(issue, compact=True)]
-    text = "; ".join(f"{issue.key}: {issue.summary}" for issue in issues)
+    text = "; ".join(cards.issue_label(issue) for issue in issues)
     return {"text": text[:3000], "blocks": blocks}
 
 

@@ -21,7 +21,7 @@ from services.log_context import log_context
 from services.notifications import Notifier
 from services.policy import ConnectPolicy
 from services.project_wall import ProjectWall
-from services.tickets import refresh_ticket, ticket_for
+from services.tickets import refresh_ticket, ticket_for, with_security
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 from services.webhook_intake import JIRA_SOURCE
 
@@ -110,4 +110,5 @@ class DeliveryProcessor:
         detection = detect(event, ticket.announced or None)
         ticket.announced = dict(detection.state)
         refresh_ticket(ticket, issue)
+        issue = with_security(issue, ticket)
         self.notifier.announce(session, team_id, issue, detection.changes, actor=event.actor)

@@ -48,6 +48,7 @@ SYSTEM_FIELDS = (
     "components",
     "created",
     "updated",
+    "security",
     "comment",
 )
 
@@ -156,6 +157,7 @@ class FakeJiraApi:
             "components": [{"name": name} for name in issue.components],
             "created": _timestamp(issue.created),
             "updated": _timestamp(issue.updated),
+            "security": {"id": "10100", "name": issue.security} if issue.security else None,
         }
         if fields is None or fields & {"comment", "*all"}:
             comments = issue.comments or tuple(self.jira.comments(issue.key))
@@ -205,7 +207,10 @@ class FakeJiraApi:
         return answer
 
     def comment_json(self, key: str, comment: JiraComment) -> dict[str, Any]:
+        restricted = comment.visibility
+        visibility = {"visibility": dict(zip(("type", "value"), restricted, strict=True))}
         return {
+            **(visibility if restricted else {}),
             "id": comment.id,
             "self": f"{self.base_url}/rest/api/2/issue/{key}/comment/{comment.id}",
             "body": comment.body,
