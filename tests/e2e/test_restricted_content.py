@@ -6,18 +6,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from clients.jira_memory_webhooks import JiraWebhookEmitter, comment_json, user_json
 from services.links import MessageRef
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.slack_events import message_event, next_ts, posts, send_event
 from tests.e2e.test_jira_webhooks import replies, wait_for_replies
 from tests.e2e.test_message_shortcuts import wait_until
 from tests.e2e.test_previews import link_shared
 from tests.e2e.test_project_wall import ask, bot_posts
+from tests.fakes.jira_server import FakeJiraServer
+from tests.fakes.slack_server import FakeSlackServer
 
 TEAM = "T0TEAM"
 SUMMARY = "Rotate TLS certificates for api.example.com"  # OPS-2's
@@ -139,3 +142,31 @@ def test_an_issue_with_a_security_level_is_previewed_and_unfurled_without_its_su
     unfurl = json.dumps(call.params["unfurls"])
     assert "OPS-2" in unfurl and "(restricted)" in unfurl
     assert SUMMARY not in unfurl
+
+
+def test_the_poller_announces_restricted_content_without_it(
+    fake_slack: FakeSlackServer, fake_jira: FakeJiraServer, tmp_path: Path
+) -> None:
+    settings = connect_settings(
+        fake_slack, fake_jira, tmp_path / "connect.db", connect_poll_interval=0.5
+    )
+    with running_connect(settings, fake_slack, fake_jira) as connect:
+        slack, jira = connect.slack.slack, connect.jira.jira
+        slack.add_user("U0ALICE", "alice", real_name="Alice Adams", email="alice@example.com")
+        slack.add_channel("C0GENERAL", "general", members=["U0ALICE"])
+        parent = slack.add_message("C0GENERAL", "the certificates expire friday", user="U0ALICE")
+        connect.runtime.services.links.link_message(
+            MessageRef(TEAM, "C0GENERAL", parent.ts), "U0ALICE", "OPS-2"
+        )
+        with jira.act_as("carol@example.com"):
+            jira.add_comment("OPS-2", "Layoffs planned in Q3.", visibility=("group", "hr"))
+        wait_until(lambda: "restricted comment" in thread_says(connect, parent.ts))
+        jira.update_issue("OPS-2", security="Confidential")
+        with jira.act_as("bob@example.com"):
+            jira.update_issue("OPS-2", summary="Acquire competitor quietly")
+        wait_until(lambda: "renamed" in thread_says(connect, parent.ts))
+        said = thread_says(connect, parent.ts)
+        assert "*Carol Chen* added a restricted comment to" in said
+        assert "(restricted)" in said
+        for secret in ("Layoffs", "Acquire competitor"):
+            assert secret not in said

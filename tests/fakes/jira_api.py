@@ -207,10 +207,12 @@ class FakeJiraApi:
         return answer
 
     def comment_json(self, key: str, comment: JiraComment) -> dict[str, Any]:
-        restricted = comment.visibility
-        visibility = {"visibility": dict(zip(("type", "value"), restricted, strict=True))}
+        visibility = {}
+        if comment.visibility is not None:
+            kind, value = comment.visibility
+            visibility["visibility"] = {"type": kind, "value": value}
         return {
-            **(visibility if restricted else {}),
+            **visibility,
             "id": comment.id,
             "self": f"{self.base_url}/rest/api/2/issue/{key}/comment/{comment.id}",
             "body": comment.body,
