@@ -23,6 +23,7 @@ from models import (
 )
 from models.delivery import DONE, PENDING
 from services.jira_monitor import CURSOR_SCOPE
+from services.outbox import SENDING
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_commands import wait_for_response
 from tests.fakes.jira_server import FakeJiraServer
@@ -51,12 +52,14 @@ def bot_posts(connect: RunningConnect, channel: str) -> list[Any]:
 
 
 def everything_handled(connect: RunningConnect) -> bool:
-    """Every stored delivery processed and every queued notification sent (or none queued)."""
+    """Every stored delivery processed and every queued notification settled (or none)."""
     with connect.runtime.services.uow() as work:
         deliveries = list(work.session.scalars(select(ProcessedDelivery.status)))
         pending = list(
             work.session.scalars(
-                select(NotificationOutbox.id).where(NotificationOutbox.status == PENDING)
+                select(NotificationOutbox.id).where(
+                    NotificationOutbox.status.in_((PENDING, SENDING))
+                )
             )
         )
     return all(status == DONE for status in deliveries) and not pending

@@ -18,7 +18,7 @@ from tests.e2e.slack_events import message_event, next_ts, posts, send_event
 from tests.e2e.test_jira_webhooks import replies, wait_for_replies
 from tests.e2e.test_message_shortcuts import wait_until
 from tests.e2e.test_previews import link_shared
-from tests.e2e.test_project_wall import ask, bot_posts
+from tests.e2e.test_project_wall import ask, bot_posts, everything_handled
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_server import FakeSlackServer
 
@@ -170,3 +170,32 @@ def test_the_poller_announces_restricted_content_without_it(
         assert "(restricted)" in said
         for secret in ("Layoffs", "Acquire competitor"):
             assert secret not in said
+
+
+def test_a_comment_event_without_the_security_level_is_judged_by_what_connect_knows(
+    linked,
+) -> None:
+    connect, ts, emitter = linked
+    jira = connect.jira.jira
+    jira.update_issue("OPS-2", security="Confidential")
+    with jira.act_as("bob@example.com"):
+        jira.transition_issue("OPS-2", "11")  # its webhook carries the whole issue
+    emitter.flush()
+    wait_until(lambda: "In Progress" in thread_says(connect, ts))
+    emitter.stop()  # the comment below reaches Connect only as the event built here
+    issue, carol = jira.get_issue("OPS-2"), jira.user("carol@example.com")
+    comment = jira.add_comment("OPS-2", "placeholder")
+    payload = {  # Data Center's comment event: a reduced issue that says nothing of security
+        "timestamp": 1795670000000,
+        "webhookEvent": "comment_created",
+        "comment": {
+            **comment_json(comment, cloud=False),
+            "body": "Board meets on the 12th.",
+            "author": user_json(carol, cloud=False),
+        },
+        "issue": {"id": issue.id, "key": issue.key, "fields": {"summary": issue.summary}},
+    }
+    assert connect.jira_webhook(payload).json() == {"status": "accepted"}
+    wait_until(lambda: everything_handled(connect))
+    assert "*Carol Chen* added a restricted comment to" in thread_says(connect, ts)
+    assert "Board meets" not in thread_says(connect, ts)
