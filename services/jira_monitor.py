@@ -17,8 +17,10 @@ to the cycle's start only once every batch is stored, so a crash or a Jira outag
 window and never skips one. A key that no longer exists makes Jira reject its whole
 batch (400): the keys Jira names, or else the ones found by halving the batch, are checked by
 issue id; a deleted issue's links are retired and the deletion announced, a moved issue is
-followed to its new key. On other Jira errors the monitor keeps its cursor and backs off
-(doubling, up to 10 minutes). Only the holder of the poll lease polls (services.poll_lease).
+followed to its new key — unless its new project is outside JIRA_PROJECTS, when it is
+retired unannounced (services.project_wall). On other Jira errors the monitor keeps its
+cursor and backs off (doubling, up to 10 minutes). Only the holder of the poll lease polls
+(services.poll_lease).
 """
 
 from __future__ import annotations
