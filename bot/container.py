@@ -41,6 +41,7 @@ from services.jira_monitor import JiraMonitor
 from services.notifications import ConnectAccount, Notifier
 from services.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
+from services.project_wall import ProjectWall
 from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads
 from services.token_cipher import TokenCipher
@@ -220,7 +221,8 @@ def build_worker(runtime: Runtime) -> Worker:
         jira_base_url=services.policy.jira_base_url,
         subscriptions=SubscriptionRouter(services.jira, services.policy),
     )
-    processor = DeliveryProcessor(services.uow, notifier)
+    wall = ProjectWall(services.policy)
+    processor = DeliveryProcessor(services.uow, notifier, wall=wall)
     dispatcher = OutboxDispatcher(
         services.uow,
         services.slack,
@@ -236,13 +238,20 @@ def build_worker(runtime: Runtime) -> Worker:
     jobs = [
         runtime.deliveries_job(processor.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
-        PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, housekeeping.run_once),
+        # Its first run, as the worker starts, retires what a shorter JIRA_PROJECTS left out.
+        PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, lambda: tidy(wall, housekeeping)),
     ]
     interval = runtime.settings.connect_poll_interval
     if interval > 0:  # 0: webhooks only
-        monitor = JiraMonitor(services.uow, services.jira, notifier, interval=interval)
+        monitor = JiraMonitor(services.uow, services.jira, notifier, interval=interval, wall=wall)
         jobs.append(PeriodicJob("poller", interval, monitor.run_once))
     return Worker(jobs)
+
+
+def tidy(wall: ProjectWall, housekeeping: Housekeeping) -> None:
+    """Retire what is outside the wall, then purge what is past its retention."""
+    wall.sweep(housekeeping.uow)
+    housekeeping.run_once()
 
 
 def run_until_stopped(

@@ -83,6 +83,8 @@ class JiraComment:
     author: JiraUser | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    # Who may read it when restricted: ("role", "Administrators") or ("group", "board").
+    visibility: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +116,7 @@ class JiraIssue:
     components: tuple[str, ...] = ()
     created: datetime | None = None
     updated: datetime | None = None
+    security: str | None = None  # the issue security level's name; None when it has none
     # Filled only by `search(..., with_comments=True)`; () means "not asked for".
     comments: tuple[JiraComment, ...] = ()
     # Filled only by `search(..., with_changelog=True)`: the changelog Jira puts in a search

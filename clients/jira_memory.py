@@ -371,14 +371,19 @@ class InMemoryJira:
                 )
             self._set(key, assignee=user)
 
-    def add_comment(self, key: str, body: str) -> JiraComment:
+    def add_comment(
+        self, key: str, body: str, *, visibility: tuple[str, str] | None = None
+    ) -> JiraComment:
+        """`visibility` (a Jira-side helper; Connect never sets it): ("role", "Administrators")."""
         self._enter("add_comment", key, body)
         with self._lock:
             record = self._record(key)
             if not body.strip():
                 raise JiraFieldErrors({"comment": "Comment body can not be empty!"})
             now = self.now()
-            comment = JiraComment(str(self._take_id()), body, self._current_actor(), now, now)
+            comment = JiraComment(
+                str(self._take_id()), body, self._current_actor(), now, now, visibility
+            )
             record.comments.append(comment)
             self._set(key, updated=now)
             self._announce(record.issue.key, "comment", None, comment.id)

@@ -77,12 +77,13 @@ def issue_json(issue: JiraIssue, *, cloud: bool) -> Payload:
             "labels": list(issue.labels),
             "created": jira_time(issue.created),
             "updated": jira_time(issue.updated),
+            "security": {"name": issue.security} if issue.security else None,
         },
     }
 
 
 def comment_json(comment: JiraComment, *, cloud: bool) -> Payload:
-    return {
+    raw: Payload = {
         "id": comment.id,
         "body": comment.body,
         "author": user_json(comment.author, cloud=cloud),
@@ -90,6 +91,10 @@ def comment_json(comment: JiraComment, *, cloud: bool) -> Payload:
         "created": jira_time(comment.created),
         "updated": jira_time(comment.updated),
     }
+    if comment.visibility is not None:
+        kind, value = comment.visibility
+        raw["visibility"] = {"type": kind, "value": value}
+    return raw
 
 
 class JiraWebhookEmitter:

@@ -73,6 +73,7 @@ ISSUE_FIELDS = (
     "components",
     "created",
     "updated",
+    "security",
 )
 _THROTTLED = (429, 503)
 # Connections kept to Jira: one per thread that may call it at once (requests keeps 10).

@@ -127,6 +127,7 @@ def parse_issue(raw: Mapping[str, Any], base_url: str) -> JiraIssue:
         components=tuple(n for n in (_name(c) for c in fields.get("components") or ()) if n),
         created=parse_when(fields.get("created")),
         updated=parse_when(fields.get("updated")),
+        security=_name(fields.get("security")),
         comments=parse_comments(fields.get("comment")),
         history=parse_histories(raw.get("changelog")),
     )
@@ -162,7 +163,18 @@ def parse_comment(raw: Mapping[str, Any]) -> JiraComment:
         author=parse_user(raw.get("author")),
         created=parse_when(raw.get("created")),
         updated=parse_when(raw.get("updated")),
+        visibility=parse_visibility(raw.get("visibility")),
     )
+
+
+def parse_visibility(raw: Any) -> tuple[str, str] | None:
+    """A comment's `{"type": "role"|"group", "value": name}`; None when anyone may read it."""
+    if not isinstance(raw, Mapping):
+        return None
+    value = raw.get("value") or raw.get("identifier")
+    if not value:
+        return None
+    return str(raw.get("type") or "role"), str(value)
 
 
 def parse_comments(raw: Any) -> tuple[JiraComment, ...]:

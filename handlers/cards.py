@@ -28,13 +28,23 @@ STATUS_EMOJI = {
 escape = escape_mrkdwn
 
 
+# An issue with a security level is shown without its summary or description (SPEC §7).
+RESTRICTED = "(restricted)"
+
+
 def issue_text(issue: JiraIssue) -> str:
     """An issue in one line of mrkdwn: a message's `text` (its fallback and notification)."""
-    return f"{issue.key}: {escape(issue.summary)}"
+    return (
+        f"{issue.key} {RESTRICTED}" if issue.security else f"{issue.key}: {escape(issue.summary)}"
+    )
 
 
 def issue_title(issue: JiraIssue) -> str:
-    return f"*<{issue.url}|{issue.key}>* {escape(issue.summary)}"
+    return f"*<{issue.url}|{issue.key}>* {_summary(issue)}"
+
+
+def _summary(issue: JiraIssue) -> str:
+    return f"_{RESTRICTED}_" if issue.security else escape(issue.summary)
 
 
 def issue_card(

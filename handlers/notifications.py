@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.cards import action_elements, card_block_prefix, escape
+from handlers.cards import RESTRICTED, action_elements, card_block_prefix, escape
 from services.issue_keys import parse_issue_key
 from services.markup import jira_to_mrkdwn, truncate_for_slack
 
@@ -20,11 +20,9 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
     blocks: list[dict[str, Any]] = []
     for line in lines:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}})
-    if issue.get("summary"):
-        summary = f"{link} · {escape(str(issue['summary']))[:200]}"
-        if issue.get("status"):
-            summary += f" · {escape(str(issue['status']))}"
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
+    about = _about(issue, link)
+    if about:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": about}]})
     gone = any(change.get("kind") == "deleted" for change in payload.get("changes") or [])
     if issue.get("url") and parse_issue_key(key) and not gone:
         # The card's buttons: acting on one re-renders the issue's card in this message.
@@ -37,6 +35,19 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
         )
     text = "\n".join(lines)[:3000] or f"{key} changed"
     return text, blocks
+
+
+def _about(issue: Mapping[str, Any], link: str) -> str | None:
+    """The issue under the changes: its summary and status, or only that it is restricted."""
+    if issue.get("restricted"):
+        about = f"{link} {RESTRICTED}"
+    elif issue.get("summary"):
+        about = f"{link} · {escape(str(issue['summary']))[:200]}"
+    else:
+        return None
+    if issue.get("status"):
+        about += f" · {escape(str(issue['status']))}"
+    return about
 
 
 def _line(change: Mapping[str, Any], link: str) -> str:
@@ -57,7 +68,15 @@ def _line(change: Mapping[str, Any], link: str) -> str:
     if kind == "priority":
         return f"{who} changed the priority of {link} {old} → {new}"
     if kind == "summary":
-        return f"{who} renamed {link} to “{new}”"
+        return (
+            f"{who} renamed {link}"
+            if change.get("restricted")
+            else f"{who} renamed {link} to “{new}”"
+        )
+    if kind in ("comment_added", "comment_edited") and change.get("restricted"):
+        if kind == "comment_added":
+            return f"{who} added a restricted comment to {link}"
+        return f"{who} edited a restricted comment on {link}"
     if kind in ("comment_added", "comment_edited"):
         verb = "commented on" if kind == "comment_added" else "edited a comment on"
         comment = jira_to_mrkdwn(str(change.get("comment") or ""), shown=COMMENT_LIMIT)

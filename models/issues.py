@@ -27,6 +27,9 @@ class JiraTicket(TeamScoped, Base):
     assignee_name: Mapped[str | None] = mapped_column(String(255))
     priority: Mapped[str | None] = mapped_column(String(255))
     resolution: Mapped[str | None] = mapped_column(String(255))
+    # The issue security level's name: comment events do not carry it, and while it is set
+    # no summary, description or comment of the issue is shown in a channel (SPEC §7).
+    security_level: Mapped[str | None] = mapped_column(String(255))
     jira_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The state the change detector last announced, so a change arriving twice is told once.
     announced: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -19,7 +19,9 @@ from services.change_detector import detect
 from services.jira_events import IssueSnapshot, JiraEvent, parse_webhook
 from services.log_context import log_context
 from services.notifications import Notifier
-from services.tickets import refresh_ticket, ticket_for
+from services.policy import ConnectPolicy
+from services.project_wall import ProjectWall
+from services.tickets import refresh_ticket, ticket_for, with_security
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 from services.webhook_intake import JIRA_SOURCE
 
@@ -32,11 +34,17 @@ class DeliveryProcessor:
     """Claims pending deliveries one at a time (row locks on PostgreSQL) and processes them."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, notifier: Notifier, *, clock: Callable[[], datetime] = utcnow
+        self,
+        uow: UnitOfWorkFactory,
+        notifier: Notifier,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        wall: ProjectWall | None = None,
     ) -> None:
         self.uow = uow
         self.notifier = notifier
         self.clock = clock
+        self.wall = wall or ProjectWall(ConnectPolicy())
 
     def run_once(self, limit: int = 50) -> int:
         done = 0
@@ -78,8 +86,8 @@ class DeliveryProcessor:
         """Detect what changed for each workspace that links the issue or follows it by
         subscription, and queue the news."""
         issue = event.issue
-        if issue is None:
-            return
+        if issue is None or self.wall.retire_if_outside(session, issue):
+            return  # moved out of JIRA_PROJECTS (or its project was): retired, never told
         links = session.scalars(
             select(JiraSlackLink).where(
                 JiraSlackLink.issue_id == issue.id, JiraSlackLink.retired_at.is_(None)
@@ -102,4 +110,5 @@ class DeliveryProcessor:
         detection = detect(event, ticket.announced or None)
         ticket.announced = dict(detection.state)
         refresh_ticket(ticket, issue)
+        issue = with_security(issue, ticket)
         self.notifier.announce(session, team_id, issue, detection.changes, actor=event.actor)

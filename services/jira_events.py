@@ -23,6 +23,7 @@ from services.jira_webhook_wire import (
     WireFields,
     WireIssue,
     WireUser,
+    WireVisibility,
     WireWebhook,
 )
 from services.markup import adf_to_text
@@ -79,6 +80,14 @@ class IssueSnapshot:
     complete: bool = False
     # The poller's: the changelog its search brought (who changed which field, when).
     history: tuple[JiraHistory, ...] = ()
+    # The issue security level's name (SPEC §7: then no summary is shown); `security_known`
+    # is False when the delivery does not say (comment events), and the stored ticket tells.
+    security: str | None = None
+    security_known: bool = False
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.security)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +111,7 @@ class CommentInfo:
     update_author: JiraUser | None = None
     created: datetime | None = None
     updated: datetime | None = None
+    restricted: bool = False  # a role or group `visibility`: its body is never shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +228,8 @@ def _snapshot(issue: WireIssue | None) -> IssueSnapshot | None:
         created=parse_jira_time(fields.created),
         # The full representation always carries these; comment events' reduced one never.
         complete=issue.fields is not None and {"status", "updated"} <= fields.model_fields_set,
+        security=(fields.security.name or "restricted") if fields.security is not None else None,
+        security_known="security" in fields.model_fields_set,
     )
 
 
@@ -250,7 +262,12 @@ def _comment(comment: WireComment | None) -> CommentInfo | None:
         update_author=jira_user(comment.update_author),
         created=parse_jira_time(comment.created),
         updated=parse_jira_time(comment.updated),
+        restricted=_restricted(comment.visibility),
     )
+
+
+def _restricted(visibility: WireVisibility | None) -> bool:
+    return visibility is not None and bool(visibility.value or visibility.identifier)
 
 
 def parse_jira_time(value: str | None) -> datetime | None:
@@ -299,6 +316,8 @@ def snapshot_of(issue: JiraIssue) -> IssueSnapshot:
         created=issue.created,
         complete=True,
         history=issue.history,
+        security=issue.security,
+        security_known=True,  # asked for with the other fields
     )
 
 
@@ -310,6 +329,7 @@ def comment_info(comment: JiraComment) -> CommentInfo:
         update_author=None,
         created=comment.created,
         updated=comment.updated,
+        restricted=comment.visibility is not None,
     )
 
 

@@ -17,8 +17,10 @@ to the cycle's start only once every batch is stored, so a crash or a Jira outag
 window and never skips one. A key that no longer exists makes Jira reject its whole
 batch (400): the keys Jira names, or else the ones found by halving the batch, are checked by
 issue id; a deleted issue's links are retired and the deletion announced, a moved issue is
-followed to its new key. On other Jira errors the monitor keeps its cursor and backs off
-(doubling, up to 10 minutes). Only the holder of the poll lease polls (services.poll_lease).
+followed to its new key — unless its new project is outside JIRA_PROJECTS, when it is
+retired unannounced (services.project_wall). On other Jira errors the monitor keeps its
+cursor and backs off (doubling, up to 10 minutes). Only the holder of the poll lease polls
+(services.poll_lease).
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ from services.change_detector import Change, detect_deleted, detect_snapshot
 from services.issue_keys import parse_issue_key, project_of
 from services.jira_events import IssueSnapshot, comment_info, snapshot_of
 from services.notifications import Announcement, Notifier
+from services.policy import ConnectPolicy
 from services.poll_lease import SITE, PollLease
 from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
+from services.project_wall import ProjectWall
 from services.tickets import refresh_ticket, ticket_for
 from services.unit_of_work import UnitOfWorkFactory, reading
 
@@ -119,8 +123,10 @@ class JiraMonitor:
         page_size: int = PAGE_SIZE,
         max_backoff: timedelta = MAX_BACKOFF,
         webhook_grace: timedelta | None = None,
+        wall: ProjectWall | None = None,
     ) -> None:
         self.uow = uow
+        self.wall = wall or ProjectWall(ConnectPolicy())
         self.jira = jira
         self.notifier = notifier
         self.interval = timedelta(seconds=max(interval, 1.0))
@@ -185,7 +191,13 @@ class JiraMonitor:
             key = parse_issue_key(raw_key)
             if key is not None:
                 keys[key].add(issue_id)
-        projects = sorted({p.strip().upper() for p in subscribed if p and _project_key(p)})
+        projects = sorted(
+            {
+                p.strip().upper()
+                for p in subscribed
+                if p and _project_key(p) and self.wall.allows(p.strip())
+            }
+        )
         back_to = since if since is not None else now - FIRST_LOOKBACK
         span = (now - back_to + self.overlap).total_seconds()
         minutes = max(1, math.ceil(span / 60))
@@ -278,6 +290,9 @@ class JiraMonitor:
             if issue.updated is None or issue.updated <= settled_before
         ]
         snapshots = {issue.id: snapshot_of(issue) for issue in settled}
+        # Moved out of JIRA_PROJECTS: retired before anything is announced, and never told.
+        outside = {i.id for i in settled if self.wall.retire_if_outside(session, snapshots[i.id])}
+        settled = [issue for issue in settled if issue.id not in outside]
         followers: dict[str, set[str]] = {}  # project key -> workspaces subscribed to it
         teams_of: dict[str, list[str]] = {}
         for issue in settled:

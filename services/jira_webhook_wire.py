@@ -89,6 +89,7 @@ class WireFields(WireModel):
     assignee: UserOrNone = None
     created: Text = None
     updated: Text = None
+    security: NamedOrNone = None  # the issue security level
 
 
 class WireIssue(WireModel):
@@ -112,6 +113,14 @@ class WireChangelog(WireModel):
     items: Annotated[list[WireChangeItem], BeforeValidator(_objects)] = []
 
 
+class WireVisibility(WireModel):
+    """A restricted comment's audience: `{"type": "role"|"group", "value": name}`."""
+
+    type: Text = None
+    value: Text = None
+    identifier: Text = None
+
+
 class WireComment(WireModel):
     id: Text = None
     self_url: Text = Field(None, alias="self")
@@ -120,6 +129,7 @@ class WireComment(WireModel):
     update_author: UserOrNone = Field(None, alias="updateAuthor")
     created: Text = None
     updated: Text = None
+    visibility: Annotated[WireVisibility | None, BeforeValidator(_object)] = None
 
 
 class WireWebhook(WireModel):

@@ -14,6 +14,7 @@ from clients.jira_client import JiraClient, JiraIssue
 from clients.slack_client import SlackClient, SlackNotInChannel, SlackUnavailable
 from models import JiraSlackLink, utcnow
 from services.errors import ConnectError, NotPermitted, SlackDown, jira_errors
+from services.issue_keys import project_of
 from services.issues import IssueService
 from services.policy import ConnectPolicy
 from services.tickets import seed_ticket
@@ -136,7 +137,12 @@ class LinkService:
                 .where(JiraSlackLink.channel_id == channel_id)
                 .order_by(JiraSlackLink.created_at)
             ).all()
-            return [_view(link) for link in links]
+            # Links of issues outside JIRA_PROJECTS are retired; none is ever listed meanwhile.
+            return [
+                _view(link)
+                for link in links
+                if self.policy.project_allowed(project_of(link.issue_key))
+            ]
 
     # -- message links ------------------------------------------------------------------------
 

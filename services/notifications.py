@@ -378,7 +378,7 @@ class Notifier:
         """Queue the change (into a pending row of the same burst when there is one); the
         idempotency key of the row that carries it."""
         thread_ts = destination.thread_ts
-        line = change_line(change, actor)
+        line = change_line(change, actor, restricted_issue=issue.restricted)
         row = pending.find(destination.channel_id, thread_ts, issue.id)
         if isinstance(row, dict):  # queued by this batch: still to be inserted
             payload = row["payload"]
@@ -420,20 +420,36 @@ class Notifier:
             "status": issue.status,
             "url": f"{self.jira_base_url}/browse/{issue.key}",
         }
-        return {**known, **{k: v for k, v in fresh.items() if v}}
+        payload = {**known, **{k: v for k, v in fresh.items() if v}}
+        if issue.restricted or known.get("restricted"):
+            # A security level: the summary is never stored for a channel, let alone shown.
+            payload.pop("summary", None)
+            payload["restricted"] = True
+        return payload
 
 
-def change_line(change: Change, actor: str) -> dict[str, Any]:
-    """What one change says, as plain data; handlers render it."""
+# What a change says of the issue's text: left out when the issue has a security level.
+_TEXT_KINDS = frozenset({"summary", "created"})
+
+
+def change_line(change: Change, actor: str, *, restricted_issue: bool = False) -> dict[str, Any]:
+    """What one change says, as plain data; handlers render it. Restricted content (SPEC
+    §7) is left out here, so that no outbox row ever holds it."""
+    hide_text = restricted_issue and change.kind in _TEXT_KINDS
     line: dict[str, Any] = {
         "kind": change.kind,
         "actor": actor,
-        "old": change.old,
-        "new": change.new,
+        "old": None if hide_text else change.old,
+        "new": None if hide_text else change.new,
     }
+    if hide_text:
+        line["restricted"] = True
     if change.comment is not None:
-        line["comment"] = change.comment.body[:3000]
         line["comment_id"] = change.comment.id
+        if change.comment.restricted or restricted_issue:
+            line["restricted"] = True
+        else:
+            line["comment"] = change.comment.body[:3000]
     return line
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,7 +38,17 @@ def refresh_ticket(ticket: JiraTicket, issue: IssueSnapshot) -> None:
         ticket.assignee_account_id = issue.assignee.account_id
         ticket.assignee_name = issue.assignee.display_name
     ticket.jira_updated_at = issue.updated or ticket.jira_updated_at
+    if issue.security_known:
+        ticket.security_level = issue.security
     ticket.fetched_at = utcnow()
+
+
+def with_security(issue: IssueSnapshot, ticket: JiraTicket) -> IssueSnapshot:
+    """The snapshot with the issue's security level, from the ticket when the delivery did
+    not carry it (comment events)."""
+    if issue.security_known:
+        return issue
+    return replace(issue, security=ticket.security_level, security_known=True)
 
 
 def seed_ticket(session: Session, team_id: str, issue: JiraIssue) -> JiraTicket:

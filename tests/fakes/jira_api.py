@@ -48,6 +48,7 @@ SYSTEM_FIELDS = (
     "components",
     "created",
     "updated",
+    "security",
     "comment",
 )
 
@@ -158,6 +159,7 @@ class FakeJiraApi:
             "components": [{"name": name} for name in issue.components],
             "created": _timestamp(issue.created),
             "updated": _timestamp(issue.updated),
+            "security": {"id": "10100", "name": issue.security} if issue.security else None,
         }
         if fields is None or fields & {"comment", "*all"}:
             comments = issue.comments or tuple(self.jira.comments(issue.key))
@@ -207,7 +209,12 @@ class FakeJiraApi:
         return answer
 
     def comment_json(self, key: str, comment: JiraComment) -> dict[str, Any]:
+        visibility = {}
+        if comment.visibility is not None:
+            kind, value = comment.visibility
+            visibility["visibility"] = {"type": kind, "value": value}
         return {
+            **visibility,
             "id": comment.id,
             "self": f"{self.base_url}/rest/api/2/issue/{key}/comment/{comment.id}",
             "body": comment.body,
