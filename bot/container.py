@@ -33,6 +33,8 @@ from clients.slack_teams import TeamRoutedSlack
 from handlers.notifications import render_notification
 from services.context import ConnectServices
 from services.deliveries import DeliveryProcessor
+from services.failed_work import FailedWork
+from services.held_notifications import HeldNotifications
 from services.housekeeping import purge_finished_work
 from services.installations import Installations
 from services.jira_monitor import JiraMonitor
@@ -57,6 +59,8 @@ HOUSEKEEPING_INTERVAL = 3600.0
 # Idle polling of the shared tables; a webhook stored here wakes its job at once.
 DELIVERY_INTERVAL = 1.0
 OUTBOX_INTERVAL = 0.25
+# Notifications held for an outage carry their own next try; this is how often it is looked at.
+HELD_INTERVAL = 1.0
 
 
 @dataclass
@@ -143,6 +147,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         web_client=web_client,
     )
     metrics.watch_work(lambda: runtime.executor.backlog)
+    metrics.watch_failed_work(FailedWork(services.uow).counts)
     return runtime
 
 
@@ -198,10 +203,11 @@ def _required(value: T | None) -> T:
 def build_worker(runtime: Runtime) -> Worker:
     services = runtime.services
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    router = SubscriptionRouter(services.jira, services.policy)
     notifier = Notifier(
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,
-        subscriptions=SubscriptionRouter(services.jira, services.policy),
+        subscriptions=router,
     )
     processor = DeliveryProcessor(services.uow, notifier)
     dispatcher = OutboxDispatcher(
@@ -214,6 +220,7 @@ def build_worker(runtime: Runtime) -> Worker:
     jobs = [
         runtime.deliveries_job(processor.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
+        PeriodicJob("held", HELD_INTERVAL, HeldNotifications(services.uow, router).run_once),
         PeriodicJob(
             "housekeeping", HOUSEKEEPING_INTERVAL, lambda: purge_finished_work(services.uow)
         ),

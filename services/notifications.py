@@ -24,16 +24,26 @@ from models import (
     SubscriptionThread,
     utcnow,
 )
-from models.delivery import PENDING
+from models.delivery import HELD, PENDING
 from services.change_detector import Change
 from services.jira_events import IssueSnapshot
-from services.subscription_routing import SUBSCRIPTION_KINDS, Route, SubscriptionRouter
+from services.subscription_routing import (
+    SUBSCRIPTION_KINDS,
+    HeldCheck,
+    Route,
+    SubscriptionRouter,
+)
 from services.subscription_threads import MARKER, existing_threads, new_thread
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 BURST_WINDOW = timedelta(seconds=2)
+# Changes one message carries; a longer burst continues in the next message. 20 sections and
+# the card's context and actions stay within MAX_BLOCKS, and 20 comments of at most 1,500
+# characters within MAX_MESSAGE_TEXT (`clients.slack_limits`).
+MAX_CHANGES_PER_MESSAGE = 20
+HELD_CHECK = "check"  # payload: what a held row asks Jira before it may be sent
 OWN_ACTION_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 SUBSCRIPTION_SCOPE = "subscription"
@@ -95,6 +105,7 @@ class Destination:
     thread_ts: str | None
     key_scope: str | None = None
     thread_id: int | None = None
+    held: HeldCheck | None = None  # a subscription filter Jira could not check yet
 
     @property
     def scope(self) -> str | None:
@@ -146,8 +157,11 @@ class _Pending:
     ) -> NotificationOutbox | _NewRow | None:
         return self.rows.get((channel_id, thread_ts, issue_id))
 
-    def add(self, row: _NewRow) -> None:
-        self.rows.setdefault((row["channel_id"], row["thread_ts"], row["issue_id"]), row)
+    def add(self, row: _NewRow, *, joinable: bool = True) -> None:
+        """A new row; later changes to the same thread join it while `joinable` (a full
+        row's successor takes its place)."""
+        if joinable:
+            self.rows[(row["channel_id"], row["thread_ts"], row["issue_id"])] = row
         self.new.append(row)
 
     def insert(self, session: Session) -> None:
@@ -324,8 +338,11 @@ class Notifier:
                 thread.thread_ts,
             ):
                 continue  # the person who did it from Slack already knows
+            held = None
+            if route.held:
+                held = HeldCheck(issue.id, issue.key, issue.project_key, route.held)
             destination = Destination(
-                route.channel_id, thread.thread_ts, SUBSCRIPTION_SCOPE, thread.id
+                route.channel_id, thread.thread_ts, SUBSCRIPTION_SCOPE, thread.id, held
             )
             for change in route.changes:
                 label = _actor_label(change, own)
@@ -371,22 +388,28 @@ class Notifier:
         idempotency key of the row that carries it."""
         thread_ts = destination.thread_ts
         line = change_line(change, actor)
-        row = pending.find(destination.channel_id, thread_ts, issue.id)
+        row = None
+        if destination.held is None:  # a held row waits for Jira: nothing joins it
+            row = pending.find(destination.channel_id, thread_ts, issue.id)
         if isinstance(row, dict):  # queued by this batch: still to be inserted
             payload = row["payload"]
-            payload["issue"] = self._issue_payload(issue, payload.get("issue"))
-            payload["changes"].append(line)
-            return str(row["idempotency_key"])
-        if row is not None:  # a burst: one message per thread for changes within the window
+            if len(payload["changes"]) < MAX_CHANGES_PER_MESSAGE:
+                payload["issue"] = self._issue_payload(issue, payload.get("issue"))
+                payload["changes"].append(line)
+                return str(row["idempotency_key"])
+        elif row is not None:  # a burst: one message per thread for changes within the window
             payload = dict(row.payload)
-            payload["issue"] = self._issue_payload(issue, payload.get("issue"))
-            payload["changes"] = [*payload.get("changes", []), line]
-            row.payload = payload
-            return row.idempotency_key
+            if len(payload.get("changes", [])) < MAX_CHANGES_PER_MESSAGE:
+                payload["issue"] = self._issue_payload(issue, payload.get("issue"))
+                payload["changes"] = [*payload.get("changes", []), line]
+                row.payload = payload
+                return row.idempotency_key
         key = outbox_key(change, destination.channel_id, destination.scope)
         fresh: dict[str, Any] = {"issue": self._issue_payload(issue, None), "changes": [line]}
         if destination.thread_id is not None:
             fresh[MARKER] = destination.thread_id
+        if destination.held is not None:
+            fresh[HELD_CHECK] = destination.held.to_json()
         pending.add(
             {
                 "team_id": team_id,
@@ -395,11 +418,13 @@ class Notifier:
                 "thread_ts": thread_ts,
                 "issue_id": issue.id,
                 "payload": fresh,
-                "status": PENDING,
+                "status": PENDING if destination.held is None else HELD,
                 "attempts": 0,
+                "outages": 0 if destination.held is None else 1,
                 "created_at": now,
                 "available_at": now + self.burst_window,
-            }
+            },
+            joinable=destination.held is None,
         )
         return key
 
