@@ -16,11 +16,11 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(error, JiraUnavailable | SlackUnavailable)
 
 
-def outage_delay(outages: int, *, at_least: float | None = None) -> timedelta:
-    """How long work waits after its `outages`-th try in a row that met an outage (at least
-    `at_least` seconds: a Retry-After)."""
-    seconds = min(FIRST_OUTAGE_DELAY * 2.0 ** min(max(outages - 1, 0), 16), MAX_OUTAGE_DELAY)
-    return timedelta(seconds=max(seconds, at_least or 0.0))
+def outage_delay(outages: int) -> timedelta:
+    """How long work waits after its `outages`-th try in a row that met an outage."""
+    return timedelta(
+        seconds=min(FIRST_OUTAGE_DELAY * 2.0 ** min(max(outages - 1, 0), 16), MAX_OUTAGE_DELAY)
+    )
 
 
 def describe(error: BaseException) -> str:

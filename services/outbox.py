@@ -243,7 +243,9 @@ class OutboxDispatcher:
             if outage is not None:
                 row.attempts = max(row.attempts - 1, 0)
                 row.outages += 1
-                row.available_at = now + outage_delay(row.outages, at_least=outage)
+                # Slack's Retry-After when it gave one, else a back-off growing per outage.
+                wait = timedelta(seconds=outage) if outage else outage_delay(row.outages)
+                row.available_at = now + wait
             elif status == PENDING:
                 row.outages = 0
                 row.available_at = now + timedelta(seconds=delay)
