@@ -23,6 +23,7 @@ from bot.database import (
 from bot.logs import configure_logging
 from bot.manifest import dump_manifest, load_manifest, render_manifest
 from bot.settings import Settings, SettingsError, load_settings
+from services.failed_work import FailedWork
 
 log = logging.getLogger("connect")
 
@@ -191,7 +192,6 @@ def reencrypt_tokens(settings: Settings, engine: Engine) -> int:
 
 
 def failed_work(settings: Settings, *, retry: Sequence[str] | None) -> int:
-    from services.failed_work import FailedWork
     from services.unit_of_work import UnitOfWork
 
     engine = create_db_engine(settings.database_url)
@@ -199,29 +199,35 @@ def failed_work(settings: Settings, *, retry: Sequence[str] | None) -> int:
         ensure_schema(engine)
         sessions = session_factory(engine)
         work = FailedWork(lambda: UnitOfWork(sessions))
-        if retry is not None:
-            queued = work.retry(retry)
-            missing = sorted({i.strip().lower() for i in retry} - set(queued))
-            for item in queued:
-                print(f"queued {item} again")
-            if missing:
-                print(f"not failed work: {', '.join(missing)}", file=sys.stderr)
-                return 1
-            if not queued:
-                print("no failed work")
-            return 0
-        items = work.list()
-        if not items:
-            print("no failed work")
-            return 0
-        print("ID\tKIND\tDESTINATION\tERROR\tWHEN")
-        for item in items:
-            when = item.failed_at.isoformat(timespec="seconds") if item.failed_at else "-"
-            error = " ".join(item.error.split())[:200]
-            print(f"{item.id}\t{item.kind}\t{item.destination}\t{error}\t{when}")
-        return 0
+        return _retry_failed(work, retry) if retry is not None else _list_failed(work)
     finally:
         engine.dispose()
+
+
+def _retry_failed(work: FailedWork, ids: Sequence[str]) -> int:
+    queued = work.retry(ids)
+    missing = sorted({i.strip().lower() for i in ids} - set(queued))
+    for work_id in queued:
+        print(f"queued {work_id} again")
+    if missing:
+        print(f"not failed work: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    if not queued:
+        print("no failed work")
+    return 0
+
+
+def _list_failed(work: FailedWork) -> int:
+    items = work.items()
+    if not items:
+        print("no failed work")
+        return 0
+    print("ID\tKIND\tDESTINATION\tERROR\tWHEN")
+    for item in items:
+        when = item.failed_at.isoformat(timespec="seconds") if item.failed_at else "-"
+        error = " ".join(item.error.split())[:200]
+        print(f"{item.id}\t{item.kind}\t{item.destination}\t{error}\t{when}")
+    return 0
 
 
 def serve(settings: Settings, *, host: str | None, port: int | None, with_worker: bool) -> int:

@@ -61,7 +61,8 @@ def turn_page(body: dict[str, Any], respond: Respond, services: ConnectServices)
     action = BlockAction.model_validate(body)
     name, _, number = (action.action.value or "").partition(":")
     pages = {"links": links_page, "subscriptions": subscriptions_page}
-    if action.channel is None or name not in pages:
+    team, channel = action.team.id, action.channel.id if action.channel else None
+    if not team or not channel or name not in pages:
         return
     page = blocks.page_number([number])
-    respond(replace_original=True, **pages[name](services, action.team.id, action.channel.id, page))
+    respond(replace_original=True, **pages[name](services, team, channel, page))

@@ -110,9 +110,7 @@ SUBCOMMANDS = (
         "post new and changed issues of a project or filter here",
         min_args=1,
     ),
-    Subcommand(
-        "subscriptions", "subscriptions [PAGE]", "list what this channel is subscribed to"
-    ),
+    Subcommand("subscriptions", "subscriptions [PAGE]", "list what this channel is subscribed to"),
     Subcommand(
         "unsubscribe", "unsubscribe ID", "remove one of this channel's subscriptions", min_args=1
     ),

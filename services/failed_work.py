@@ -46,7 +46,7 @@ class FailedWork:
         self.uow = uow
         self.clock = clock
 
-    def list(self) -> list[FailedItem]:
+    def items(self) -> list[FailedItem]:
         """Everything that failed for good, oldest first."""
         items: list[FailedItem] = []
         with self.uow() as work:

@@ -22,7 +22,7 @@ from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory
 from services.webhook_intake import WebhookIntake
-from tests.integration.test_subscription_fanout import T, Site
+from tests.integration.test_subscription_fanout import Site, T
 
 
 class SwitchableJira:
@@ -190,13 +190,13 @@ def test_failed_work_is_listed_and_queued_again(stored: StoredSite) -> None:
     stored.slack.fail_next(SlackError("invalid_blocks"), method="post_message")
     stored.work()
     failed = FailedWork(stored.uow)
-    (item,) = failed.list()
+    (item,) = failed.items()
     assert (item.kind, item.destination, item.error) == ("notification", "C1", "invalid_blocks")
     assert failed.counts().failed["notification"] == 1
     assert failed.retry([item.id]) == [item.id]
     stored.work()
     assert "To Do → In Progress" in stored.posts("C1")[0].text
-    assert failed.list() == [] and stored.rows()[0].status == SENT
+    assert failed.items() == [] and stored.rows()[0].status == SENT
 
 
 def test_sixty_comments_in_one_burst_are_all_posted_within_slacks_limits(
