@@ -129,6 +129,38 @@ def test_a_jira_outage_spends_no_attempt_and_holds_only_the_filter_check(
     assert FailedWork(stored.uow).counts().held == {"delivery": 0, "notification": 0}
 
 
+class FlakyRouter(SubscriptionRouter):
+    """Jira needed before any workspace is known (as a lookup of the issue's project would)."""
+
+    down = True
+
+    def teams_for(self, session: Any, issue: Any) -> set[str]:
+        if self.down:
+            raise JiraUnavailable("Jira is unavailable (HTTP 503).", status=503)
+        return super().teams_for(session, issue)
+
+
+def test_a_delivery_that_meets_an_outage_waits_without_spending_attempts(
+    stored: StoredSite,
+) -> None:
+    router = FlakyRouter(stored.switch, ConnectPolicy(), clock=lambda: 0.0)
+    stored.processor.notifier.subscriptions = router
+    stored.subscribe("C3", "OPS")
+    _move(stored, "OPS-2")
+    stored.store()
+    for _ in range(12):
+        stored.work(after=30)
+    (delivery,) = stored.deliveries()
+    assert (delivery.status, delivery.attempts) == (PENDING, 0) and delivery.outages >= 5
+    assert "JiraUnavailable" in (delivery.last_error or "")
+    assert FailedWork(stored.uow).counts().held["delivery"] == 1
+    router.down = False
+    stored.work(rounds=2, after=300)
+    (delivery,) = stored.deliveries()
+    assert (delivery.status, delivery.attempts) == (DONE, 0)
+    assert "To Do → In Progress" in stored.posts("C3")[0].text
+
+
 def test_a_held_filter_that_does_not_match_posts_nothing(stored: StoredSite) -> None:
     stored.subscribe("C2", "OPS", 'summary ~ "nothing-like-this"')
     stored.switch.down = True
