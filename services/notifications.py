@@ -131,11 +131,12 @@ class _Plan:
 
 
 class _Pending:
-    """The rows still gathering a burst (pending, never tried, created within the window) for
-    some issues, by thread: read once, and joined by the rows queued meanwhile."""
+    """The rows still gathering a burst (pending or held, never tried, created within the
+    window) for some issues, by thread: read once, and joined by the rows queued meanwhile.
+    A held row (its subscription filter waits for Jira) is joined only by held changes."""
 
     def __init__(self, session: Session, team_id: str, ids: Sequence[str], since: datetime):
-        self.rows: dict[tuple[str, str | None, str | None], NotificationOutbox | _NewRow] = {}
+        self.rows: dict[_BurstKey, NotificationOutbox | _NewRow] = {}
         self.new: list[_NewRow] = []  # queued by this batch, inserted together at its end
         for start in range(0, len(ids), _IN_CHUNK):
             for row in session.scalars(
@@ -143,25 +144,25 @@ class _Pending:
                 .where(
                     NotificationOutbox.team_id == team_id,
                     NotificationOutbox.issue_id.in_(ids[start : start + _IN_CHUNK]),
-                    NotificationOutbox.status == PENDING,
+                    NotificationOutbox.status.in_((PENDING, HELD)),
                     NotificationOutbox.attempts == 0,
                     NotificationOutbox.created_at >= since,
                 )
                 .order_by(NotificationOutbox.id)
                 .with_for_update()
-            ):
-                self.rows.setdefault((row.channel_id, row.thread_ts, row.issue_id), row)
+            ):  # the newest row of a thread is the one a burst continues in
+                key = (row.channel_id, row.thread_ts, row.issue_id, row.status == HELD)
+                self.rows[key] = row
 
     def find(
-        self, channel_id: str, thread_ts: str | None, issue_id: str
+        self, channel_id: str, thread_ts: str | None, issue_id: str, *, held: bool
     ) -> NotificationOutbox | _NewRow | None:
-        return self.rows.get((channel_id, thread_ts, issue_id))
+        return self.rows.get((channel_id, thread_ts, issue_id, held))
 
-    def add(self, row: _NewRow, *, joinable: bool = True) -> None:
-        """A new row; later changes to the same thread join it while `joinable` (a full
-        row's successor takes its place)."""
-        if joinable:
-            self.rows[(row["channel_id"], row["thread_ts"], row["issue_id"])] = row
+    def add(self, row: _NewRow) -> None:
+        """A new row; later changes to the same thread join it (it takes a full row's place)."""
+        key = (row["channel_id"], row["thread_ts"], row["issue_id"], row["status"] == HELD)
+        self.rows[key] = row
         self.new.append(row)
 
     def insert(self, session: Session) -> None:
@@ -172,6 +173,7 @@ class _Pending:
 
 
 _NewRow = dict[str, Any]  # NotificationOutbox's columns
+_BurstKey = tuple[str, str | None, str | None, bool]  # channel, thread, issue, held
 
 
 class Notifier:
@@ -388,20 +390,18 @@ class Notifier:
         idempotency key of the row that carries it."""
         thread_ts = destination.thread_ts
         line = change_line(change, actor)
-        row = None
-        if destination.held is None:  # a held row waits for Jira: nothing joins it
-            row = pending.find(destination.channel_id, thread_ts, issue.id)
+        held = destination.held
+        row = pending.find(destination.channel_id, thread_ts, issue.id, held=held is not None)
         if isinstance(row, dict):  # queued by this batch: still to be inserted
             payload = row["payload"]
             if len(payload["changes"]) < MAX_CHANGES_PER_MESSAGE:
-                payload["issue"] = self._issue_payload(issue, payload.get("issue"))
-                payload["changes"].append(line)
+                self._join(payload, issue, line, held)
                 return str(row["idempotency_key"])
         elif row is not None:  # a burst: one message per thread for changes within the window
             payload = dict(row.payload)
             if len(payload.get("changes", [])) < MAX_CHANGES_PER_MESSAGE:
-                payload["issue"] = self._issue_payload(issue, payload.get("issue"))
-                payload["changes"] = [*payload.get("changes", []), line]
+                payload["changes"] = list(payload.get("changes", []))
+                self._join(payload, issue, line, held)
                 row.payload = payload
                 return row.idempotency_key
         key = outbox_key(change, destination.channel_id, destination.scope)
@@ -423,10 +423,24 @@ class Notifier:
                 "outages": 0 if destination.held is None else 1,
                 "created_at": now,
                 "available_at": now + self.burst_window,
-            },
-            joinable=destination.held is None,
+            }
         )
         return key
+
+    def _join(
+        self,
+        payload: dict[str, Any],
+        issue: IssueSnapshot,
+        line: dict[str, Any],
+        held: HeldCheck | None,
+    ) -> None:
+        """One more change in a row's payload (a held row: its subscriptions too)."""
+        payload["issue"] = self._issue_payload(issue, payload.get("issue"))
+        payload["changes"].append(line)
+        if held is not None:
+            before = HeldCheck.from_json(payload.get(HELD_CHECK))
+            ids = sorted({*held.subscription_ids, *(before.subscription_ids if before else ())})
+            payload[HELD_CHECK] = replace(held, subscription_ids=tuple(ids)).to_json()
 
     def _issue_payload(self, issue: IssueSnapshot, before: Any) -> dict[str, Any]:
         known = dict(before) if isinstance(before, dict) else {}

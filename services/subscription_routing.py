@@ -41,6 +41,9 @@ SUBSCRIPTION_KINDS: dict[ChangeKind, str] = {
     "resolution": "resolved",
 }
 ANSWER_TTL = 60.0
+# After Jira was found unreachable, filter checks are held without asking it for this long: a
+# burst of deliveries during an outage does not wait out a timeout each.
+OUTAGE_PAUSE = 10.0
 PROJECTS_TTL = 600.0
 
 
@@ -77,6 +80,7 @@ class SubscriptionRouter:
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[float, bool]] = {}
         self._projects: tuple[float, dict[str, tuple[str, ...]]] | None = None
+        self._jira_away_until = float("-inf")
 
     def teams_for(self, session: Session, issue: IssueSnapshot) -> set[str]:
         """Workspaces with a subscription that may want to hear of this issue."""
@@ -240,10 +244,16 @@ class SubscriptionRouter:
             cached = self._answers.get(cache_key)
         if cached is not None and now - cached[0] <= self.answer_ttl:
             return cached[1]
+        with self._lock:
+            away = now < self._jira_away_until
+        if away:
+            raise JiraUnavailable("Jira was unreachable moments ago: not asked again yet.")
         try:
             answer = bool(self.jira.search(query, max_results=1).issues)
         except JiraUnavailable:
-            raise  # the delivery is retried later; nothing is lost
+            with self._lock:
+                self._jira_away_until = now + OUTAGE_PAUSE
+            raise  # the check is held and asked again later; nothing is lost
         except JiraError as exc:
             log.warning("a subscription filter could not be checked (%s): %s", query, exc.message)
             answer = False

@@ -31,6 +31,7 @@ class SwitchableJira:
     def __init__(self, jira: JiraClient) -> None:
         self.jira = jira
         self.down = False
+        self.refused = 0
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.jira, name)
@@ -39,6 +40,7 @@ class SwitchableJira:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             if self.down:
+                self.refused += 1
                 raise JiraUnavailable("Jira could not be reached.")
             return attribute(*args, **kwargs)
 
@@ -51,11 +53,14 @@ class StoredSite(Site):
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         super().__init__(uow, ConnectPolicy())
         self.switch = SwitchableJira(self.jira)
-        self.router = SubscriptionRouter(self.switch, ConnectPolicy(), clock=lambda: 0.0)
+        self.router = SubscriptionRouter(self.switch, ConnectPolicy(), clock=self.seconds)
         self.processor.notifier.subscriptions = self.router
         self.intake = WebhookIntake(uow)
         self.held = HeldNotifications(uow, self.router, clock=self.clock)
         self.clock.advance(60)  # deliveries stored now (real time) are due on this clock
+
+    def seconds(self) -> float:
+        return self.clock().timestamp()
 
     def store(self) -> None:
         """What Jira sent so far, stored as the webhook endpoint stores it."""
@@ -143,7 +148,7 @@ class FlakyRouter(SubscriptionRouter):
 def test_a_delivery_that_meets_an_outage_waits_without_spending_attempts(
     stored: StoredSite,
 ) -> None:
-    router = FlakyRouter(stored.switch, ConnectPolicy(), clock=lambda: 0.0)
+    router = FlakyRouter(stored.switch, ConnectPolicy(), clock=stored.seconds)
     stored.processor.notifier.subscriptions = router
     stored.subscribe("C3", "OPS")
     _move(stored, "OPS-2")
@@ -159,6 +164,26 @@ def test_a_delivery_that_meets_an_outage_waits_without_spending_attempts(
     (delivery,) = stored.deliveries()
     assert (delivery.status, delivery.attempts) == (DONE, 0)
     assert "To Do → In Progress" in stored.posts("C3")[0].text
+
+
+def test_a_burst_during_an_outage_asks_jira_once_not_once_per_delivery(
+    stored: StoredSite,
+) -> None:
+    stored.links.link_channel(T, "C1", "U1", "OPS-2")
+    stored.subscribe("C2", "OPS", 'summary ~ "certificates"')
+    stored.switch.down = True
+    for number in range(10):
+        stored.comment("OPS-2", f"during the outage {number}")
+    stored.store()
+    stored.processor.run_once(limit=100)
+    assert stored.switch.refused == 1  # then held without waiting on Jira again
+    assert [d.status for d in stored.deliveries()] == [DONE] * 10
+    (held,) = [row for row in stored.rows() if row.status == HELD]  # one burst, held
+    assert len(held.payload["changes"]) == 10
+    stored.switch.down = False
+    stored.work(rounds=2, after=300)
+    (post,) = stored.posts("C2")
+    assert all(f"during the outage {number}" in post.text for number in range(10))
 
 
 def test_a_held_filter_that_does_not_match_posts_nothing(stored: StoredSite) -> None:
