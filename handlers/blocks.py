@@ -59,13 +59,7 @@ def paged_list(
     start = (page - 1) * LIST_PAGE_SIZE
     shown = [truncate_for_slack(line, LIST_LINE_LIMIT) for line in lines[start:][:LIST_PAGE_SIZE]]
     heading = title if pages == 1 else f"{title} (page {page} of {pages}, {len(lines)} in all)"
-    chunks: list[str] = []
-    for line in shown:
-        if chunks and len(chunks[-1]) + 1 + len(line) <= MAX_SECTION_TEXT:
-            chunks[-1] += "\n" + line
-        else:
-            chunks.append(line)
-    blocks = [_section(heading), *(_section(chunk) for chunk in chunks)]
+    blocks = [_section(heading), *line_sections(shown)]
     if footer:
         blocks.append(_section(footer))
     buttons = []
@@ -77,6 +71,18 @@ def paged_list(
         blocks.append({"type": "actions", "block_id": f"{list_name}_pages", "elements": buttons})
     text = truncate_for_slack("\n".join([heading, *shown]), MAX_SECTION_TEXT)
     return {"response_type": "ephemeral", "text": text, "blocks": blocks}
+
+
+def line_sections(lines: Sequence[str]) -> list[dict[str, Any]]:
+    """Lines (each within MAX_SECTION_TEXT) packed into as few sections as Slack allows."""
+    chunks: list[str] = []
+    for line in lines:
+        line = truncate_for_slack(line, MAX_SECTION_TEXT)
+        if chunks and len(chunks[-1]) + 1 + len(line) <= MAX_SECTION_TEXT:
+            chunks[-1] += "\n" + line
+        else:
+            chunks.append(line)
+    return [_section(chunk) for chunk in chunks]
 
 
 def page_number(args: Sequence[str]) -> int:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clients.jira_client import JiraUser
 from clients.slack_limits import (
     INVALID_BLOCKS,
     MAX_BLOCKS,
@@ -13,8 +16,10 @@ from clients.slack_limits import (
     MSG_TOO_LONG,
     message_violation,
 )
+from handlers.app_home import home_view
 from handlers.blocks import LIST_PAGE_SIZE, paged_list
 from handlers.notifications import render_notification
+from services.app_home import HomeData, SubscriptionLine
 
 
 def _section(text: str) -> dict[str, object]:
@@ -50,3 +55,14 @@ def test_every_page_of_a_list_is_within_slacks_limits(lines: list[str], page: in
     assert message_violation(message["text"], message["blocks"]) is None
     heading = message["blocks"][0]["text"]["text"]
     assert (heading != "Title:") == (len(lines) > LIST_PAGE_SIZE)
+
+
+def test_app_home_lists_many_subscriptions_within_the_limits_and_says_how_many_more() -> None:
+    jql = "labels = a AND " + " OR ".join(["priority = High"] * 20)
+    lines = tuple(SubscriptionLine(f"C{n:03d}", n, "OPS", jql, ("created",)) for n in range(1, 81))
+    view = home_view(HomeData(JiraUser("acc-alice", "Alice Adams"), None, (), lines))
+    blocks = view["blocks"]
+    assert message_violation(None, blocks) is None and len(blocks) < 100
+    shown = json.dumps(blocks, ensure_ascii=False)
+    assert "<#C050> #50" in shown and "<#C051>" not in shown
+    assert "…and 30 more" in shown
