@@ -1,4 +1,5 @@
-"""`python -m bot` (console script `connect-bot`): serve, worker, db upgrade, manifest, run."""
+"""`python -m bot` (console script `connect-bot`): serve, worker, db upgrade, failed, manifest,
+run."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from bot.database import (
 from bot.logs import configure_logging
 from bot.manifest import dump_manifest, load_manifest, render_manifest
 from bot.settings import Settings, SettingsError, load_settings
+from services.failed_work import FailedWork
 
 log = logging.getLogger("connect")
 
@@ -75,6 +77,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-encrypt stored OAuth tokens with the first CONNECT_ENCRYPTION_KEY",
         description="After setting CONNECT_ENCRYPTION_KEY=NEW,OLD: re-encrypt every stored "
         "OAuth token with NEW, so that OLD can be dropped from the setting.",
+    )
+
+    failed = commands.add_parser(
+        "failed",
+        help="list work that failed for good; --retry queues it again",
+        description="Lists Jira deliveries (dN) and Slack notifications (nN) that failed for "
+        "good: id, kind, destination, error and when. --retry ID… queues those again with a "
+        "fresh retry budget (--retry alone: all of them).",
+    )
+    failed.add_argument(
+        "--retry", nargs="*", metavar="ID", help="queue these again (none named: all failed work)"
     )
 
     manifest = commands.add_parser(
@@ -140,6 +153,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             engine.dispose()
         return 0
+    if args.command == "failed":
+        return failed_work(settings, retry=args.retry)
     if args.command == "worker":
         return run_worker(settings)
     if args.command == "socket":
@@ -173,6 +188,45 @@ def reencrypt_tokens(settings: Settings, engine: Engine) -> int:
     )
     count = installations.reencrypt()
     print(f"re-encrypted the tokens of {count} installation(s) with the first key")
+    return 0
+
+
+def failed_work(settings: Settings, *, retry: Sequence[str] | None) -> int:
+    from services.unit_of_work import UnitOfWork
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+        sessions = session_factory(engine)
+        work = FailedWork(lambda: UnitOfWork(sessions))
+        return _retry_failed(work, retry) if retry is not None else _list_failed(work)
+    finally:
+        engine.dispose()
+
+
+def _retry_failed(work: FailedWork, ids: Sequence[str]) -> int:
+    queued = work.retry(ids)
+    missing = sorted({i.strip().lower() for i in ids} - set(queued))
+    for work_id in queued:
+        print(f"queued {work_id} again")
+    if missing:
+        print(f"not failed work: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    if not queued:
+        print("no failed work")
+    return 0
+
+
+def _list_failed(work: FailedWork) -> int:
+    items = work.items()
+    if not items:
+        print("no failed work")
+        return 0
+    print("ID\tKIND\tDESTINATION\tERROR\tWHEN")
+    for item in items:
+        when = item.failed_at.isoformat(timespec="seconds") if item.failed_at else "-"
+        error = " ".join(item.error.split())[:200]
+        print(f"{item.id}\t{item.kind}\t{item.destination}\t{error}\t{when}")
     return 0
 
 

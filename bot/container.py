@@ -35,6 +35,8 @@ from handlers.notifications import render_notification
 from models import utcnow
 from services.context import ConnectServices
 from services.deliveries import DeliveryProcessor
+from services.failed_work import FailedWork
+from services.held_notifications import HeldNotifications
 from services.housekeeping import Housekeeping
 from services.installations import Installations
 from services.jira_monitor import JiraMonitor
@@ -60,6 +62,8 @@ HOUSEKEEPING_INTERVAL = 3600.0
 # Idle polling of the shared tables; a webhook stored here wakes its job at once.
 DELIVERY_INTERVAL = 1.0
 OUTBOX_INTERVAL = 0.25
+# Notifications held for an outage carry their own next try; this is how often it is looked at.
+HELD_INTERVAL = 1.0
 
 
 @dataclass
@@ -158,6 +162,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         web_client=web_client,
     )
     metrics.watch_work(lambda: runtime.executor.backlog)
+    metrics.watch_failed_work(FailedWork(services.uow).counts)
     return runtime
 
 
@@ -216,10 +221,11 @@ def _required(value: T | None) -> T:
 def build_worker(runtime: Runtime) -> Worker:
     services = runtime.services
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    router = SubscriptionRouter(services.jira, services.policy)
     notifier = Notifier(
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,
-        subscriptions=SubscriptionRouter(services.jira, services.policy),
+        subscriptions=router,
     )
     wall = ProjectWall(services.policy)
     processor = DeliveryProcessor(services.uow, notifier, wall=wall)
@@ -238,6 +244,7 @@ def build_worker(runtime: Runtime) -> Worker:
     jobs = [
         runtime.deliveries_job(processor.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
+        PeriodicJob("held", HELD_INTERVAL, HeldNotifications(services.uow, router).run_once),
         # Its first run, as the worker starts, retires what a shorter JIRA_PROJECTS left out.
         PeriodicJob("housekeeping", HOUSEKEEPING_INTERVAL, lambda: tidy(wall, housekeeping)),
     ]

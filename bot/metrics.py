@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from services.failed_work import WorkCounts
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -77,6 +84,10 @@ class Metrics:
         """The work queue's length, read when the metrics are."""
         self.work_waiting.set_function(waiting)
 
+    def watch_failed_work(self, counts: Callable[[], WorkCounts]) -> None:
+        """`connect_failed_work` and `connect_held_work`, counted when the metrics are read."""
+        self.registry.register(_WorkCollector(counts))
+
     def turned_away(self, listener: str) -> None:
         self.work_turned_away.labels(listener).inc()
 
@@ -94,3 +105,36 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _WorkCollector(Collector):
+    """Failed and held work by kind (delivery, notification), read from the database."""
+
+    def __init__(self, counts: Callable[[], WorkCounts]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = self._counts()
+        except Exception as exc:  # the database is away: /metrics still answers
+            log.warning("could not count failed work: %s", type(exc).__name__)
+            return
+        failed = GaugeMetricFamily(
+            "connect_failed_work",
+            "Work that failed for good, by kind (python -m bot failed lists it)",
+            labels=["kind"],
+        )
+        held = GaugeMetricFamily(
+            "connect_held_work",
+            "Work waiting for Jira or Slack to come back (an outage), by kind",
+            labels=["kind"],
+        )
+        for kind, number in sorted(counts.failed.items()):
+            failed.add_metric([kind], number)
+        for kind, number in sorted(counts.held.items()):
+            held.add_metric([kind], number)
+        yield failed
+        yield held
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

@@ -18,6 +18,7 @@ from clients.slack_client import (
     error_for,
     metadata_matches,
 )
+from clients.slack_limits import message_violation
 from clients.slack_transcript import (
     EphemeralMessage,
     SlackMessage,
@@ -226,6 +227,7 @@ class InMemorySlack:
             )
             if not text and not blocks:
                 raise error_for("no_text")
+            _within_limits(text, blocks)
             target = self._joined(channel)
             message = self._append(target.id, text, self.bot_user_id, blocks, thread_ts, metadata)
             return PostedMessage(channel=target.id, ts=message.ts)
@@ -235,6 +237,7 @@ class InMemorySlack:
     ) -> None:
         with self._lock:
             self._begin("update_message", channel=channel, ts=ts, text=text, blocks=_plain(blocks))
+            _within_limits(text, blocks)
             target = self._joined(channel)
             stored = self.messages.get(target.id, [])
             for index, message in enumerate(stored):
@@ -265,6 +268,7 @@ class InMemorySlack:
             )
             if not text and not blocks:
                 raise error_for("no_text")
+            _within_limits(text, blocks)
             target = self._joined(channel)
             self.ephemerals.append(
                 EphemeralMessage(target.id, user, text, self._next_ts(), _plain(blocks), thread_ts)
@@ -430,3 +434,10 @@ class InMemorySlack:
 
 def _plain(blocks: Blocks | None) -> list[dict[str, Any]] | None:
     return [dict(block) for block in blocks] if blocks is not None else None
+
+
+def _within_limits(text: str, blocks: Blocks | None) -> None:
+    """Slack refuses a message past its limits (`clients.slack_limits`); so does the fake."""
+    violation = message_violation(text, _plain(blocks))
+    if violation is not None:
+        raise error_for(violation)

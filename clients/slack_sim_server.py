@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from clients.local_http import LocalHTTPServer
+from clients.slack_limits import message_violation
 from clients.slack_memory import InMemorySlack
 from clients.slack_sim_api import FakeSlackApi, Identity, decode_params
 from clients.slack_sim_views import FakeViews
@@ -327,8 +328,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = {"_raw": raw}
+        violation = _response_violation(body)
         if failure is not None:
             status, answer = failure.status, failure.error or "internal_error"
+        elif violation is not None:  # Slack answers a response URL's bad message with a 400
+            status, answer = 400, violation
         elif self.fake._post_response(response_id, body):
             status, answer = 200, "ok"
         else:
@@ -345,3 +349,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _response_violation(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return None
+    text, blocks = body.get("text"), body.get("blocks")
+    return message_violation(
+        text if isinstance(text, str) else None, blocks if isinstance(blocks, list) else None
+    )

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from handlers import cards
+from handlers.blocks import line_sections
 from handlers.identity import NO_MAPPING
 from handlers.payloads import AppHomeOpened, BlockAction, EventCallback
 from services.app_home import AppHomeService, HomeData, SubscriptionLine
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 CONNECT_ACTION = "home_connect"
 HOME_ISSUE_BLOCKS = 20
+# Subscriptions listed in App Home; past them, a line says how many more there are.
+HOME_SUBSCRIPTIONS = 50
 
 
 def register(app: App) -> None:
@@ -134,9 +137,11 @@ def _subscription_blocks(subscriptions: tuple[SubscriptionLine, ...]) -> list[di
             _section("_None yet. In a channel, `/jira subscribe PROJECT` follows a project._")
         )
         return blocks
-    lines = [_subscription_line(line) for line in subscriptions[:50]]
-    blocks.append(_section("\n".join(lines)))
-    return blocks
+    lines = [_subscription_line(line) for line in subscriptions[:HOME_SUBSCRIPTIONS]]
+    if len(subscriptions) > HOME_SUBSCRIPTIONS:
+        more = len(subscriptions) - HOME_SUBSCRIPTIONS
+        lines.append(f"…and {more} more: `/jira subscriptions` in a channel lists all of its own.")
+    return blocks + line_sections(lines)
 
 
 def _subscription_line(line: SubscriptionLine) -> str:

@@ -155,14 +155,19 @@ def unlink(services: ConnectServices, request: CommandRequest) -> Message:
 
 def links(services: ConnectServices, request: CommandRequest) -> Message:
     command = request.command
-    found = services.links.channel_links(command.team_id, command.channel_id)
+    page = blocks.page_number(request.invocation.args)
+    return links_page(services, command.team_id, command.channel_id, page)
+
+
+def links_page(services: ConnectServices, team_id: str, channel_id: str, page: int) -> Message:
+    found = services.links.channel_links(team_id, channel_id)
     if not found:
         return blocks.ephemeral("No issues are linked to this channel. Try `/jira link KEY`.")
     lines = []
     for item in found:
         where = "this channel" if item.is_channel_link else f"<{item.permalink}|a thread>"
         lines.append(f"• *{item.issue_key}* → {where}")
-    return blocks.ephemeral("Issues linked here:\n" + "\n".join(lines))
+    return blocks.paged_list("Issues linked here:", lines, page=page, list_name="links")
 
 
 def _with_card(text: str, issue: JiraIssue) -> Message:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from clients.slack_limits import MAX_SECTION_TEXT
 from handlers.cards import RESTRICTED, action_elements, card_block_prefix, escape
 from services.issue_keys import parse_issue_key
 from services.markup import jira_to_mrkdwn, truncate_for_slack
+from services.notifications import MAX_CHANGES_PER_MESSAGE
 
 COMMENT_LIMIT = 1500
 
@@ -16,10 +18,14 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
     issue = payload.get("issue") or {}
     key = str(issue.get("key", "?"))
     link = f"<{escape(str(issue['url']))}|{escape(key)}>" if issue.get("url") else escape(key)
-    lines = [_line(change, link) for change in payload.get("changes") or []]
+    changes = list(payload.get("changes") or [])
+    lines = [_line(change, link) for change in changes[:MAX_CHANGES_PER_MESSAGE]]
+    if len(changes) > MAX_CHANGES_PER_MESSAGE:  # a row queued before bursts were split
+        lines.append(f"…and {len(changes) - MAX_CHANGES_PER_MESSAGE} more changes to {link}")
     blocks: list[dict[str, Any]] = []
     for line in lines:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}})
+        text = truncate_for_slack(line, MAX_SECTION_TEXT)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     about = _about(issue, link)
     if about:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": about}]})
@@ -33,7 +39,7 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
                 "elements": action_elements(key, str(issue["url"])),
             }
         )
-    text = "\n".join(lines)[:3000] or f"{key} changed"
+    text = truncate_for_slack("\n".join(lines), MAX_SECTION_TEXT) or f"{key} changed"
     return text, blocks
 
 

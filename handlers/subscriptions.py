@@ -41,14 +41,25 @@ def subscribe(services: ConnectServices, request: CommandRequest) -> Message:
 
 def subscriptions(services: ConnectServices, request: CommandRequest) -> Message:
     command = request.command
-    found = _service(services).channel_subscriptions(command.team_id, command.channel_id)
+    page = blocks.page_number(request.invocation.args)
+    return subscriptions_page(services, command.team_id, command.channel_id, page)
+
+
+def subscriptions_page(
+    services: ConnectServices, team_id: str, channel_id: str, page: int
+) -> Message:
+    found = _service(services).channel_subscriptions(team_id, channel_id)
     if not found:
         return blocks.ephemeral(
             "This channel has no subscriptions. Try `/jira subscribe PROJECT [JQL]`."
         )
     lines = [f"• *#{view.number}* {describe(view)} — by <@{view.created_by}>" for view in found]
-    return blocks.ephemeral(
-        "This channel follows:\n" + "\n".join(lines) + "\nRemove one with `/jira unsubscribe ID`."
+    return blocks.paged_list(
+        "This channel follows:",
+        lines,
+        page=page,
+        list_name="subscriptions",
+        footer="Remove one with `/jira unsubscribe ID`.",
     )
 
 

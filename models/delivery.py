@@ -14,6 +14,10 @@ PENDING = "pending"
 DONE = "done"
 SENT = "sent"
 FAILED = "failed"
+# A notification waiting until Jira can say whether its subscription's filter matches.
+HELD = "held"
+# A held notification whose filter, once checked, did not match: nothing to post.
+SKIPPED = "skipped"
 
 
 class ProcessedDelivery(TeamScoped, Base):
@@ -31,6 +35,8 @@ class ProcessedDelivery(TeamScoped, Base):
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Tries that met Jira or Slack unreachable: they spend no attempt, they lengthen the rest.
+    outages: Mapped[int] = mapped_column(default=0, server_default="0")
     available_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -56,12 +62,14 @@ class NotificationOutbox(TeamScoped, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
+    outages: Mapped[int] = mapped_column(default=0, server_default="0")
     available_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     posted_ts: Mapped[str | None] = mapped_column(String(32))
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
 
 

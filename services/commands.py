@@ -106,14 +106,14 @@ SUBCOMMANDS = (
     Subcommand("comment", "comment KEY text…", "add a comment to an issue", min_args=2),
     Subcommand("link", "link KEY", "post this issue's updates in this channel", min_args=1),
     Subcommand("unlink", "unlink KEY", "stop posting this issue's updates here", min_args=1),
-    Subcommand("links", "links", "list the issues linked to this channel"),
+    Subcommand("links", "links [PAGE]", "list the issues linked to this channel"),
     Subcommand(
         "subscribe",
         "subscribe [PROJECT] [JQL…] [--events K,K]",
         "post new and changed issues of a project or filter here",
         min_args=1,
     ),
-    Subcommand("subscriptions", "subscriptions", "list what this channel is subscribed to"),
+    Subcommand("subscriptions", "subscriptions [PAGE]", "list what this channel is subscribed to"),
     Subcommand(
         "unsubscribe", "unsubscribe ID", "remove one of this channel's subscriptions", min_args=1
     ),

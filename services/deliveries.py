@@ -19,6 +19,7 @@ from services.change_detector import detect
 from services.jira_events import IssueSnapshot, JiraEvent, parse_webhook
 from services.log_context import log_context
 from services.notifications import Notifier
+from services.outages import describe, is_outage, outage_delay
 from services.policy import ConnectPolicy
 from services.project_wall import ProjectWall
 from services.tickets import refresh_ticket, ticket_for, with_security
@@ -70,33 +71,78 @@ class DeliveryProcessor:
                 return False
             with log_context(delivery_id=delivery.dedupe_key):
                 try:
-                    with work.session.begin_nested():
-                        self.process(work.session, parse_webhook(delivery.payload or {}))
-                    delivery.status, delivery.processed_at = DONE, now
+                    errors = self._process_teams(
+                        work.session, parse_webhook(delivery.payload or {})
+                    )
                 except Exception as exc:  # one poisoned delivery must not stop the others
                     log.exception("processing Jira delivery %s failed", delivery.dedupe_key)
-                    delivery.attempts += 1
-                    delivery.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    delivery.status = FAILED if delivery.attempts >= MAX_ATTEMPTS else PENDING
-                    delivery.available_at = now + timedelta(seconds=5 * 2**delivery.attempts)
+                    errors = [exc]
+                self._settle(delivery, errors, now)
                 work.commit()
         return True
 
+    def _settle(self, delivery: ProcessedDelivery, errors: list[Exception], now: datetime) -> None:
+        """Done; or held (an outage: no attempt spent); or tried again later, FAILED after
+        MAX_ATTEMPTS. Workspaces already done are not announced twice: their changes are in
+        their announced state, so the next run detects nothing new for them."""
+        if not errors:
+            delivery.status, delivery.processed_at = DONE, now
+            delivery.outages = 0
+            return
+        delivery.last_error = "; ".join(describe(error) for error in errors)[:2000]
+        if all(is_outage(error) for error in errors):
+            delivery.outages += 1
+            delivery.available_at = now + outage_delay(delivery.outages)
+            log.warning(
+                "Jira delivery %s waits for Jira or Slack (outage %d): %s",
+                delivery.dedupe_key,
+                delivery.outages,
+                delivery.last_error,
+            )
+            return
+        delivery.attempts += 1
+        delivery.outages = 0
+        delivery.available_at = now + timedelta(seconds=5 * 2**delivery.attempts)
+        if delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.processed_at = FAILED, now
+            log.error(
+                "Jira delivery %s failed for good after %d attempts: %s (`python -m bot failed`)",
+                delivery.dedupe_key,
+                delivery.attempts,
+                delivery.last_error,
+            )
+
     def process(self, session: Session, event: JiraEvent) -> None:
         """Detect what changed for each workspace that links the issue or follows it by
-        subscription, and queue the news."""
+        subscription, and queue the news; the first workspace's error is raised after all
+        the others have been served."""
+        errors = self._process_teams(session, event)
+        if errors:
+            raise errors[0]
+
+    def _process_teams(self, session: Session, event: JiraEvent) -> list[Exception]:
+        """Each workspace in a savepoint of its own: one that fails (Jira down for its
+        subscription check, a bad stored filter) is rolled back alone; the errors."""
         issue = event.issue
         if issue is None or self.wall.retire_if_outside(session, issue):
-            return  # moved out of JIRA_PROJECTS (or its project was): retired, never told
+            return []  # moved out of JIRA_PROJECTS (or its project was): retired, never told
         links = session.scalars(
             select(JiraSlackLink).where(
                 JiraSlackLink.issue_id == issue.id, JiraSlackLink.retired_at.is_(None)
             )
         ).all()
         teams = {link.team_id for link in links} | self.notifier.subscribed_teams(session, issue)
+        errors: list[Exception] = []
         for team_id in sorted(teams):
             team_links = [link for link in links if link.team_id == team_id]
-            self._process_for_team(session, team_id, event, issue, team_links)
+            try:
+                with session.begin_nested():
+                    self._process_for_team(session, team_id, event, issue, team_links)
+            except Exception as exc:
+                if not is_outage(exc):
+                    log.exception("a Jira delivery failed for workspace %s", team_id)
+                errors.append(exc)
+        return errors
 
     def _process_for_team(
         self,

@@ -4,7 +4,7 @@ Connect writes stays bounded (SPEC §11, `CONNECT_RETENTION_DAYS`).
 What each table keeps:
 - `processed_deliveries`: done and failed deliveries (and Slack event ids, preview claims)
   until `retention` after they were last processed; pending ones always.
-- `notification_outbox`: sent and failed notifications until `retention` after they were
+- `notification_outbox`: sent, failed and skipped notifications until `retention` after they were
   sent or last tried; pending ones always.
 - `connect_actions`: what Connect did in Jira, for `retention` (its echo comes within minutes).
 - `jira_slack_links`: retired links, `retention` after they were retired.
@@ -39,7 +39,7 @@ from models import (
     SubscriptionThread,
     utcnow,
 )
-from models.delivery import DONE, FAILED, SENT
+from models.delivery import DONE, FAILED, SENT, SKIPPED
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def _deliveries(cutoff: datetime) -> Delete:
 def _outbox(cutoff: datetime) -> Delete:
     sent = and_(NotificationOutbox.status == SENT, NotificationOutbox.sent_at < cutoff)
     failed = and_(
-        NotificationOutbox.status == FAILED,
+        NotificationOutbox.status.in_((FAILED, SKIPPED)),  # skipped: a held filter that missed
         NotificationOutbox.created_at < cutoff,
         NotificationOutbox.available_at < cutoff,  # its last try
     )

@@ -25,16 +25,26 @@ from models import (
     SubscriptionThread,
     utcnow,
 )
-from models.delivery import PENDING
+from models.delivery import HELD, PENDING
 from services.change_detector import Change
 from services.jira_events import IssueSnapshot
-from services.subscription_routing import SUBSCRIPTION_KINDS, Route, SubscriptionRouter
+from services.subscription_routing import (
+    SUBSCRIPTION_KINDS,
+    HeldCheck,
+    Route,
+    SubscriptionRouter,
+)
 from services.subscription_threads import MARKER, existing_threads, new_thread
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
 BURST_WINDOW = timedelta(seconds=2)
+# Changes one message carries; a longer burst continues in the next message. 20 sections and
+# the card's context and actions stay within MAX_BLOCKS, and 20 comments of at most 1,500
+# characters within MAX_MESSAGE_TEXT (`clients.slack_limits`).
+MAX_CHANGES_PER_MESSAGE = 20
+HELD_CHECK = "check"  # payload: what a held row asks Jira before it may be sent
 OWN_ACTION_WINDOW = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 SUBSCRIPTION_SCOPE = "subscription"
@@ -103,6 +113,7 @@ class Destination:
     thread_ts: str | None
     key_scope: str | None = None
     thread_id: int | None = None
+    held: HeldCheck | None = None  # a subscription filter Jira could not check yet
 
     @property
     def scope(self) -> str | None:
@@ -128,11 +139,12 @@ class _Plan:
 
 
 class _Pending:
-    """The rows still gathering a burst (pending, never tried, created within the window) for
-    some issues, by thread: read once, and joined by the rows queued meanwhile."""
+    """The rows still gathering a burst (pending or held, never tried, created within the
+    window) for some issues, by thread: read once, and joined by the rows queued meanwhile.
+    A held row (its subscription filter waits for Jira) is joined only by held changes."""
 
     def __init__(self, session: Session, team_id: str, ids: Sequence[str], since: datetime):
-        self.rows: dict[tuple[str, str | None, str | None], NotificationOutbox | _NewRow] = {}
+        self.rows: dict[_BurstKey, NotificationOutbox | _NewRow] = {}
         self.new: list[_NewRow] = []  # queued by this batch, inserted together at its end
         for start in range(0, len(ids), _IN_CHUNK):
             for row in session.scalars(
@@ -140,22 +152,25 @@ class _Pending:
                 .where(
                     NotificationOutbox.team_id == team_id,
                     NotificationOutbox.issue_id.in_(ids[start : start + _IN_CHUNK]),
-                    NotificationOutbox.status == PENDING,
+                    NotificationOutbox.status.in_((PENDING, HELD)),
                     NotificationOutbox.attempts == 0,
                     NotificationOutbox.created_at >= since,
                 )
                 .order_by(NotificationOutbox.id)
                 .with_for_update()
-            ):
-                self.rows.setdefault((row.channel_id, row.thread_ts, row.issue_id), row)
+            ):  # the newest row of a thread is the one a burst continues in
+                key = (row.channel_id, row.thread_ts, row.issue_id, row.status == HELD)
+                self.rows[key] = row
 
     def find(
-        self, channel_id: str, thread_ts: str | None, issue_id: str
+        self, channel_id: str, thread_ts: str | None, issue_id: str, *, held: bool
     ) -> NotificationOutbox | _NewRow | None:
-        return self.rows.get((channel_id, thread_ts, issue_id))
+        return self.rows.get((channel_id, thread_ts, issue_id, held))
 
     def add(self, row: _NewRow) -> None:
-        self.rows.setdefault((row["channel_id"], row["thread_ts"], row["issue_id"]), row)
+        """A new row; later changes to the same thread join it (it takes a full row's place)."""
+        key = (row["channel_id"], row["thread_ts"], row["issue_id"], row["status"] == HELD)
+        self.rows[key] = row
         self.new.append(row)
 
     def insert(self, session: Session) -> None:
@@ -166,6 +181,7 @@ class _Pending:
 
 
 _NewRow = dict[str, Any]  # NotificationOutbox's columns
+_BurstKey = tuple[str, str | None, str | None, bool]  # channel, thread, issue, held
 
 
 class Notifier:
@@ -332,8 +348,11 @@ class Notifier:
                 thread.thread_ts,
             ):
                 continue  # the person who did it from Slack already knows
+            held = None
+            if route.held:
+                held = HeldCheck(issue.id, issue.key, issue.project_key, route.held)
             destination = Destination(
-                route.channel_id, thread.thread_ts, SUBSCRIPTION_SCOPE, thread.id
+                route.channel_id, thread.thread_ts, SUBSCRIPTION_SCOPE, thread.id, held
             )
             for change in route.changes:
                 label = _actor_label(change, own)
@@ -379,22 +398,26 @@ class Notifier:
         idempotency key of the row that carries it."""
         thread_ts = destination.thread_ts
         line = change_line(change, actor, restricted_issue=issue.restricted)
-        row = pending.find(destination.channel_id, thread_ts, issue.id)
+        held = destination.held
+        row = pending.find(destination.channel_id, thread_ts, issue.id, held=held is not None)
         if isinstance(row, dict):  # queued by this batch: still to be inserted
             payload = row["payload"]
-            payload["issue"] = self._issue_payload(issue, payload.get("issue"))
-            payload["changes"].append(line)
-            return str(row["idempotency_key"])
-        if row is not None:  # a burst: one message per thread for changes within the window
+            if len(payload["changes"]) < MAX_CHANGES_PER_MESSAGE:
+                self._join(payload, issue, line, held)
+                return str(row["idempotency_key"])
+        elif row is not None:  # a burst: one message per thread for changes within the window
             payload = dict(row.payload)
-            payload["issue"] = self._issue_payload(issue, payload.get("issue"))
-            payload["changes"] = [*payload.get("changes", []), line]
-            row.payload = payload
-            return row.idempotency_key
+            if len(payload.get("changes", [])) < MAX_CHANGES_PER_MESSAGE:
+                payload["changes"] = list(payload.get("changes", []))
+                self._join(payload, issue, line, held)
+                row.payload = payload
+                return row.idempotency_key
         key = outbox_key(change, destination.channel_id, destination.scope)
         fresh: dict[str, Any] = {"issue": self._issue_payload(issue, None), "changes": [line]}
         if destination.thread_id is not None:
             fresh[MARKER] = destination.thread_id
+        if destination.held is not None:
+            fresh[HELD_CHECK] = destination.held.to_json()
         pending.add(
             {
                 "team_id": team_id,
@@ -403,13 +426,29 @@ class Notifier:
                 "thread_ts": thread_ts,
                 "issue_id": issue.id,
                 "payload": fresh,
-                "status": PENDING,
+                "status": PENDING if destination.held is None else HELD,
                 "attempts": 0,
+                "outages": 0 if destination.held is None else 1,
                 "created_at": now,
                 "available_at": now + self.burst_window,
             }
         )
         return key
+
+    def _join(
+        self,
+        payload: dict[str, Any],
+        issue: IssueSnapshot,
+        line: dict[str, Any],
+        held: HeldCheck | None,
+    ) -> None:
+        """One more change in a row's payload (a held row: its subscriptions too)."""
+        payload["issue"] = self._issue_payload(issue, payload.get("issue"))
+        payload["changes"].append(line)
+        if held is not None:
+            before = HeldCheck.from_json(payload.get(HELD_CHECK))
+            ids = sorted({*held.subscription_ids, *(before.subscription_ids if before else ())})
+            payload[HELD_CHECK] = replace(held, subscription_ids=tuple(ids)).to_json()
 
     def _issue_payload(self, issue: IssueSnapshot, before: Any) -> dict[str, Any]:
         known = dict(before) if isinstance(before, dict) else {}

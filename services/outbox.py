@@ -23,6 +23,7 @@ from clients.slack_teams import team_scope
 from models import NotificationOutbox, utcnow
 from models.delivery import FAILED, PENDING, SENT
 from services.log_context import log_context
+from services.outages import outage_delay
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 
 log = logging.getLogger(__name__)
@@ -159,15 +160,20 @@ class OutboxDispatcher:
                     sending = True
                     posted_ts = self._post(channel, key, thread_ts, payload)
         except SlackUnavailable as exc:
-            delay = exc.retry_after or min(5.0 * 2**attempts, 300.0)
+            # An outage, not an attempt: the row waits (Retry-After, else a capped back-off).
             # A 429 says nothing was posted; a 5xx or a cut connection does not say either way.
             unknown = (sending and exc.error != "ratelimited") or (unknown_outcome and not sending)
             self._settle(
-                row_id, PENDING, error=exc.error, delay=delay, attempts=attempts, unknown=unknown
+                row_id, PENDING, error=exc.error, outage=exc.retry_after or 0.0, unknown=unknown
             )
             return
         except SlackError as exc:
-            log.warning("notification %s to %s failed for good: %s", row_id, channel, exc.error)
+            log.error(
+                "notification %s to %s failed for good: %s (`python -m bot failed`)",
+                row_id,
+                channel,
+                exc.error,
+            )
             self._settle(row_id, FAILED, error=exc.error)
             return
         except Exception as exc:
@@ -217,11 +223,14 @@ class OutboxDispatcher:
         attempts: int = 0,
         posted_ts: str | None = None,
         unknown: bool = False,
+        outage: float | None = None,
     ) -> None:
         """`unknown`: the message may have been posted; the row waits as an expired claim
-        (SENDING), so that the next try looks it up in Slack before posting."""
+        (SENDING), so that the next try looks it up in Slack before posting. `outage`: Slack
+        could not be reached (at least this many seconds to wait): the claim's attempt is
+        given back."""
         now = self.clock()
-        if status == PENDING and attempts >= MAX_ATTEMPTS:
+        if status == PENDING and outage is None and attempts >= MAX_ATTEMPTS:
             status = FAILED
         with self.uow() as work:
             row = work.session.get(NotificationOutbox, row_id)
@@ -231,13 +240,22 @@ class OutboxDispatcher:
             row.last_error = error
             row.claimed_by = None
             row.claimed_until = None
+            if outage is not None:
+                row.attempts = max(row.attempts - 1, 0)
+                row.outages += 1
+                # Slack's Retry-After when it gave one, else a back-off growing per outage.
+                wait = timedelta(seconds=outage) if outage else outage_delay(row.outages)
+                row.available_at = now + wait
+            elif status == PENDING:
+                row.outages = 0
+                row.available_at = now + timedelta(seconds=delay)
             if status == SENT:
                 row.sent_at = now
                 row.posted_ts = posted_ts
                 if self.threads is not None and posted_ts:
                     self.threads.posted(work.session, row, posted_ts)
-            elif status == PENDING:
-                row.available_at = now + timedelta(seconds=delay)
-                if unknown:
-                    row.status, row.claimed_until = SENDING, row.available_at
+            elif status == FAILED:
+                row.failed_at = now
+            elif unknown:
+                row.status, row.claimed_until = SENDING, row.available_at
             work.commit()

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models import JiraSlackLink, JiraTicket, NotificationOutbox, SubscriptionThread, utcnow
-from models.delivery import PENDING
+from models.delivery import HELD, PENDING
 from services.issue_keys import project_of
 from services.jira_events import IssueSnapshot
 from services.policy import ConnectPolicy
@@ -80,7 +80,7 @@ class ProjectWall:
                 select(NotificationOutbox)
                 .where(
                     NotificationOutbox.issue_id.in_(chunk),
-                    NotificationOutbox.status == PENDING,
+                    NotificationOutbox.status.in_((PENDING, HELD)),
                 )
                 .with_for_update(skip_locked=True)
             ).all()

@@ -42,13 +42,20 @@ SUBSCRIPTION_KINDS: dict[ChangeKind, str] = {
     "resolution": "resolved",
 }
 ANSWER_TTL = 60.0
+# After Jira was found unreachable, filter checks are held without asking it for this long: a
+# burst of deliveries during an outage does not wait out a timeout each.
+OUTAGE_PAUSE = 10.0
 PROJECTS_TTL = 600.0
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
+    """A channel that hears of these changes. `held`: the subscriptions (ids) whose filters
+    Jira could not check (an outage); the channel hears of the changes once one matches."""
+
     channel_id: str
     changes: tuple[Change, ...]
+    held: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,7 @@ class SubscriptionRouter:
         self._lock = threading.Lock()
         self._answers: dict[str, tuple[float, bool]] = {}
         self._projects: tuple[float, dict[str, tuple[str, ...]]] | None = None
+        self._jira_away_until = float("-inf")
 
     def teams_for(self, session: Session, issue: IssueSnapshot) -> set[str]:
         """Workspaces with a subscription that may want to hear of this issue."""
@@ -136,17 +144,45 @@ class SubscriptionRouter:
         if subscriptions is None:
             subscriptions = self.active_subscriptions(session, team_id)
         chosen: dict[str, list[Change]] = {}
+        unchecked: dict[str, tuple[list[Change], list[int]]] = {}
         for subscription in subscriptions:
             kinds = subscription.kinds
             wanted = [c for c in followed if SUBSCRIPTION_KINDS[c.kind] in kinds]
-            if not wanted or not self._matches_alone(subscription, issue):
+            if not wanted:
+                continue
+            try:
+                if not self._matches_alone(subscription, issue):
+                    continue
+            except JiraUnavailable as exc:  # asked again once Jira is back: nothing is lost
+                log.warning("subscription %s waits for Jira: %s", subscription.id, exc.message)
+                heard, held = unchecked.setdefault(subscription.channel_id, ([], []))
+                heard.extend(change for change in wanted if change not in heard)
+                held.append(subscription.id)
                 continue
             heard = chosen.setdefault(subscription.channel_id, [])
             heard.extend(change for change in wanted if change not in heard)
-        return [
-            Route(channel, tuple(sorted(heard, key=lambda c: ORDER.index(c.kind))))
-            for channel, heard in chosen.items()
-        ]
+        routes = [Route(channel, _ordered(heard)) for channel, heard in chosen.items()]
+        routes.extend(
+            Route(channel, _ordered(heard), tuple(held))
+            for channel, (heard, held) in unchecked.items()
+            if channel not in chosen
+        )
+        return routes
+
+    def held_matches(self, session: Session, team_id: str, held: HeldCheck) -> bool:
+        """Whether one of the held subscriptions, still active, matches the issue now (Jira
+        is asked; JiraUnavailable while it is still away)."""
+        if held.project_key and not self.policy.project_allowed(held.project_key):
+            return False
+        subscriptions = session.scalars(
+            select(ChannelSubscription).where(
+                ChannelSubscription.team_id == team_id,
+                ChannelSubscription.id.in_(held.subscription_ids),
+                ChannelSubscription.active.is_(True),
+            )
+        ).all()
+        issue = IssueSnapshot(id=held.issue_id, key=held.issue_key, project_key=held.project_key)
+        return any(self.matches(subscription, issue) for subscription in subscriptions)
 
     def _matches_alone(self, subscription: ChannelSubscription, issue: IssueSnapshot) -> bool:
         """One subscription's failure is its own: the delivery goes on for the others."""
@@ -242,10 +278,16 @@ class SubscriptionRouter:
             cached = self._answers.get(cache_key)
         if cached is not None and now - cached[0] <= self.answer_ttl:
             return cached[1]
+        with self._lock:
+            away = now < self._jira_away_until
+        if away:
+            raise JiraUnavailable("Jira was unreachable moments ago: not asked again yet.")
         try:
             answer = bool(self.jira.search(query, max_results=1).issues)
         except JiraUnavailable:
-            raise  # the delivery is retried later; nothing is lost
+            with self._lock:
+                self._jira_away_until = now + OUTAGE_PAUSE
+            raise  # the check is held and asked again later; nothing is lost
         except JiraError as exc:
             log.warning("a subscription filter could not be checked (%s): %s", query, exc.message)
             answer = False
@@ -256,6 +298,42 @@ class SubscriptionRouter:
                 }
             self._answers[cache_key] = (now, answer)
         return answer
+
+
+@dataclass(frozen=True, slots=True)
+class HeldCheck:
+    """What a held notification keeps to ask Jira later: the issue and the subscriptions."""
+
+    issue_id: str
+    issue_key: str
+    project_key: str
+    subscription_ids: tuple[int, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "issue_id": self.issue_id,
+            "issue_key": self.issue_key,
+            "project_key": self.project_key,
+            "subscriptions": list(self.subscription_ids),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> HeldCheck | None:
+        if not isinstance(data, dict):
+            return None
+        ids = data.get("subscriptions")
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            return None
+        return cls(
+            str(data.get("issue_id") or ""),
+            str(data.get("issue_key") or ""),
+            str(data.get("project_key") or ""),
+            tuple(ids),
+        )
+
+
+def _ordered(changes: list[Change]) -> tuple[Change, ...]:
+    return tuple(sorted(changes, key=lambda c: ORDER.index(c.kind)))
 
 
 def _lowered(*values: str | None) -> tuple[str, ...]:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import NotificationOutbox, SubscriptionThread
-from models.delivery import FAILED, SENT
+from models.delivery import FAILED, SENT, SKIPPED
 
 MARKER = "subscription_thread"
 _IN_CHUNK = 500  # ids per SQL `IN (…)`
@@ -89,7 +89,7 @@ class SubscriptionThreads:
                 NotificationOutbox.idempotency_key == thread.first_outbox_key
             )
         ).first()
-        if first is None or first.status == FAILED:
+        if first is None or first.status in (FAILED, SKIPPED):
             return False  # that post never made it: this one starts the thread
         if first.status == SENT and first.posted_ts:
             row.thread_ts = first.posted_ts

@@ -54,7 +54,8 @@ def run_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
 
 
 @pytest.mark.parametrize(
-    "args", [(), ("serve",), ("worker",), ("db",), ("db", "upgrade"), ("manifest",), ("run",)]
+    "args",
+    [(), ("serve",), ("worker",), ("db",), ("db", "upgrade"), ("failed",), ("manifest",), ("run",)],
 )
 def test_help_on_every_command(args: tuple[str, ...], tmp_path: Path) -> None:
     result = run_bot(*args, "--help", env=clean_env(tmp_path), cwd=tmp_path)
@@ -348,4 +349,66 @@ def test_db_reencrypt_moves_stored_tokens_to_the_new_key(tmp_path: Path) -> None
     assert "1 installation" in rotated.stdout
     found = store(new).find("T1")
     assert found is not None and found.bot_token.get_secret_value() == "xoxb-kept-safe"
+    engine.dispose()
+
+
+def test_failed_lists_failed_work_and_retry_queues_it_again(tmp_path: Path) -> None:
+    from models import NotificationOutbox, ProcessedDelivery
+    from models.delivery import FAILED, PENDING
+    from services.outbox import SENDING
+
+    env = clean_env(tmp_path)
+    engine = create_db_engine(env["DATABASE_URL"])
+    upgrade(engine)
+    sessions = session_factory(engine)
+    with UnitOfWork(sessions) as work:
+        delivery = ProcessedDelivery(
+            team_id="T0CONNECT",
+            source="jira",
+            dedupe_key="changelog:1",
+            payload={"issue": {"key": "OPS-1"}},
+            status=FAILED,
+            attempts=5,
+            last_error="RecursionError: maximum recursion depth exceeded",
+        )
+        row = NotificationOutbox(
+            team_id="T0CONNECT",
+            idempotency_key="k1",
+            channel_id="C0OPS",
+            payload={"changes": []},
+            status=FAILED,
+            attempts=1,
+            last_error="invalid_blocks",
+        )
+        work.session.add_all([delivery, row])
+        work.commit()
+        ids = (f"d{delivery.id}", f"n{row.id}")
+
+    listed = run_bot("failed", env=env, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].split("\t") == ["ID", "KIND", "DESTINATION", "ERROR", "WHEN"]
+    assert lines[1].split("\t")[:4] == [
+        ids[0],
+        "delivery",
+        "Jira issue OPS-1",
+        "RecursionError: maximum recursion depth exceeded",
+    ]
+    assert lines[2].split("\t")[:4] == [ids[1], "notification", "C0OPS", "invalid_blocks"]
+
+    retried = run_bot("failed", "--retry", ids[1], env=env, cwd=tmp_path)
+    assert (retried.returncode, retried.stdout) == (0, f"queued {ids[1]} again\n")
+    with UnitOfWork(sessions) as work:
+        again = work.session.get(NotificationOutbox, int(ids[1][1:]))
+        assert again is not None and (again.status, again.attempts) == (SENDING, 0)
+    assert run_bot("failed", env=env, cwd=tmp_path).stdout.splitlines()[1].startswith(ids[0])
+
+    assert run_bot("failed", "--retry", "n999", env=env, cwd=tmp_path).returncode == 1
+    assert run_bot("failed", "--retry", "bogus", env=env, cwd=tmp_path).returncode == 2
+    everything = run_bot("failed", "--retry", env=env, cwd=tmp_path)
+    assert everything.stdout == f"queued {ids[0]} again\n"
+    with UnitOfWork(sessions) as work:
+        queued = work.session.get(ProcessedDelivery, int(ids[0][1:]))
+        assert queued is not None and (queued.status, queued.attempts) == (PENDING, 0)
+    assert run_bot("failed", env=env, cwd=tmp_path).stdout == "no failed work\n"
     engine.dispose()

@@ -177,8 +177,10 @@ def test_a_later_event_waits_until_the_first_post_is_out(site: Site) -> None:
         site.send(after=3)
     assert site.posts("C1") == []
     with site.uow() as work:
-        waiting = work.session.scalars(
-            select(NotificationOutbox).where(NotificationOutbox.attempts == 0)
+        waiting = work.session.scalars(  # the comment: the rate-limited post spent no attempt
+            select(NotificationOutbox).where(
+                NotificationOutbox.attempts == 0, NotificationOutbox.outages == 0
+            )
         ).one()
         assert waiting.status == "pending" and waiting.thread_ts is None
     site.send(after=20)
