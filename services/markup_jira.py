@@ -435,7 +435,33 @@ def _build(elements: Any) -> _Grammar:
     inline_markup <<= FirstCharMatch([e for _, e in inline], [_starts(el) for el, _ in inline])
     markup <<= FirstCharMatch([e for _, e in built], [_starts(el) for el, _ in built])
     lists = [instance.indent_state for instance in instances if isinstance(instance, List)]
-    return skip_faster(markup), names, lists
+    grammar = skip_faster(markup)
+    grammar.transform_string(_WARM_UP)  # pyparsing compiles each element on its first use
+    for indent in lists:
+        indent.reset()
+    return grammar, names, lists
+
+
+# Every element once, so that a thread's first real text is not charged for their set-up.
+_WARM_UP = """h1. a *b* _c_ -d- +e+ ^f^ ~g~ ??h?? {{i}} x-y -- --- \\{ & < > http://j.k
+[l|http://m] [~n] [mailto:o@p.q] [^r] !s.png! !t.png|thumbnail! \\
+* u
+** v
+# w
+## x
+- y
+
+||z||a||
+|b|c|
+
+{code:python}d{code}
+{noformat}e{noformat}
+{quote}f{quote}
+{panel:title=g}h{panel}
+{color:red}i{color}
+bq. j
+----
+"""
 
 
 def _convert(
