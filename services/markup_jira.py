@@ -427,8 +427,7 @@ def _build(elements: Any) -> _Grammar:
     names: dict[str, str] = {}
     inline_markup, markup = Forward(), Forward()
     instances = [
-        element(inline_markup=inline_markup, markup=markup, usernames=names)
-        for element in elements
+        element(inline_markup=inline_markup, markup=markup, usernames=names) for element in elements
     ]
     built = [(type(instance), instance.expr) for instance in instances]
     inline = [(element, expr) for element, expr in built if element.is_inline_element]

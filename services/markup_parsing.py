@@ -54,7 +54,7 @@ from pyparsing import (
 _CONDITIONS = (LineStart, StringStart, WordStart, WordEnd, PrecededBy, FollowedBy, NotAny, Empty)
 
 
-class ParseBudgetExceeded(Exception):  # noqa: N818 - a limit reached, not a fault
+class ParseBudgetExceeded(Exception):
     """A parse used up its CPU-time budget (`cpu_budget`). Not a pyparsing exception, so no
     alternative catches it: it ends the parse where it is."""
 

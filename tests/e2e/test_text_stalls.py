@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from clients.jira_memory_webhooks import JiraWebhookEmitter
 from handlers.create_views import DESCRIPTION_MAX
+from services.links import MessageRef
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import message_event, next_ts, send_event
 from tests.e2e.test_create_issue import is_form, message_shortcut, wait_for_view
-from tests.e2e.test_jira_webhooks import linked, wait_for_replies  # noqa: F401 - a fixture
+from tests.e2e.test_jira_webhooks import wait_for_replies
 from tests.e2e.test_previews import wait_for_posts
 
 SLACK_ACK_SECONDS = 3.0  # Slack's own limit; it retries an event not acked by then
@@ -35,6 +37,18 @@ def team(connect: RunningConnect) -> RunningConnect:
     return connect
 
 
+@pytest.fixture
+def linked(team: RunningConnect) -> Iterator[tuple[RunningConnect, str, JiraWebhookEmitter]]:
+    """OPS-2 linked to a thread in #general; Jira's changes arrive as Cloud webhooks."""
+    parent = team.slack.slack.add_message("C0GENERAL", "certificates expire", user="U0ALICE")
+    team.runtime.services.links.link_message(
+        MessageRef("T0TEAM", "C0GENERAL", parent.ts), "U0ALICE", "OPS-2"
+    )
+    emitter = team.emit_jira_webhooks()
+    yield team, parent.ts, emitter
+    emitter.stop()
+
+
 def within_slacks_ack_limit(send: Callable[[], None]) -> None:
     """Run `send` (which asserts its answer) and fail if it has not returned within Slack's
     ack limit; the request itself is left to finish in the background."""
@@ -43,7 +57,7 @@ def within_slacks_ack_limit(send: Callable[[], None]) -> None:
     def run() -> None:
         try:
             send()
-        except BaseException as error:  # noqa: BLE001 - handed to the test thread
+        except BaseException as error:  # handed to the test thread
             failure.append(error)
 
     sender = threading.Thread(target=run, daemon=True)
