@@ -46,6 +46,8 @@ _JIRA_IMAGE = re.compile(r"!(?=[^\s!][^\n!]*!)")  # up to the next `!` only
 _JIRA_EMOTICON = re.compile(r"\((?=(?:[yni/x!+?*-]|on|off|\*[rgby]|flag|flagoff)\))")
 _JIRA_LINE_START = re.compile(r"^([ \t]*)(#+[ \t]|\|)")  # numbered list, table
 _JIRA_BLOCK_START = re.compile(r"^([ \t]*)(h[1-6]|bq)(?=\.\s)")  # heading, quote
+# A character or word that one of the escapes below starts at; without any, text is plain.
+_MAYBE_JIRA_MARKUP = re.compile(r"[-\\{\[!(*_~+^#|]|h[1-6]\.|bq\.")
 _ZERO_WIDTH_SPACE = "\u200b"
 _SPECIAL_MENTIONS = {"here", "channel", "everyone"}
 _URL_UNSAFE = {"[": "%5B", "]": "%5D", "|": "%7C", " ": "%20"}
@@ -304,6 +306,8 @@ class _Closers:
 
 def _escape_plain(text: str, *, at_line_start: bool = False) -> str:
     """Escape what Jira would read as markup although Slack showed it as text."""
+    if not _MAYBE_JIRA_MARKUP.search(text):
+        return text  # most words, names and labels: nothing below would change them
     text = _JIRA_BACKSLASH.sub("\\\\" + _ZERO_WIDTH_SPACE, text)  # `\\` is a line break
     text = text.translate(_JIRA_ALWAYS)
     text = _JIRA_IMAGE.sub(r"\\!", text)
