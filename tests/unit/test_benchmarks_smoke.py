@@ -39,6 +39,8 @@ def test_markup() -> None:
     counts = run_tiny("markup").counts
     assert counts["Jira -> mrkdwn conversions"] == len(markup.JIRA_UNITS) + 1
     assert counts["Slack -> Jira conversions"] == len(markup.SLACK_UNITS) + 1
+    scans = len(markup.SCAN_UNITS) + len(markup.SLACK_UNITS) + 1
+    assert counts["ack: a message's keys and links (preview) conversions"] == scans
 
 
 def test_ack() -> None:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from handlers.mentions import command_text
 from handlers.payloads import MessageEvent
 from handlers.previews import preview_keys
 from services import markup_slack
@@ -148,6 +149,10 @@ def test_links_are_still_read_as_links() -> None:
 def test_mention_and_truncation_scans_are_bounded() -> None:
     assert finishes(lambda: mentioned_users(huge("<@U1|"))) == []
     assert finishes(lambda: mentioned_users("<@U1|" * 100 + "<@U2|bob>")) == ["U2"]
+    for bot in ("UBOT", None):  # an @-mention of Connect: the text after the mention
+        unclosed = huge("<@UBOT|") + " help"
+        assert finishes(lambda bot=bot, text=unclosed: command_text(text, bot)) == unclosed
+        assert command_text("<@UBOT|" * 100 + "<@UBOT> help", bot) == "<@UBOT|" * 100 + " help"
     for unit in ("[a", "[](", "[a](b"):
         cut = finishes(lambda unit=unit: truncate_for_slack(huge(unit), 3000))
         assert len(cut) <= 3000 and cut.endswith("…")
