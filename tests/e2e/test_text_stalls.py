@@ -119,3 +119,14 @@ def test_a_jira_comment_of_pathological_markup_is_posted_readable(linked: Any, u
     assert len(body) < 3_000
     for opened in (i for i, char in enumerate(body) if char == "<"):
         assert body.startswith(("<http", "<mailto:"), opened), body[opened : opened + 40]
+
+
+def test_create_issue_from_a_message_of_blank_lines_takes_the_first_words(
+    team: RunningConnect,
+) -> None:
+    text = " \n" * 19_990 + "Printer jams *daily*"
+    payload, _ = message_shortcut(team, "C0GENERAL", text, "trig-blank")
+    within_slacks_ack_limit(lambda: _accepted(team.interact(payload)))
+    form = wait_for_view(team, is_form)
+    blocks = {block.get("block_id"): block for block in form["blocks"]}
+    assert blocks["summary"]["element"]["initial_value"] == "Printer jams daily"
