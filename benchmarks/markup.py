@@ -49,6 +49,8 @@ JIRA_UNITS = (
     "??j ",
     "{code}",
     "{quote}",
+    "{code:",
+    "{panel:a ",
     "[a|",
     "[",
     "[~a",

@@ -527,9 +527,9 @@ def jira_to_mrkdwn(
     """
     cut = False
     if shown is not None and isinstance(wiki, str):
-        wiki, cut = shown_part(wiki, shown + shown // 2)
-        if len(wiki) > MAX_WIKI_CHARS:
-            wiki, cut = wiki[:MAX_WIKI_CHARS], True
+        whole = len(wiki)
+        wiki, cut = shown_part(wiki[:MAX_WIKI_CHARS], shown + shown // 2)
+        cut = cut or len(wiki) < whole
     try:
         converted = _convert(wiki, user_names, "mrkdwn", budget)
     except Exception:  # a parser surprise must not lose the text
@@ -540,7 +540,8 @@ def jira_to_mrkdwn(
 
 
 # Blocks whose inside is not wiki paragraphs: a text is only cut outside them.
-_BLOCK_TAG = re.compile(r"\{(code|noformat|quote|panel)(?::[^}]*)?\}", re.IGNORECASE)
+# Its parameters stop at the next `{`: an unclosed `{code:` scans no further (linear).
+_BLOCK_TAG = re.compile(r"\{(code|noformat|quote|panel)(?::[^{}]*)?\}", re.IGNORECASE)
 # Where a text may be cut, best first: a paragraph break, a line break, a space (a text of
 # one endless line: whatever inline markup it leaves open stays as typed).
 _BREAKS = (re.compile(r"\n[ \t]*\n"), re.compile(r"\n"), re.compile(r" "))

@@ -165,7 +165,9 @@ def test_mention_and_truncation_scans_are_bounded() -> None:
 # -- Jira -> Slack: what can be shown, within a budget ------------------------------------------
 
 
-@pytest.mark.parametrize("unit", ["||a|", "{{a", "# a\n", "[a|", "*a ", "[~a", "a"])
+@pytest.mark.parametrize(
+    "unit", ["||a|", "{{a", "# a\n", "[a|", "*a ", "[~a", "a", "{code:", "{panel:a "]
+)
 def test_jira_converts_at_most_what_can_be_shown(unit: str) -> None:
     text = huge(unit)
     converted = finishes(lambda: jira_to_mrkdwn(text, budget=math.inf))
