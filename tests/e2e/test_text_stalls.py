@@ -102,7 +102,8 @@ def _accepted(response: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    "unit", ["||a|", "{{a", "# a\n", "[a|", "*a ", "[~a", "{quote}a", "[[[[a]]]]", "h1. *a\n"]
+    "unit",
+    ["||a|", "{{a", "# a\n", "[a|", "*a ", "[~a", "{quote}a", "[[[[a]]]]", "h1. *a\n", "{code:a"],
 )
 def test_a_jira_comment_of_pathological_markup_is_posted_readable(linked: Any, unit: str) -> None:
     connect, ts, emitter = linked
