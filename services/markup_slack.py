@@ -34,13 +34,13 @@ _BULLET_DEPTH = {"◦": 2, "▪": 3, "▫": 3}
 # a span depends only on its neighbours, so openers are paired with the next closer found by
 # index (linear) rather than by a lazy regex scan to the line's end (quadratic).
 _SPAN_OPENER = re.compile(r"(?<![\w\\])[*_~](?=\S)")
-_SPAN_CLOSER = re.compile(r"(?<=\S)[*_~](?!\w)")
+# A mark closes after a non-space character and before a non-word one (Slack's and Jira's rule).
+_CLOSER = {mark: re.compile(rf"(?<=\S){re.escape(mark)}(?!\w)") for mark in "*_~+^-"}
 # What Jira would read as markup where Slack showed plain text. Jira's backslash escapes
 # `-#*_+?^~|%{}[]()!@` (and only those); before anything else a backslash shows as itself.
 JIRA_ESCAPABLE = r"[-#*_+?^~|%{}\[\]()!@]"
 _JIRA_BACKSLASH = re.compile(rf"\\(?={JIRA_ESCAPABLE}|\\)")
 _JIRA_OPENER = re.compile(r"(?<![\w\\])([*_~+^-])(?=\S)")  # an effect, if a closer follows
-_JIRA_CLOSER = re.compile(r"(?<=\S)[*_~+^-](?!\w)")
 _JIRA_ALWAYS = str.maketrans({"{": "\\{", "[": "\\["})  # macros, links
 _JIRA_IMAGE = re.compile(r"!(?=[^\s!][^\n!]*!)")  # up to the next `!` only
 _JIRA_EMOTICON = re.compile(r"\((?=(?:[yni/x!+?*-]|on|off|\*[rgby]|flag|flagoff)\))")
@@ -255,7 +255,7 @@ def _format_spans(text: str) -> str:
 def _span_pass(text: str) -> str:
     """The outermost spans, left to right: an opener takes the first closer of its mark at
     least two characters on, on its line; what a span holds waits for the next pass."""
-    closers = _Closers(text, _SPAN_CLOSER)
+    closers = _Closers(text)
     marked: list[int] = []
     span_end = -1
     for opener in _SPAN_OPENER.finditer(text):
@@ -280,21 +280,24 @@ class _Closers:
     """Where each mark could close a span, and where lines end, for questions asked in
     ascending order of position: each list is walked once, so a whole text costs linear time."""
 
-    def __init__(self, text: str, closer: re.Pattern[str]) -> None:
+    def __init__(self, text: str) -> None:
+        self._text = text
         self._at: dict[str, list[int]] = {}
-        for found in closer.finditer(text):
-            self._at.setdefault(found.group(), []).append(found.start())
-        self._seen = dict.fromkeys(self._at, 0)
+        self._seen: dict[str, int] = {}
         self._line_ends = [found.start() for found in _LINE_BREAK.finditer(text)] + [len(text)]
         self._line = 0
+
+    def _positions(self, mark: str) -> list[int]:
+        if mark not in self._at:  # found when first asked: most texts ask for one mark or none
+            self._at[mark] = [found.start() for found in _CLOSER[mark].finditer(self._text)]
+            self._seen[mark] = 0
+        return self._at[mark]
 
     def after(self, mark: str, start: int) -> int | None:
         """The first closer of `mark` at or after `start`, on the line `start` is on."""
         while self._line_ends[self._line] < start:
             self._line += 1
-        positions = self._at.get(mark)
-        if positions is None:
-            return None
+        positions = self._positions(mark)
         seen = self._seen[mark]
         while seen < len(positions) and positions[seen] < start:
             seen += 1
@@ -317,7 +320,7 @@ def _escape_plain(text: str, *, at_line_start: bool = False) -> str:
     closers: _Closers | None = None
     for opener in _JIRA_OPENER.finditer(text):
         mark = opener.group(1)
-        closers = closers or _Closers(text, _JIRA_CLOSER)
+        closers = closers or _Closers(text)
         if closers.after(mark, opener.start() + 2) is not None:
             out.append(text[position : opener.start()] + "\\" + mark)
             position = opener.end()
