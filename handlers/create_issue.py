@@ -420,6 +420,8 @@ def _is_private(services: ConnectServices, channel_id: str) -> bool:
 
 def _first_line(services: ConnectServices, team_id: str, text: str) -> str:
     for line in text.splitlines():
+        if not line.strip():
+            continue  # a blank line has no summary (and 20,000 of them cost 100 ms to convert)
         # Jira shows summaries as typed: plain text, no wiki escapes.
         plain = slack_to_plain_text(line, user_names=_names(services, team_id, line)).strip()
         if plain:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CREATE_ACTION = "mention_create_issue"
 PRIVATE_SUBCOMMANDS = frozenset({"connect", "whoami", "disconnect"})
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")  # linear: stops at `<`
 
 
 def register(app: App) -> None:
@@ -46,7 +46,7 @@ def acknowledge(ack: Ack) -> None:
 def command_text(text: str, bot_user_id: str | None) -> str:
     """The text after the mention of Connect (other people's mentions are kept)."""
     if bot_user_id:
-        return " ".join(re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^>]*)?>", " ", text).split())
+        return " ".join(re.sub(rf"<@{re.escape(bot_user_id)}(?:\|[^<>]*)?>", " ", text).split())
     match = _MENTION.search(text)  # without our id, the first mention is taken for ours
     return " ".join((text[: match.start()] + " " + text[match.end() :]).split()) if match else text
 

@@ -39,7 +39,10 @@ MAX_UNFURLS = 5
 # A person's own words: plain messages, and files shared with a comment. Edits, deletions,
 # joins, bot posts and thread broadcasts (a copy of a reply) are not new talk.
 PERSON_SUBTYPES = frozenset({None, "file_share"})
-_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|>]*)(?:\|([^>]*))?>")
+# Slack escapes `<` in text, so a link never holds one: stopping there keeps the scan linear.
+_SLACK_LINK = re.compile(r"<((?:https?|mailto):[^|<>]*)(?:\|([^<>]*))?>")
+# Slack cuts a message's text at 40,000 characters; nothing longer is scanned on the ack path.
+MAX_SCANNED_CHARS = 40_000
 _BROWSE_PATH = re.compile(r"/browse/([^/?#]+)/?")
 
 
@@ -66,7 +69,7 @@ def preview_keys(
         return []
     if bot_user_id and f"<@{bot_user_id}" in message.text:
         return []  # a mention of Connect is a command: the app_mention listener answers it
-    text = _without_jira_links(message.text, policy.jira_base_url)
+    text = _without_jira_links(message.text[:MAX_SCANNED_CHARS], policy.jira_base_url)
     keys = [key for key in find_issue_keys(text) if policy.project_allowed(project_of(key))]
     return keys[:MAX_PREVIEW_KEYS]
 

@@ -128,7 +128,7 @@ SUBCOMMANDS = (
 )
 
 _USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
-_USER_MENTIONS = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_USER_MENTIONS = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")  # linear: stops at `<`
 
 
 def mentioned_users(text: str) -> list[str]:

@@ -5,6 +5,7 @@ worst-case parsing cost."""
 
 from __future__ import annotations
 
+import logging
 import re
 import string
 import threading
@@ -17,7 +18,7 @@ from jira2markdown.markup.base import AbstractMarkup
 from jira2markdown.markup.headings import Headings
 from jira2markdown.markup.images import Image
 from jira2markdown.markup.links import Attachment, Link, MailTo, Mention, Url
-from jira2markdown.markup.lists import List, OrderedList, UnorderedList
+from jira2markdown.markup.lists import List, ListIndentState, OrderedList, UnorderedList
 from jira2markdown.markup.tables import Table
 from jira2markdown.markup.text_breaks import LineBreak, Mdash, Ndash, Ruler
 from jira2markdown.markup.text_effects import (
@@ -35,12 +36,23 @@ from jira2markdown.markup.text_effects import (
 )
 from pyparsing import FollowedBy, Forward, ParserElement, ParseResults, Regex
 
-from services.markup_parsing import FirstCharMatch, skip_faster
+from services.markup_parsing import (
+    FirstCharMatch,
+    ParseBudgetExceeded,
+    cpu_budget,
+    skip_faster,
+)
 from services.markup_slack import JIRA_ESCAPABLE
 
-# Beyond this the text is cut before converting: no Slack block shows more (markdown blocks
-# take 12,000 characters in all) and the parser's cost grows with the text.
-MAX_WIKI_CHARS = 12_000
+# Beyond this the text is cut before converting: a section shows at most 3,000 characters (a
+# fifth more leaves room for markup that converts shorter), and the parser's cost grows with
+# the text, faster than its length for some markup.
+MAX_WIKI_CHARS = 3_600
+# CPU time one conversion may take (SPEC §10: 100 ms in the worker for the worst text); past
+# it the text is shown as it is, escaped. A realistic 2,300-character comment takes 25-45 ms.
+PARSE_BUDGET_SECONDS = 0.08
+
+log = logging.getLogger(__name__)
 
 _MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MRKDWN_SPECIAL = re.compile(r"[&<>]")
@@ -390,23 +402,23 @@ _ELEMENTS = {
     "mrkdwn": _elements(_MRKDWN, _MrkdwnEscape),
 }
 _GRAMMARS = threading.local()
+_Grammar = tuple[ParserElement, dict[str, str], list[ListIndentState]]
 
 
-def _grammar(kind: str) -> tuple[ParserElement, dict[str, str]]:
-    """The grammar for `kind` and the name map its mentions read, built once per thread.
+def _grammar(kind: str) -> _Grammar:
+    """The grammar for `kind`, the name map its mentions read and its lists' indent states,
+    built once per thread.
 
     jira2markdown's `convert` builds the same grammar on every call, which takes 60-110 ms;
     this is its body, kept. Parsing keeps state in the grammar (list indents), hence per thread.
     """
-    cache: dict[str, tuple[ParserElement, dict[str, str]]] = _GRAMMARS.__dict__.setdefault(
-        "cache", {}
-    )
+    cache: dict[str, _Grammar] = _GRAMMARS.__dict__.setdefault("cache", {})
     if kind not in cache:
         cache[kind] = _build(_ELEMENTS[kind])
     return cache[kind]
 
 
-def _build(elements: Any) -> tuple[ParserElement, dict[str, str]]:
+def _build(elements: Any) -> _Grammar:
     """jira2markdown's grammar of `elements` (its `convert`), with the shortcuts of
     `services.markup_parsing`, which never change a conversion: a 4,000-character description
     converts in ~100 ms instead of ~250, a line of unclosed markup in 20-150 ms instead of
@@ -414,62 +426,122 @@ def _build(elements: Any) -> tuple[ParserElement, dict[str, str]]:
     the full one (jira2markdown builds it twice: most of the grammar's build time)."""
     names: dict[str, str] = {}
     inline_markup, markup = Forward(), Forward()
-    built = [
-        (element, element(inline_markup=inline_markup, markup=markup, usernames=names).expr)
-        for element in elements
+    instances = [
+        element(inline_markup=inline_markup, markup=markup, usernames=names) for element in elements
     ]
+    built = [(type(instance), instance.expr) for instance in instances]
     inline = [(element, expr) for element, expr in built if element.is_inline_element]
     inline_markup <<= FirstCharMatch([e for _, e in inline], [_starts(el) for el, _ in inline])
     markup <<= FirstCharMatch([e for _, e in built], [_starts(el) for el, _ in built])
-    return skip_faster(markup), names
+    lists = [instance.indent_state for instance in instances if isinstance(instance, List)]
+    grammar = skip_faster(markup)
+    grammar.transform_string(_WARM_UP)  # pyparsing compiles each element on its first use
+    for indent in lists:
+        indent.reset()
+    return grammar, names, lists
 
 
-def _convert(wiki: object, user_names: Mapping[str, str] | None, kind: str) -> str:
+# Every element once, so that a thread's first real text is not charged for their set-up.
+_WARM_UP = """h1. a *b* _c_ -d- +e+ ^f^ ~g~ ??h?? {{i}} x-y -- --- \\{ & < > http://j.k
+[l|http://m] [~n] [mailto:o@p.q] [^r] !s.png! !t.png|thumbnail! \\
+* u
+** v
+# w
+## x
+- y
+
+||z||a||
+|b|c|
+
+{code:python}d{code}
+{noformat}e{noformat}
+{quote}f{quote}
+{panel:title=g}h{panel}
+{color:red}i{color}
+bq. j
+----
+"""
+
+
+def _convert(
+    wiki: object, user_names: Mapping[str, str] | None, kind: str, budget: float
+) -> str | None:
+    """`wiki` converted, or None when that took more than `budget` seconds of CPU time."""
     if not isinstance(wiki, str) or not wiki.strip():
         return ""
-    text = wiki.replace("\r\n", "\n").replace("\r", "\n")[:MAX_WIKI_CHARS]
-    markup, names = _grammar(kind)
+    text = _capped(wiki)
+    markup, names, lists = _grammar(kind)
     names.clear()
     names.update(user_names or {})
+    for indent in lists:
+        indent.reset()  # a parse cut short by the budget leaves a list's indent behind
     try:
-        return str(markup.transform_string(text)).strip("\n")
+        with cpu_budget(budget):
+            return str(markup.transform_string(text)).strip("\n")
+    except ParseBudgetExceeded:
+        log.info("shown a %d-character Jira text as it is: converting it took too long", len(text))
+        return None
     except Exception:
         del _GRAMMARS.cache[kind]  # its state may be half-way through a parse
         raise
 
 
-def jira_to_slack_markdown(wiki: str, *, user_names: Mapping[str, str] | None = None) -> str:
+def _capped(wiki: str) -> str:
+    return wiki.replace("\r\n", "\n").replace("\r", "\n")[:MAX_WIKI_CHARS]
+
+
+def jira_to_slack_markdown(
+    wiki: str,
+    *,
+    user_names: Mapping[str, str] | None = None,
+    budget: float = PARSE_BUDGET_SECONDS,
+) -> str:
     """Jira wiki markup → standard Markdown for Slack's `markdown` block.
 
     `user_names` maps Jira account ids (or user names) in `[~accountid:…]` to display names.
+    `budget`: CPU seconds the conversion may take; past it the text comes back as it is.
     """
     try:
-        return _convert(wiki, user_names, "markdown")
+        converted = _convert(wiki, user_names, "markdown", budget)
     except Exception:  # a parser surprise must not lose the text
-        return wiki if isinstance(wiki, str) else ""
+        converted = None
+    if converted is None:
+        return _capped(wiki) if isinstance(wiki, str) else ""
+    return converted
 
 
 def jira_to_mrkdwn(
-    wiki: str, *, user_names: Mapping[str, str] | None = None, shown: int | None = None
+    wiki: str,
+    *,
+    user_names: Mapping[str, str] | None = None,
+    shown: int | None = None,
+    budget: float = PARSE_BUDGET_SECONDS,
 ) -> str:
     """Jira wiki markup → Slack mrkdwn (`section` text), with `&`, `<`, `>` escaped.
 
     `shown`: only about that many characters of the result will be shown (the caller cuts
     it), so only the paragraphs that can fill them are converted; a text left short ends with
     "…". The parser's cost grows with the text: a 4,000-character comment shown in 1,500
-    costs half."""
+    costs half. `budget`: CPU seconds the conversion may take; past it the text is shown as
+    it is, escaped.
+    """
     cut = False
     if shown is not None and isinstance(wiki, str):
-        wiki, cut = shown_part(wiki, shown + shown // 2)
+        whole = len(wiki)
+        wiki, cut = shown_part(wiki[:MAX_WIKI_CHARS], shown + shown // 2)
+        cut = cut or len(wiki) < whole
     try:
-        converted = _convert(wiki, user_names, "mrkdwn")
+        converted = _convert(wiki, user_names, "mrkdwn", budget)
     except Exception:  # a parser surprise must not lose the text
-        converted = escape_mrkdwn(wiki) if isinstance(wiki, str) else ""
+        converted = None
+    if converted is None:
+        converted = escape_mrkdwn(_capped(wiki)) if isinstance(wiki, str) else ""
     return converted + "\n…" if cut else converted
 
 
 # Blocks whose inside is not wiki paragraphs: a text is only cut outside them.
-_BLOCK_TAG = re.compile(r"\{(code|noformat|quote|panel)(?::[^}]*)?\}", re.IGNORECASE)
+# Its parameters stop at the next `{`: an unclosed `{code:` scans no further (linear).
+_BLOCK_TAG = re.compile(r"\{(code|noformat|quote|panel)(?::[^{}]*)?\}", re.IGNORECASE)
 # Where a text may be cut, best first: a paragraph break, a line break, a space (a text of
 # one endless line: whatever inline markup it leaves open stays as typed).
 _BREAKS = (re.compile(r"\n[ \t]*\n"), re.compile(r"\n"), re.compile(r" "))

@@ -1,13 +1,19 @@
 """Two shortcuts for pyparsing grammars that scan text character by character (jira2markdown's):
 choosing among alternatives by the character at hand, and letting `SkipTo` jump over
 characters where nothing it looks for can start. Neither changes what a grammar matches;
-`tests/unit/test_markup.py` checks that against the grammars without them."""
+`tests/unit/test_markup.py` checks that against the grammars without them.
+
+Both also keep a parse within a CPU-time budget (`cpu_budget`): pyparsing backtracks, and some
+markup (unclosed list items, table cells, links) costs far more than its length."""
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from pyparsing import (
@@ -48,6 +54,37 @@ from pyparsing import (
 _CONDITIONS = (LineStart, StringStart, WordStart, WordEnd, PrecededBy, FollowedBy, NotAny, Empty)
 
 
+class ParseBudgetExceeded(Exception):
+    """A parse used up its CPU-time budget (`cpu_budget`). Not a pyparsing exception, so no
+    alternative catches it: it ends the parse where it is."""
+
+
+_BUDGET = threading.local()
+_CHECK_EVERY = 32  # steps between looks at the clock (a look costs about a microsecond)
+
+
+@contextmanager
+def cpu_budget(seconds: float) -> Iterator[None]:
+    """Within the block, a parse by this thread's FirstCharMatch and SkipTo shortcuts raises
+    ParseBudgetExceeded once the thread has spent `seconds` of CPU time in it."""
+    _BUDGET.deadline = time.thread_time() + seconds
+    _BUDGET.steps = 0
+    try:
+        yield
+    finally:
+        _BUDGET.deadline = None
+
+
+def _spend() -> None:
+    deadline = getattr(_BUDGET, "deadline", None)
+    if deadline is None:
+        return
+    steps = _BUDGET.steps
+    _BUDGET.steps = steps + 1
+    if steps % _CHECK_EVERY == 0 and time.thread_time() >= deadline:
+        raise ParseBudgetExceeded()
+
+
 # The characters FirstCharMatch chooses at: printable ASCII but whitespace.
 CHOSEN_AT = string.ascii_letters + string.digits + string.punctuation
 
@@ -79,6 +116,7 @@ class FirstCharMatch(MatchFirst):
         return self
 
     def parseImpl(self, instring: str, loc: int, do_actions: bool = True) -> Any:
+        _spend()
         choice = self._at.get(instring[loc]) if loc < len(instring) else None
         if choice is None:
             return super().parseImpl(instring, loc, do_actions)
@@ -106,6 +144,7 @@ class _SkipToStops(SkipTo):
 
         tmploc = loc
         while tmploc <= instrlen:
+            _spend()
             if tmploc < instrlen and instring[tmploc] not in stop_chars:
                 found = stops.search(instring, tmploc)
                 tmploc = found.start() if found else instrlen

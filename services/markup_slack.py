@@ -12,9 +12,10 @@ _NO_NAMES: Mapping[str, str] = {}
 # piece (a link, a mention, inline code); the others for formatting marks being converted.
 _SET_ASIDE = "\x00"
 _MARKS = {"*": "\x01", "_": "\x02", "~": "\x03"}
-_JIRA_MARKS = {"\x01": "*", "\x02": "_", "\x03": "-"}
+_JIRA_MARKS = str.maketrans({"\x01": "*", "\x02": "_", "\x03": "-"})
 _PLACEHOLDERS = re.compile(r"[\x00-\x03]")
 _FORMAT_MARKS = re.compile(r"[\x01-\x03]")
+_LINE_BREAK = re.compile("\n")
 
 _FENCE = re.compile(r"```(.*?)```", re.DOTALL)
 _CODE = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
@@ -29,18 +30,24 @@ _BULLET = re.compile(r"^([ \t]*)([•◦▪▫‣∙·-])\ufe0e?[ \t]+(?=\S)")
 _BULLET_DEPTH = {"◦": 2, "▪": 3, "▫": 3}
 
 # A Slack span: a mark after a non-word character, text that neither starts nor ends with
-# a space, the same mark before a non-word character.
-_SLACK_SPAN = re.compile(r"(?<![\w\\])([*_~])(?!\s|\1)([^\n]*?\S)\1(?!\w)")
+# a space, the same mark before a non-word character, on one line. Whether a mark can close
+# a span depends only on its neighbours, so openers are paired with the next closer found by
+# index (linear) rather than by a lazy regex scan to the line's end (quadratic).
+_SPAN_OPENER = re.compile(r"(?<![\w\\])[*_~](?=\S)")
+# A mark closes after a non-space character and before a non-word one (Slack's and Jira's rule).
+_CLOSER = {mark: re.compile(rf"(?<=\S){re.escape(mark)}(?!\w)") for mark in "*_~+^-"}
 # What Jira would read as markup where Slack showed plain text. Jira's backslash escapes
 # `-#*_+?^~|%{}[]()!@` (and only those); before anything else a backslash shows as itself.
 JIRA_ESCAPABLE = r"[-#*_+?^~|%{}\[\]()!@]"
 _JIRA_BACKSLASH = re.compile(rf"\\(?={JIRA_ESCAPABLE}|\\)")
 _JIRA_OPENER = re.compile(r"(?<![\w\\])([*_~+^-])(?=\S)")  # an effect, if a closer follows
-_JIRA_ALWAYS = re.compile(r"[{\[]")  # macros, links
-_JIRA_IMAGE = re.compile(r"!(?=[^\s!][^\n]*!)")
+_JIRA_ALWAYS = str.maketrans({"{": "\\{", "[": "\\["})  # macros, links
+_JIRA_IMAGE = re.compile(r"!(?=[^\s!][^\n!]*!)")  # up to the next `!` only
 _JIRA_EMOTICON = re.compile(r"\((?=(?:[yni/x!+?*-]|on|off|\*[rgby]|flag|flagoff)\))")
 _JIRA_LINE_START = re.compile(r"^([ \t]*)(#+[ \t]|\|)")  # numbered list, table
 _JIRA_BLOCK_START = re.compile(r"^([ \t]*)(h[1-6]|bq)(?=\.\s)")  # heading, quote
+# A character or word that one of the escapes below starts at; without any, text is plain.
+_MAYBE_JIRA_MARKUP = re.compile(r"[-\\{\[!(*_~+^#|]|h[1-6]\.|bq\.")
 _ZERO_WIDTH_SPACE = "\u200b"
 _SPECIAL_MENTIONS = {"here", "channel", "everyone"}
 _URL_UNSAFE = {"[": "%5B", "]": "%5D", "|": "%7C", " ": "%20"}
@@ -94,19 +101,31 @@ def slack_to_plain_text(
 
 
 def _join(pieces: list[tuple[bool, str]]) -> str:
-    """Concatenate, giving each code block lines of its own."""
-    result = ""
+    """Concatenate, giving each code block lines of its own (in a list: adding to one string
+    copies it each time, quadratic over thousands of blocks)."""
+    out: list[str] = []
     after_block = False
     for is_block, piece in pieces:
         if not piece:
             continue
-        if (is_block or after_block) and result:
-            result, piece = result.rstrip(" \t"), piece.lstrip(" \t")
-            if not (result.endswith("\n") or piece.startswith("\n")):
-                result += "\n"
-        result += piece
+        if (is_block or after_block) and out:
+            _strip_end(out)
+            piece = piece.lstrip(" \t")
+            if not ((out and out[-1].endswith("\n")) or piece.startswith("\n")):
+                out.append("\n")
+        out.append(piece)
         after_block = is_block
-    return result
+    return "".join(out)
+
+
+def _strip_end(out: list[str]) -> None:
+    """Strip spaces and tabs from the end of the text `out` holds in pieces."""
+    while out:
+        last = out[-1].rstrip(" \t")
+        if last:
+            out[-1] = last
+            return
+        out.pop()
 
 
 class _Names:
@@ -164,12 +183,16 @@ def _set_aside(
 
 
 def _put_back(text: str, rendered: list[str]) -> str:
+    if not rendered:
+        return text
     pieces = iter(rendered)
     return re.sub(_SET_ASIDE, lambda _: next(pieces, ""), text)
 
 
 def _prose(text: str, names: _Names) -> str:
     """Text outside code blocks, line by line; consecutive quoted lines form one quote."""
+    if not text:
+        return ""
     out: list[str] = []
     quoted: list[str] = []
     quote_rest = False
@@ -199,6 +222,8 @@ def _flush_quote(quoted: list[str], out: list[str]) -> None:
 
 
 def _line(line: str, names: _Names) -> str:
+    if not line:
+        return ""
     bullet = _BULLET.match(line)
     prefix = ""
     if bullet:
@@ -214,34 +239,89 @@ def _line(line: str, names: _Names) -> str:
 
     line, rendered = _set_aside(_INLINE, line, render)
     line = _escape_plain(_format_spans(decode_entities(line)), at_line_start=not prefix)
-    return prefix + _put_back("".join(_JIRA_MARKS.get(char, char) for char in line), rendered)
+    return prefix + _put_back(line.translate(_JIRA_MARKS), rendered)
 
 
 def _format_spans(text: str) -> str:
     """Slack's *bold*, _italic_ and ~strike~ marks → placeholders (nested spans too)."""
     for _ in range(4):
-        converted = _SLACK_SPAN.sub(
-            lambda m: _MARKS[m.group(1)] + m.group(2) + _MARKS[m.group(1)], text
-        )
+        converted = _span_pass(text)
         if converted == text:
             break
         text = converted
     return text
 
 
+def _span_pass(text: str) -> str:
+    """The outermost spans, left to right: an opener takes the first closer of its mark at
+    least two characters on, on its line; what a span holds waits for the next pass."""
+    closers = _Closers(text)
+    marked: list[int] = []
+    span_end = -1
+    for opener in _SPAN_OPENER.finditer(text):
+        start = opener.start()
+        mark = text[start]
+        if start <= span_end or text[start + 1] == mark:
+            continue
+        closer = closers.after(mark, start + 2)
+        if closer is not None:
+            marked += (start, closer)
+            span_end = closer
+    pieces: list[str] = []
+    position = 0
+    for at in marked:
+        pieces += (text[position:at], _MARKS[text[at]])
+        position = at + 1
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
+class _Closers:
+    """Where each mark could close a span, and where lines end, for questions asked in
+    ascending order of position: each list is walked once, so a whole text costs linear time."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._at: dict[str, list[int]] = {}
+        self._seen: dict[str, int] = {}
+        self._line_ends = [found.start() for found in _LINE_BREAK.finditer(text)] + [len(text)]
+        self._line = 0
+
+    def _positions(self, mark: str) -> list[int]:
+        if mark not in self._at:  # found when first asked: most texts ask for one mark or none
+            self._at[mark] = [found.start() for found in _CLOSER[mark].finditer(self._text)]
+            self._seen[mark] = 0
+        return self._at[mark]
+
+    def after(self, mark: str, start: int) -> int | None:
+        """The first closer of `mark` at or after `start`, on the line `start` is on."""
+        while self._line_ends[self._line] < start:
+            self._line += 1
+        positions = self._positions(mark)
+        seen = self._seen[mark]
+        while seen < len(positions) and positions[seen] < start:
+            seen += 1
+        self._seen[mark] = seen
+        if seen < len(positions) and positions[seen] < self._line_ends[self._line]:
+            return positions[seen]
+        return None
+
+
 def _escape_plain(text: str, *, at_line_start: bool = False) -> str:
     """Escape what Jira would read as markup although Slack showed it as text."""
+    if not _MAYBE_JIRA_MARKUP.search(text):
+        return text  # most words, names and labels: nothing below would change them
     text = _JIRA_BACKSLASH.sub("\\\\" + _ZERO_WIDTH_SPACE, text)  # `\\` is a line break
-    text = _JIRA_ALWAYS.sub(r"\\\g<0>", text)
+    text = text.translate(_JIRA_ALWAYS)
     text = _JIRA_IMAGE.sub(r"\\!", text)
     text = _JIRA_EMOTICON.sub(r"\\(", text)
     out: list[str] = []
     position = 0
+    closers: _Closers | None = None
     for opener in _JIRA_OPENER.finditer(text):
         mark = opener.group(1)
-        line_end = text.find("\n", opener.end())
-        rest = text[opener.end() : line_end if line_end >= 0 else None]
-        if re.search(rf"\S{re.escape(mark)}(?!\w)", rest):
+        closers = closers or _Closers(text)
+        if closers.after(mark, opener.start() + 2) is not None:
             out.append(text[position : opener.start()] + "\\" + mark)
             position = opener.end()
     text = "".join(out) + text[position:]

@@ -40,6 +40,8 @@ def test_markup() -> None:
     assert counts["Jira -> mrkdwn conversions"] == len(markup.JIRA_UNITS) + 1
     assert counts["Slack -> Jira conversions"] == len(markup.SLACK_UNITS) + 1
     assert counts["JQL reads"] % len(markup.JQL_TEXTS) == 0 and counts["JQL reads"] > 0
+    scans = len(markup.SCAN_UNITS) + len(markup.SLACK_UNITS) + 1
+    assert counts["ack: a message's keys and links (preview) conversions"] == scans
 
 
 def test_ack() -> None:

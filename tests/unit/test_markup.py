@@ -757,6 +757,9 @@ def _grammar_of(kind: str, *, shortcut: bool) -> Any:
             inline = [element for element in elements if element.is_inline_element]
             inline_markup <<= elements.expr(inline_markup, markup, {}, inline)
             markup <<= elements.expr(inline_markup, markup, {}, elements)
+            # As the product's: pyparsing treats a parse action's IndexError one way on its
+            # first call, another way after; both grammars have seen every element once.
+            markup.transform_string(markup_jira._WARM_UP)
         _GRAMMARS[(kind, shortcut)] = markup
     return _GRAMMARS[(kind, shortcut)]
 
