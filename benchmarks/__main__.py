@@ -11,7 +11,6 @@ import argparse
 import logging
 import os
 import platform
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -20,8 +19,12 @@ from pathlib import Path
 from benchmarks import BENCHMARKS
 from benchmarks.report import Result, render_markdown, render_summary, render_text
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+# The manual keeps the figures that have a bar; every figure goes beside the benchmarks.
+README = ROOT / "README.md"
+DETAILS = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+DETAILS_LINK = "[benchmarks/README.md](benchmarks/README.md#latest-run)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,7 +33,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that they run")
     parser.add_argument("--markdown", action="store_true", help="also print Markdown tables")
     parser.add_argument(
-        "--update-readme", action="store_true", help="write the tables into README.md"
+        "--update-readme",
+        action="store_true",
+        help="write the summary into README.md and every figure into benchmarks/README.md",
     )
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in BENCHMARKS]
@@ -54,17 +59,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def update_readme(results: Sequence[Result]) -> None:
-    text = README.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"README.md has no {START} … {END} section to update")
+def update_readme(
+    results: Sequence[Result], *, readme: Path = README, details: Path = DETAILS
+) -> None:
+    """Between the markers: the summary table in `readme`, every figure in `details`.
+
+    Both files are checked before either is written, so a missing marker changes nothing."""
+    texts = {path: path.read_text() for path in (readme, details)}
+    for path, text in texts.items():
+        if START not in text or END not in text:
+            raise SystemExit(f"{path.name} has no {START} … {END} section to update")
     machine = (
         f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, Python "
         f"{platform.python_version()}, {', '.join(r.name for r in results)}"
     )
-    block = f"{START}\nLatest run ({machine}):\n\n{render_summary(results)}{END}"
-    section = re.compile(re.escape(START) + ".*?" + re.escape(END), flags=re.S)
-    README.write_text(section.sub(lambda _: block, text))
+    tables = {
+        readme: f"{render_summary(results)}\nEvery figure of that run: {DETAILS_LINK}.\n",
+        details: render_markdown(results),
+    }
+    for path, text in texts.items():
+        before, after = text.split(START, 1)[0], text.split(END, 1)[1]
+        path.write_text(f"{before}{START}\nLatest run ({machine}):\n\n{tables[path]}{END}{after}")
 
 
 if __name__ == "__main__":

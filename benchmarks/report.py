@@ -88,15 +88,11 @@ def render_markdown(results: Sequence[Result]) -> str:
 
 
 def render_summary(results: Sequence[Result]) -> str:
-    """The figures that have a bar, one table for all; every figure below it, folded."""
+    """The figures that have a bar, one table for all (every figure: `render_markdown`)."""
     rows = [(r.name, row) for r in results for row in r.rows if row.verdict in (PASS, MISS)]
     out = ["| benchmark | measure | figure | bar | |", "|---|---|---|---|---|"]
     for name, row in rows:
         out.append(_cells((name, row.measure, row.value, row.bar, row.verdict)))
-    out.append("")
-    out.append("<details><summary>Every figure of that run</summary>\n")
-    out.append(render_markdown(results))
-    out.append("</details>")
     return "\n".join(out) + "\n"
 
 
