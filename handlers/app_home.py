@@ -16,8 +16,9 @@ from slack_sdk.errors import SlackClientError
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import line_sections
+from handlers.event_dedupe import read_event
 from handlers.identity import NO_MAPPING
-from handlers.payloads import AppHomeOpened, BlockAction, EventCallback
+from handlers.payloads import AppHomeOpened, BlockAction
 from services.app_home import AppHomeService, HomeData, SubscriptionLine
 from services.context import ConnectServices
 from services.errors import user_message_for
@@ -39,8 +40,10 @@ def home_opened(
     body: dict[str, Any], client: WebClient, services: ConnectServices, after_ack: AfterAck
 ) -> None:
     """Bolt has acked the event; the home is published after."""
-    envelope = EventCallback.model_validate(body)
-    event = AppHomeOpened.model_validate(envelope.event)
+    read = read_event(body, AppHomeOpened)
+    if read is None:
+        return
+    envelope, event = read
     if event.tab != "home":
         return  # the Messages tab
     after_ack.submit("publish_on_open", publish, services, client, envelope.team_id, event.user)

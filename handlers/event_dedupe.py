@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from slack_bolt import BoltRequest
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -31,6 +32,22 @@ from services.context import ConnectServices
 from services.slack_dedupe import SlackEventLog
 
 log = logging.getLogger(__name__)
+# Where a malformed payload is logged, as for every listener (handlers.after_ack).
+SLACK_LOG = logging.getLogger("connect.slack")
+
+E = TypeVar("E", bound=BaseModel)
+
+
+def read_event(body: dict[str, Any], shape: type[E]) -> tuple[EventCallback, E] | None:
+    """The envelope and its event, validated once; None (and a WARNING with the traceback) for
+    an event of an unexpected shape. Bolt has acked an event before its listener runs, so a
+    malformed one is not answered 400: Slack would only send it again."""
+    try:
+        envelope = EventCallback.model_validate(body)
+        return envelope, shape.model_validate(envelope.event)
+    except ValidationError as error:
+        SLACK_LOG.warning("ignored a malformed %s event: %r", shape.__name__, error, exc_info=error)
+        return None
 
 
 def hand_over(

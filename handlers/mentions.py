@@ -19,7 +19,7 @@ from clients.slack_client import SlackError
 from handlers import blocks, cards, create_issue
 from handlers.after_ack import AfterAck
 from handlers.commands import SLOW_SUBCOMMANDS, CommandRequest, Message
-from handlers.event_dedupe import hand_over
+from handlers.event_dedupe import hand_over, read_event
 from handlers.modal_opener import ModalOpener
 from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
 from services.commands import UsageError
@@ -97,8 +97,10 @@ def on_mention(
     after_ack: AfterAck,
 ) -> None:
     """Bolt has acked the event; a person's mention is answered after (once per event)."""
-    envelope = EventCallback.model_validate(body)
-    mention = AppMention.model_validate(envelope.event)
+    read = read_event(body, AppMention)
+    if read is None:
+        return
+    envelope, mention = read
     if mention.bot_id or not mention.user:
         return
     hand_over(

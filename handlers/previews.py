@@ -24,7 +24,7 @@ from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
 from handlers import cards
 from handlers.after_ack import AfterAck
-from handlers.event_dedupe import hand_over
+from handlers.event_dedupe import hand_over, read_event
 from handlers.payloads import EventCallback, LinkShared, MessageEvent
 from services.channel_settings import ChannelSettingsService
 from services.context import ConnectServices
@@ -127,8 +127,10 @@ class Previews:
         services: ConnectServices,
         after_ack: AfterAck,
     ) -> None:
-        envelope = EventCallback.model_validate(body)
-        message = MessageEvent.model_validate(envelope.event)
+        read = read_event(body, MessageEvent)
+        if read is None:
+            return
+        envelope, message = read
         keys = preview_keys(message, bot_user_id=context.bot_user_id, policy=services.policy)
         if not keys or after_ack.refuse("preview"):
             return
@@ -153,8 +155,10 @@ class Previews:
         services: ConnectServices,
         after_ack: AfterAck,
     ) -> None:
-        envelope = EventCallback.model_validate(body)
-        event = LinkShared.model_validate(envelope.event)
+        read = read_event(body, LinkShared)
+        if read is None:
+            return
+        envelope, event = read
         links = jira_link_keys((link.url for link in event.links), policy=services.policy)
         if not links or after_ack.refuse("unfurl"):
             return
