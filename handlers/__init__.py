@@ -30,8 +30,10 @@ def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executo
     select, whose options Slack takes only in the HTTP answer (bot.container builds them)."""
     # One per app: previews, unfurls and card actions share what they learnt of each issue.
     issue_cache = IssueCache()
-    # Bolt tries listeners in this order: what must ack fastest or comes most often goes
-    # first. Every matcher is an exact id, so the order never changes which listener answers.
+    # Bolt tries listeners in this order, building the thirty-odd listener arguments for each
+    # try (~40 µs): what must ack fastest or comes most often goes first, and ids handled
+    # alike share one listener (blocks.one_of). Every matcher is an exact id (or a set of
+    # them), so the order never changes which listener answers.
     commands.register(app)
     create_issue.register(app)
     message_shortcuts.register(app, picker_pool)

@@ -19,6 +19,7 @@ from slack_sdk import WebClient
 from clients.jira_client import JiraError, JiraIssue, JiraUser, Transition
 from handlers import card_comment, cards
 from handlers.after_ack import AfterAck
+from handlers.blocks import one_of
 from handlers.card_places import CardPlace, own_action, tell, update_card
 from handlers.payloads import CardAction, OptionsRequest
 from services.context import ConnectServices
@@ -42,8 +43,7 @@ def register(app: App, cache: IssueCache, options_pool: Executor) -> None:
     """`options_pool`: the Transition select's own threads (option look-ups queued behind
     slow work elsewhere would miss Slack's 3 s)."""
     actions = CardActions(cache)
-    app.action(cards.ASSIGN_ME_ACTION)(actions.acknowledge)
-    app.action(cards.TRANSITION_ACTION)(actions.acknowledge)
+    app.action(one_of(cards.ASSIGN_ME_ACTION, cards.TRANSITION_ACTION))(actions.acknowledge)
     app.options(cards.TRANSITION_ACTION)(TransitionOptions(options_pool).suggest)
     card_comment.register(app)
 

@@ -20,6 +20,7 @@ from clients.jira_client import JiraFieldErrors, JiraIssue
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
+from handlers.blocks import one_of
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -57,11 +58,10 @@ FIELD_BLOCKS = {
 
 
 def register(app: App) -> None:
-    app.shortcut("create_issue")(open_from_shortcut)
-    app.shortcut("create_issue_from_message")(open_from_shortcut)
-    app.action(PROJECT_ACTION)(acknowledge_pick)
-    app.action(TYPE_ACTION)(acknowledge_pick)
+    # In the order of how often each comes (handlers.register_listeners).
+    app.shortcut(one_of("create_issue", "create_issue_from_message"))(open_from_shortcut)
     app.view(CALLBACK_ID)(submit)
+    app.action(one_of(PROJECT_ACTION, TYPE_ACTION))(acknowledge_pick)
 
 
 def acknowledge_pick(

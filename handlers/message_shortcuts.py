@@ -23,6 +23,7 @@ from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.after_ack import AfterAck
+from handlers.blocks import one_of
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.picker_views import (
@@ -71,10 +72,8 @@ DM_UNREACHABLE = (
 def register(app: App, picker_pool: Executor) -> None:
     """`picker_pool`: the picker's own few threads (look-ups queued behind slow work elsewhere
     would miss Slack's 3 s)."""
-    app.shortcut(LINK_SHORTCUT)(open_modal)
-    app.shortcut(COMMENT_SHORTCUT)(open_modal)
-    app.view(LINK_CALLBACK_ID)(submit_picked_issue)
-    app.view(COMMENT_CALLBACK_ID)(submit_picked_issue)
+    app.shortcut(one_of(LINK_SHORTCUT, COMMENT_SHORTCUT))(open_modal)
+    app.view(one_of(LINK_CALLBACK_ID, COMMENT_CALLBACK_ID))(submit_picked_issue)
     app.options(PICKER_ACTION)(IssuePicker(picker_pool).suggest)
 
 
