@@ -85,9 +85,10 @@ def _drop_token_notice(record: logging.LogRecord) -> bool:
 
 
 class InjectServices(Middleware):
-    """Puts the services in every request's context, and the workspace being served where
-    services.slack reads it. Class-based: Bolt calls it without building the thirty-odd
-    listener arguments it offers a function middleware on every request."""
+    """Puts the services, the work after acks and the modal opener in every request's
+    context, and the workspace being served where services.slack reads it. Class-based: Bolt
+    calls it without building the thirty-odd listener arguments it offers a function
+    middleware on every request."""
 
     def __init__(self, services: ConnectServices, after_ack: AfterAck, opener: ModalOpener) -> None:
         self.services = services
