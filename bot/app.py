@@ -4,32 +4,29 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
-from typing import Any, ParamSpec, TypeVar
+from concurrent.futures import Executor
+from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization.authorize import Authorize
 from slack_bolt.context.respond import Respond
-from slack_bolt.context.respond.internals import _build_message
 from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
 from slack_sdk.models.attachments import Attachment
+from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 
-from bot.lazy_requests import use_shallow_lazy_requests
-from bot.listener_matching import use_direct_matchers
 from clients.slack_http import PooledWebhookClient, pooled
 from clients.slack_teams import current_team
 from handlers import register_listeners
+from handlers.after_ack import AfterAck
+from handlers.modal_opener import ModalOpener
 from services.context import ConnectServices
 
 log = logging.getLogger("connect.slack")
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 # A payload of an unexpected shape surfaces as one of these in a listener or in Bolt's own
 # middleware: answered 400, logged with its traceback in case the fault is ours.
@@ -41,24 +38,25 @@ def create_app(
     services: ConnectServices,
     signing_secret: str,
     web_client: WebClient,
-    executor: Executor,
+    after_ack: AfterAck,
+    opener: ModalOpener,
+    picker_pool: Executor,
+    options_pool: Executor,
     oauth_flow: OAuthFlow | None = None,
     authorize: Authorize | None = None,
-    backlog_limit: int | None = None,
-    on_turned_away: Callable[[str], None] | None = None,
     before_authorize: Middleware | None = None,
 ) -> App:
-    """Acks run in the request thread (process_before_response); slow work goes to `executor`
-    through lazy listeners, so Bolt's 5-thread pool never stands between Slack and its ack.
+    """Acks run in the request thread (process_before_response); each listener validates its
+    payload, acks and submits slow work to `after_ack` (handlers.after_ack), which answers
+    "busy, try again" when backed up. `opener` opens modals right after the ack;
+    `picker_pool` and `options_pool` look up the options Slack takes in the HTTP answer.
 
     Single workspace: the bot token comes with web_client (Slack API URL, retry handlers).
     Multi-workspace: web_client has no token; `authorize` finds the workspace's installation
     and `oauth_flow` serves /slack/install and /slack/oauth_redirect.
 
-    Past `backlog_limit` tasks waiting in `executor` (its `backlog`), acks that would queue
-    more answer "try again" instead (handlers.backlog); `on_turned_away` hears of each, by
-    the lazy listener that did not run. `before_authorize` sees every request first
-    (SLACK_ALLOWED_TEAMS: bot.oauth.OnlyAllowedTeams)."""
+    `before_authorize` sees every request first (SLACK_ALLOWED_TEAMS:
+    bot.oauth.OnlyAllowedTeams)."""
     bolt_log = logging.getLogger("connect.bolt")
     bolt_log.addFilter(_drop_token_notice)
     app = App(
@@ -68,7 +66,6 @@ def create_app(
         # bot.web checks every Slack request's signature before Bolt sees it (and answers 401
         # itself); Bolt checking the same bytes again cost every ack a second HMAC.
         request_verification_enabled=False,
-        listener_executor=executor,
         token_verification_enabled=False,
         logger=bolt_log,
         oauth_flow=oauth_flow,
@@ -76,12 +73,9 @@ def create_app(
         authorize=authorize,  # type: ignore[arg-type]
         before_authorize=before_authorize,
     )
-    # A lazy listener's copy of the request costs the ack less; an ack can skip its own.
-    use_shallow_lazy_requests(app, on_turned_away=on_turned_away)
-    app.use(InjectServices(services, SharedExecutor(executor, backlog_limit)))
+    app.use(InjectServices(services, after_ack, opener))
     app.error(_answer_listener_error)
-    register_listeners(app)
-    use_direct_matchers(app)  # after every listener is registered
+    register_listeners(app, picker_pool=picker_pool, options_pool=options_pool)
     return app
 
 
@@ -91,23 +85,26 @@ def _drop_token_notice(record: logging.LogRecord) -> bool:
 
 
 class InjectServices(Middleware):
-    """Puts the services in every request's context, and the workspace being served where
-    services.slack reads it. Class-based: Bolt calls it without building the thirty-odd
-    listener arguments it offers a function middleware on every request."""
+    """Puts the services, the work after acks and the modal opener in every request's
+    context, and the workspace being served where services.slack reads it. Class-based: Bolt
+    calls it without building the thirty-odd listener arguments it offers a function
+    middleware on every request."""
 
-    def __init__(self, services: ConnectServices, work_executor: SharedExecutor) -> None:
+    def __init__(self, services: ConnectServices, after_ack: AfterAck, opener: ModalOpener) -> None:
         self.services = services
-        self.work_executor = work_executor
+        self.after_ack = after_ack
+        self.opener = opener
 
     def process(
         self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]
     ) -> BoltResponse | None:
         context = req.context
         context["services"] = self.services
-        # Where a listener's ack hands work for after it (the lazy listeners' executor).
-        context["work_executor"] = self.work_executor
-        # Which workspace services.slack acts in (multi-workspace mode); lazy listeners
-        # inherit it through the executor (bot.context_executor).
+        # Where a listener hands the work for after its ack, and what opens its modals.
+        context["after_ack"] = self.after_ack
+        context["opener"] = self.opener
+        # Which workspace services.slack acts in (multi-workspace mode); work after the ack
+        # inherits it (handlers.after_ack copies the context).
         current_team.set(context.team_id)
         # Bolt builds a urllib WebClient per request (with the workspace's token in
         # multi-workspace mode); listeners call Slack through kept-alive connections instead
@@ -121,30 +118,6 @@ class InjectServices(Middleware):
             )
         next()
         return resp
-
-
-class SharedExecutor(Executor):
-    """The executor for work after an ack, as listeners find it in Bolt's context. Bolt
-    deep-copies a request's context for its lazy listeners: an executor is shared, not copied
-    (it cannot be: Bolt then logged a warning for every lazy listener, after a failed try).
-
-    `busy` (what handlers.backlog asks) once `limit` tasks wait in an executor that counts
-    them (bot.context_executor's `backlog`); never without a limit."""
-
-    def __init__(self, executor: Executor, limit: int | None = None) -> None:
-        self._executor = executor
-        self._limit = limit
-
-    @property
-    def busy(self) -> bool:
-        backlog = getattr(self._executor, "backlog", None)
-        return self._limit is not None and backlog is not None and backlog >= self._limit
-
-    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        return self._executor.submit(fn, *args, **kwargs)
-
-    def __deepcopy__(self, memo: dict[int, object]) -> SharedExecutor:
-        return self
 
 
 class PooledRespond(Respond):
@@ -167,9 +140,9 @@ class PooledRespond(Respond):
         if self.response_url is None:
             raise ValueError("respond is unsupported here as there is no response_url")
         if isinstance(text, dict):
-            message = _build_message(**text)
+            message = _message(**text)
         else:
-            message = _build_message(
+            message = _message(
                 text=text,
                 blocks=blocks,
                 attachments=attachments,
@@ -183,6 +156,27 @@ class PooledRespond(Respond):
             )
         client = PooledWebhookClient(url=self.response_url, proxy=self.proxy, ssl=self.ssl)
         return client.send_dict(message)
+
+
+def _message(
+    text: str = "",
+    blocks: Sequence[dict[str, Any] | Block] | None = None,
+    attachments: Sequence[dict[str, Any] | Attachment] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """The response_url message Bolt's `respond` sends: text, blocks and attachments as
+    dicts, and the other fields (response_type, replace_original, thread_ts, …) when given."""
+    message: dict[str, Any] = {"text": text}
+    if blocks:
+        message["blocks"] = [_as_dict(block) for block in blocks]
+    if attachments:
+        message["attachments"] = [_as_dict(item) for item in attachments]
+    message.update((name, value) for name, value in fields.items() if value is not None)
+    return message
+
+
+def _as_dict(item: dict[str, Any] | JsonObject) -> dict[str, Any]:
+    return item.to_dict() if isinstance(item, JsonObject) else item
 
 
 def _answer_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -31,6 +32,10 @@ from clients.jira_client import JiraClient
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient, SlackWebApiClient
 from clients.slack_teams import TeamRoutedSlack
+from handlers.after_ack import AfterAck
+from handlers.card_actions import OPTIONS_THREADS
+from handlers.message_shortcuts import PICKER_THREADS
+from handlers.modal_opener import OPENER_THREADS, ModalOpener
 from handlers.notifications import render_notification
 from models import utcnow
 from services.context import ConnectServices
@@ -56,7 +61,8 @@ T = TypeVar("T")
 # Threads for work done after the ack (Jira calls); acks themselves never wait for these.
 WORK_THREADS = 16
 # Tasks that may wait for those threads before acks that would add one answer "try again"
-# (handlers.backlog): at Jira's usual 0.3-0.5 s a call, 10-16 s of work; at 2.5 s, 80 s.
+# (handlers.after_ack, handlers.backlog): at Jira's usual 0.3-0.5 s a call, 10-16 s of
+# work; at 2.5 s, 80 s.
 WORK_BACKLOG = WORK_THREADS * 32
 HOUSEKEEPING_INTERVAL = 3600.0
 # Idle polling of the shared tables; a webhook stored here wakes its job at once.
@@ -76,9 +82,19 @@ class Runtime:
     # What Bolt calls Slack with: the bot token's client, or (multi-workspace) a token-less
     # one that Bolt gives each request's workspace token.
     web_client: WebClient
-    # Lazy listeners run here and see the request's context variables (request id, ...).
-    executor: ContextExecutor = field(
-        default_factory=lambda: ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work")
+    # Work after the ack: every listener submits here, and it runs in a copy of the request's
+    # context variables (request id, workspace); bounded, "busy" past the bound.
+    after_ack: AfterAck
+    # What opens modals right after the ack; its threads send views.open through WebClient.
+    opener: ModalOpener
+    opener_pool: ThreadPoolExecutor
+    # The issue picker's and the Transition select's look-ups: Slack takes options only in
+    # the HTTP answer, so these never queue behind the work after acks.
+    picker_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(PICKER_THREADS, "connect-picker")
+    )
+    options_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(OPTIONS_THREADS, "connect-transitions")
     )
 
     # What the housekeeping job and the OAuth install state take as "now" (tests move it on).
@@ -92,7 +108,10 @@ class Runtime:
 
     def close(self) -> None:
         """Let work already handed over finish, then release the database."""
-        self.executor.shutdown(wait=True)
+        self.picker_pool.shutdown(wait=True)
+        self.options_pool.shutdown(wait=True)
+        self.opener_pool.shutdown(wait=True)  # views.open sent: what follows is submitted
+        self.after_ack.shutdown(wait=True)
         self.engine.dispose()
 
 
@@ -153,6 +172,12 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
             channel_managers_admins_only=settings.connect_channel_managers == "admins",
         ),
     )
+    after_ack = AfterAck(
+        ContextExecutor(WORK_THREADS, thread_name_prefix="connect-work"),
+        limit=WORK_BACKLOG,
+        on_turned_away=metrics.turned_away,
+    )
+    opener_pool = ThreadPoolExecutor(OPENER_THREADS, thread_name_prefix="connect-modal")
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -160,8 +185,11 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         services=services,
         slack=slack,
         web_client=web_client,
+        after_ack=after_ack,
+        opener=ModalOpener(opener_pool, after_ack),
+        opener_pool=opener_pool,
     )
-    metrics.watch_work(lambda: runtime.executor.backlog)
+    metrics.watch_work(lambda: runtime.after_ack.backlog)
     metrics.watch_failed_work(FailedWork(services.uow).counts)
     return runtime
 
@@ -186,11 +214,12 @@ def build_bolt_app(runtime: Runtime) -> App:
         services=runtime.services,
         signing_secret=_required(settings.slack_signing_secret).get_secret_value(),
         web_client=runtime.web_client,
-        executor=runtime.executor,
+        after_ack=runtime.after_ack,
+        opener=runtime.opener,
+        picker_pool=runtime.picker_pool,
+        options_pool=runtime.options_pool,
         oauth_flow=oauth_flow,
         authorize=authorize,
-        backlog_limit=WORK_BACKLOG,
-        on_turned_away=runtime.metrics.turned_away,
         before_authorize=OnlyAllowedTeams(teams) if teams.allowed else None,
     )
 

@@ -33,7 +33,7 @@ log = logging.getLogger("connect")
 
 APP_TOKEN_PREFIX = "xapp-"  # noqa: S105 - a prefix, not a secret
 # Envelopes handled at once; like waitress's threads in `serve`, acks run in these threads and
-# Jira work goes on to the runtime's executor (lazy listeners).
+# Jira work goes on to the runtime's work after acks (handlers.after_ack).
 SOCKET_THREADS = 16
 # How long a reconnect after Slack's close frame waits for the old socket to be shut.
 RECONNECT_WAIT = 5.0
@@ -135,7 +135,7 @@ class _ObservedHandler(SocketModeHandler):
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         started = time.perf_counter()
         # The envelope id plays the request id: on every line logged for this envelope,
-        # lazy listeners' included (the work pool copies the context).
+        # the work after its ack included (that pool copies the context).
         try:
             with log_context(request_id=req.envelope_id):
                 # As over HTTP: what listeners set (the workspace) ends with the envelope.

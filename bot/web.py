@@ -18,9 +18,8 @@ from urllib.parse import parse_qs
 import orjson
 from flask import Flask, Response, g, request
 from pydantic import BaseModel, ValidationError
-from slack_bolt import App, BoltContext, BoltRequest
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.flask import SlackRequestHandler
-from slack_bolt.request.internals import build_context
 from sqlalchemy import Engine, text
 from werkzeug.exceptions import HTTPException
 
@@ -199,9 +198,9 @@ class SlackEventsEntry:
             return _json_error(400, "INVALID_PAYLOAD", read)
         # As werkzeug's request.query_string.decode() (WSGI hands it over as latin-1).
         query = environ.get("QUERY_STRING", "").encode("latin-1").decode("utf-8", "replace")
-        incoming = bolt_request(body.decode("utf-8"), read, query, _headers(environ))
+        incoming = bolt_request(read, query, _headers(environ))
         # In a context of its own: what listeners set there (the workspace being served)
-        # ends with the request, and lazy listeners take a copy of it with them.
+        # ends with the request, and the work after the ack takes a copy of it with it.
         acked = contextvars.copy_context().run(self.bolt_app.dispatch, incoming)
         headers = [(name, value) for name, values in acked.headers.items() for value in values]
         return acked.status, headers, acked.body.encode("utf-8")
@@ -304,9 +303,8 @@ def read_slack_body(body: bytes, content_type: str) -> dict[str, Any] | str:
 
     Bolt's own parser reads any form body that merely contains the text "payload" (a slash
     command saying `/jira search payload`) as an interaction, finds none and leaves the request
-    unhandled; and reading the body here and again in Bolt (and again for each lazy listener)
-    cost an ack three parses of it. Connect reads it once, here, and hands Bolt the result
-    (`bolt_request`)."""
+    unhandled; and reading the body here and again in Bolt cost an ack two parses of it.
+    Connect reads it once, here, and hands Bolt the result (`bolt_request`)."""
     try:
         decoded = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -322,14 +320,13 @@ def read_slack_body(body: bytes, content_type: str) -> dict[str, Any] | str:
     return {name: values[0] for name, values in form.items()}
 
 
-def bolt_request(raw_body: str, body: dict[str, Any], query: str, headers: Any) -> BoltRequest:
-    """Bolt's request for a body already read (BoltRequest parses a text body itself: it is
-    given none, then the text and what was read from it)."""
-    request = BoltRequest(body="", query=query, headers=headers)
-    request.raw_body = raw_body  # what Bolt's signature check reads
-    request.body = body
-    request.context = build_context(BoltContext({}), body)
-    return request
+def bolt_request(body: dict[str, Any], query: str, headers: Any) -> BoltRequest:
+    """Bolt's request for a body already read and its signature already checked.
+
+    BoltRequest parses a text body itself and takes a dict as it is only in its
+    "socket_mode" mode, which changes nothing else once Bolt's own signature check is off
+    (bot.app: `request_verification_enabled=False`; Connect checked the bytes above)."""
+    return BoltRequest(body=body, query=query, headers=headers, mode="socket_mode")
 
 
 def _json_object(raw: str, what: str, shape: type[BaseModel]) -> dict[str, Any] | str:

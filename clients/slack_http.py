@@ -4,7 +4,7 @@ slack_sdk's WebClient sends each call with urllib's `urlopen`, which opens a con
 `Connection: close` and drops it: against slack.com every call pays a TCP and a TLS handshake
 before Slack sees it, and the exchange itself (urllib, http.client, the email parser for the
 headers) runs in Python, holding the GIL that the web server's acks wait for. Connect makes
-its Slack calls from request threads, the lazy listeners' pool, the modal opener and the outbox
+its Slack calls from request threads, the work after acks, the modal opener and the outbox
 worker, at up to hundreds a second, so `PooledWebClient` sends the same requests through
 pycurl: one libcurl handle per thread, whose connection stays open between calls, and an
 exchange that runs in C with the GIL released (about a fifth of urllib's CPU in Python).

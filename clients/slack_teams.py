@@ -2,7 +2,7 @@
 workspace being served.
 
 Which workspace that is travels in a context variable: the Bolt middleware sets it for each
-Slack request (lazy listeners inherit it through bot.context_executor.ContextExecutor), and
+Slack request (the work after its ack inherits it: bot.context_executor.ContextExecutor), and
 the worker sets it per outbox row with `team_scope`. A call made outside any workspace is a
 bug, reported as SlackError("no_workspace") rather than sent with a wrong token.
 """

@@ -1,6 +1,13 @@
-"""Thin Bolt listeners, one module per kind, each with `register(app)`."""
+"""Thin Bolt listeners, one module per kind, each with `register(app)`.
+
+A listener validates its payload once into a typed object, acks, and submits the rest to the
+work after acks (handlers.after_ack), which reaches it through Bolt's context (`after_ack`,
+and `opener` for modals: bot.app.InjectServices).
+"""
 
 from __future__ import annotations
+
+from concurrent.futures import Executor
 
 from slack_bolt import App
 
@@ -10,31 +17,29 @@ from handlers import (
     card_actions,
     commands,
     create_issue,
-    event_dedupe,
     installations,
     mentions,
     message_shortcuts,
     previews,
 )
-from handlers.lazy_guard import guard_lazy_listeners
 from services.issue_cache import IssueCache
 
 
-def register_listeners(app: App) -> None:
-    event_dedupe.register(app)  # first: a repeated event reaches no listener
+def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executor) -> None:
+    """`picker_pool`, `options_pool`: the threads of the issue picker and of the Transition
+    select, whose options Slack takes only in the HTTP answer (bot.container builds them)."""
     # One per app: previews, unfurls and card actions share what they learnt of each issue.
     issue_cache = IssueCache()
-    # Bolt tries listeners in this order, each try costing a matcher call (~40 µs of kwargs
-    # building): what must ack fastest or comes most often goes first. Every matcher is an
-    # exact id, so the order never changes which listener answers.
+    # Bolt tries listeners in this order, building the thirty-odd listener arguments for each
+    # try (~40 µs): what must ack fastest or comes most often goes first, and ids handled
+    # alike share one listener (blocks.one_of). Every matcher is an exact id (or a set of
+    # them), so the order never changes which listener answers.
     commands.register(app)
     create_issue.register(app)
-    message_shortcuts.register(app)
+    message_shortcuts.register(app, picker_pool)
     previews.register(app, issue_cache)
     actions.register(app)
-    card_actions.register(app, issue_cache)
+    card_actions.register(app, issue_cache, options_pool)
     app_home.register(app)
     mentions.register(app)
     installations.register(app)
-    # Last: every lazy listener above ends in a log line of the right level, never a crash.
-    guard_lazy_listeners(app)

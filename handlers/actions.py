@@ -9,6 +9,7 @@ from slack_bolt import Ack, App, Respond
 
 from clients.slack_client import SlackNotInChannel
 from handlers import blocks, cards
+from handlers.after_ack import AfterAck
 from handlers.commands import links_page
 from handlers.payloads import BlockAction
 from handlers.subscriptions import subscriptions_page
@@ -21,16 +22,39 @@ log = logging.getLogger(__name__)
 
 def register(app: App) -> None:
     app.action(cards.OPEN_ACTION)(acknowledge)  # a URL button: Slack opens it, we only ack
-    app.action(cards.SHARE_ACTION)(ack=acknowledge, lazy=[share_issue])
-    app.action(blocks.LIST_PAGE_ACTION)(ack=acknowledge, lazy=[turn_page])
+    app.action(cards.SHARE_ACTION)(acknowledge_share)
+    app.action(blocks.LIST_PAGE_ACTION)(acknowledge_page)
 
 
 def acknowledge(ack: Ack) -> None:
     ack()
 
 
-def share_issue(body: dict[str, Any], respond: Respond, services: ConnectServices) -> None:
+def acknowledge_share(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
     action = BlockAction.model_validate(body)
+    ack()
+    after_ack.submit("share_issue", share_issue, action, respond, services)
+
+
+def acknowledge_page(
+    ack: Ack,
+    body: dict[str, Any],
+    respond: Respond,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    action = BlockAction.model_validate(body)
+    ack()
+    after_ack.submit("turn_page", turn_page, action, respond, services)
+
+
+def share_issue(action: BlockAction, respond: Respond, services: ConnectServices) -> None:
     channel, key = action.channel.id if action.channel else None, action.action.value
     if not channel or not key:
         return
@@ -56,9 +80,8 @@ def share_issue(body: dict[str, Any], respond: Respond, services: ConnectService
     respond(delete_original=True)
 
 
-def turn_page(body: dict[str, Any], respond: Respond, services: ConnectServices) -> None:
+def turn_page(action: BlockAction, respond: Respond, services: ConnectServices) -> None:
     """Previous/Next page under a list answer: the page it names, in place of the old one."""
-    action = BlockAction.model_validate(body)
     name, _, number = (action.action.value or "").partition(":")
     pages = {"links": links_page, "subscriptions": subscriptions_page}
     team, channel = action.team.id, action.channel.id if action.channel else None

@@ -14,9 +14,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from handlers import cards
+from handlers.after_ack import AfterAck
 from handlers.blocks import line_sections
+from handlers.event_dedupe import read_event
 from handlers.identity import NO_MAPPING
-from handlers.payloads import AppHomeOpened, BlockAction, EventCallback
+from handlers.payloads import AppHomeOpened, BlockAction
 from services.app_home import AppHomeService, HomeData, SubscriptionLine
 from services.context import ConnectServices
 from services.errors import user_message_for
@@ -30,24 +32,36 @@ HOME_SUBSCRIPTIONS = 50
 
 
 def register(app: App) -> None:
-    app.event("app_home_opened")(ack=acknowledge, lazy=[publish_on_open])
-    app.action(CONNECT_ACTION)(ack=acknowledge, lazy=[connect_and_publish])
+    app.event("app_home_opened")(home_opened)
+    app.action(CONNECT_ACTION)(acknowledge_connect)
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
-
-
-def publish_on_open(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    envelope = EventCallback.model_validate(body)
-    event = AppHomeOpened.model_validate(envelope.event)
+def home_opened(
+    body: dict[str, Any], client: WebClient, services: ConnectServices, after_ack: AfterAck
+) -> None:
+    """Bolt has acked the event; the home is published after."""
+    read = read_event(body, AppHomeOpened)
+    if read is None:
+        return
+    envelope, event = read
     if event.tab != "home":
         return  # the Messages tab
-    publish(services, client, envelope.team_id, event.user)
+    after_ack.submit("publish_on_open", publish, services, client, envelope.team_id, event.user)
 
 
-def connect_and_publish(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+def acknowledge_connect(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
     action = BlockAction.model_validate(body)
+    ack()
+    after_ack.submit("connect_and_publish", connect_and_publish, action, client, services)
+
+
+def connect_and_publish(action: BlockAction, client: WebClient, services: ConnectServices) -> None:
     team, user = action.team.id or "", action.user.id or ""
     try:
         result = services.users.connect(team, user)

@@ -1,16 +1,16 @@
 """The buttons on every issue card: Assign to me, Transition (a select) and Comment (a modal).
 
-Each acks at once; the Jira work runs in a lazy listener, is done as the clicking person's
-mapped Jira account (no mapping: they are asked to `/jira connect`), and the card is then
-re-rendered in place with a line saying who did what. The Transition select loads its
-options from Jira when opened (block_suggestion), so rendering a card costs no Jira call.
+Each acks at once; the Jira work runs after the ack (handlers.after_ack), is done as the
+clicking person's mapped Jira account (no mapping: they are asked to `/jira connect`), and the
+card is then re-rendered in place with a line saying who did what. The Transition select loads
+its options from Jira when opened (block_suggestion), so rendering a card costs no Jira call.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -18,6 +18,8 @@ from slack_sdk import WebClient
 
 from clients.jira_client import JiraError, JiraIssue, JiraUser, Transition
 from handlers import card_comment, cards
+from handlers.after_ack import AfterAck
+from handlers.blocks import one_of
 from handlers.card_places import CardPlace, own_action, tell, update_card
 from handlers.payloads import CardAction, OptionsRequest
 from services.context import ConnectServices
@@ -33,38 +35,46 @@ NOT_CONNECTED = (
 )
 SOMETHING_WENT_WRONG = ":warning: Something went wrong on Connect's side; try again."
 OPTIONS_DEADLINE = 2.0  # seconds: Slack drops an options answer after 3
-OPTIONS_THREADS = 2
+OPTIONS_THREADS = 2  # bot.container's pool for the Transition select's look-ups
 OPTION_TEXT_MAX = 75
 
 
-def register(app: App, cache: IssueCache) -> None:
+def register(app: App, cache: IssueCache, options_pool: Executor) -> None:
+    """`options_pool`: the Transition select's own threads (option look-ups queued behind
+    slow work elsewhere would miss Slack's 3 s)."""
     actions = CardActions(cache)
-    app.action(cards.ASSIGN_ME_ACTION)(ack=acknowledge, lazy=[actions.assign_to_me])
-    app.action(cards.TRANSITION_ACTION)(ack=acknowledge, lazy=[actions.transition])
-    # Its own threads: option look-ups queued behind slow work elsewhere would miss Slack's 3 s.
-    options = TransitionOptions(
-        ThreadPoolExecutor(OPTIONS_THREADS, thread_name_prefix="connect-transitions")
-    )
-    app.options(cards.TRANSITION_ACTION)(options.suggest)
+    app.action(one_of(cards.ASSIGN_ME_ACTION, cards.TRANSITION_ACTION))(actions.acknowledge)
+    app.options(cards.TRANSITION_ACTION)(TransitionOptions(options_pool).suggest)
     card_comment.register(app)
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
 
 
 class CardActions:
     def __init__(self, cache: IssueCache) -> None:
         self.cache = cache
 
-    def assign_to_me(
+    def acknowledge(
         self,
+        ack: Ack,
         body: dict[str, Any],
         client: WebClient,
         respond: Respond | None,
         services: ConnectServices,
+        after_ack: AfterAck,
     ) -> None:
         action = CardAction.model_validate(body)
+        ack()
+        if action.action.action_id == cards.ASSIGN_ME_ACTION:
+            after_ack.submit("assign_to_me", self.assign_to_me, action, client, respond, services)
+        else:
+            after_ack.submit("transition", self.transition, action, client, respond, services)
+
+    def assign_to_me(
+        self,
+        action: CardAction,
+        client: WebClient,
+        respond: Respond | None,
+        services: ConnectServices,
+    ) -> None:
         key = parse_issue_key(action.action.value or "")
         if key is None:
             return
@@ -77,12 +87,11 @@ class CardActions:
 
     def transition(
         self,
-        body: dict[str, Any],
+        action: CardAction,
         client: WebClient,
         respond: Respond | None,
         services: ConnectServices,
     ) -> None:
-        action = CardAction.model_validate(body)
         key = cards.key_of_block(action.action.block_id)
         picked = action.action.selected_option.value if action.action.selected_option else ""
         if key is None or not picked:

@@ -1,7 +1,7 @@
 """The card's Comment button: a modal opened in the ack, the comment added after it.
 
 The modal opens while the trigger_id is fresh (pushed on top when the card is itself in a
-modal); a lazy listener then checks that the person has a Jira mapping and says so in the
+modal); after the ack, the work thread checks that the person has a Jira mapping and says so in the
 modal if not. Submitting shows "Adding…" at once; the comment is added after the ack,
 credited to the person's Jira name, and the modal then says it is done. The card itself does
 not change: it shows nothing a comment changes.
@@ -13,12 +13,12 @@ import json
 import logging
 from typing import Any
 
-from pydantic import ValidationError
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from handlers import cards
+from handlers.after_ack import AfterAck
 from handlers.card_places import CardPlace, own_action
 from handlers.payloads import CardAction, ViewSubmission
 from services.commands import mentioned_users
@@ -39,8 +39,8 @@ NOT_CONNECTED = (
 
 
 def register(app: App) -> None:
-    app.action(cards.COMMENT_ACTION)(ack=open_modal, lazy=[check_mapping])
-    app.view(CALLBACK_ID)(ack=submit, lazy=[add_comment])
+    app.action(cards.COMMENT_ACTION)(open_modal)
+    app.view(CALLBACK_ID)(submit)
 
 
 def external_id(trigger_id: str) -> str:
@@ -123,13 +123,20 @@ def place_of(submission: ViewSubmission) -> CardPlace:
 # -- listeners --------------------------------------------------------------------------------
 
 
-def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+def open_modal(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
     action = CardAction.model_validate(body)
     key = parse_issue_key(action.action.value or "")
     ack()
     if key is None or not action.trigger_id:
         return
-    view = comment_modal(CardPlace.of(action, key), trigger_id=action.trigger_id)
+    place = CardPlace.of(action, key)
+    view = comment_modal(place, trigger_id=action.trigger_id)
     try:
         if action.container.type == "view":  # a card inside a modal: stack ours on top
             client.views_push(trigger_id=action.trigger_id, view=view)
@@ -137,14 +144,14 @@ def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
             client.views_open(trigger_id=action.trigger_id, view=view)
     except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
         log.warning("could not open the comment modal: %s", error)
-
-
-def check_mapping(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    action = CardAction.model_validate(body)
-    key = parse_issue_key(action.action.value or "")
-    if key is None or not action.trigger_id:
         return
-    place = CardPlace.of(action, key)
+    after_ack.submit("check_mapping", check_mapping, place, action.trigger_id, client, services)
+
+
+def check_mapping(
+    place: CardPlace, trigger_id: str, client: WebClient, services: ConnectServices
+) -> None:
+    key = place.key
     try:
         if services.users.jira_user_for(place.team_id, place.user_id) is not None:
             return
@@ -152,31 +159,38 @@ def check_mapping(body: dict[str, Any], client: WebClient, services: ConnectServ
     except Exception as error:
         text = user_message_for(error) or NOT_CONNECTED
     try:
-        client.views_update(
-            external_id=external_id(action.trigger_id), view=notice_modal(key, text)
-        )
+        client.views_update(external_id=external_id(trigger_id), view=notice_modal(key, text))
     except (SlackClientError, OSError) as error:  # submitted or closed meanwhile
         log.info("could not update the comment modal: %s", error)
 
 
-def submit(ack: Ack, body: dict[str, Any]) -> None:
+def submit(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
     submission = ViewSubmission.model_validate(body)
     place = place_of(submission)
-    if not read_comment(submission.view.state).strip():
+    text = read_comment(submission.view.state)
+    if not text.strip():
         ack(response_action="errors", errors={COMMENT_BLOCK: "Write a comment first."})
         return
     adding = notice_modal(
         place.key, f":hourglass_flowing_sand: Adding your comment to {place.key}…"
     )
     ack(response_action="update", view=adding)
+    after_ack.submit("add_comment", add_comment, submission, place, text, client, services)
 
 
-def add_comment(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    try:
-        submission = ViewSubmission.model_validate(body)
-        place = place_of(submission)
-    except (ValidationError, ValueError):
-        return  # answered 400 by the ack
+def add_comment(
+    submission: ViewSubmission,
+    place: CardPlace,
+    comment: str,
+    client: WebClient,
+    services: ConnectServices,
+) -> None:
     view = submission.view
     # A double click submits the same view twice: one comment.
     if not services.create_issue.claim_submission(
@@ -184,7 +198,7 @@ def add_comment(body: dict[str, Any], client: WebClient, services: ConnectServic
     ):
         return
     try:
-        text = _add(services, place, read_comment(view.state))
+        text = _add(services, place, comment)
     except Exception as error:
         text = user_message_for(error) or ""
         if not text:

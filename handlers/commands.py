@@ -1,8 +1,8 @@
 """`/jira`: the ack answers at once with anything that needs no Jira; the rest runs after it.
 
 With process_before_response, `acknowledge_jira` runs in the web server's request thread and
-its return is the HTTP answer; `run_jira` is a lazy listener on Connect's own executor, so a
-slow Jira never holds an ack.
+its return is the HTTP answer: it validates the command and parses it once, acks, and hands
+`run_jira` the parsed command (handlers.after_ack), so a slow Jira never holds an ack.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
 from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
-from handlers.backlog import BUSY, BUSY_TEXT, NOTHING_TO_DO, backed_up, skip_lazy
+from handlers.after_ack import AfterAck
+from handlers.backlog import BUSY_TEXT
+from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
 from services.commands import Invocation, UsageError
@@ -37,53 +39,47 @@ class CommandRequest:
 
 
 def register(app: App) -> None:
-    app.command("/jira")(ack=acknowledge_jira, lazy=[run_jira])
+    app.command("/jira")(acknowledge_jira)
 
 
 def acknowledge_jira(
     ack: Ack,
     body: dict[str, Any],
     client: WebClient,
-    context: BoltContext,
+    respond: Respond,
     services: ConnectServices,
+    after_ack: AfterAck,
+    opener: ModalOpener,
 ) -> None:
     command = SlashCommand.model_validate(body)
     parser = services.parser
     try:
         invocation = parser.parse(command.text)
     except UsageError as error:
-        skip_lazy(context, NOTHING_TO_DO)
         ack(**blocks.usage_error_message(error, parser))
         return
     if invocation.name == "help":
-        skip_lazy(context, NOTHING_TO_DO)
         ack(**blocks.help_message(parser))
         return
-    if backed_up(context):
-        skip_lazy(context, BUSY)
+    if after_ack.refuse("run_jira"):
         ack(**blocks.ephemeral(BUSY_TEXT))
         return
     ack()
-    if invocation.name == "create":
-        create_issue.open_from_command(client, command)  # the trigger_id lives 3 s
+    if invocation.name == "create":  # the trigger_id lives 3 s; filled once it is open
+        create_issue.open_from_command(opener, services, client, command, invocation.args)
+    elif invocation.name in SLOW_SUBCOMMANDS:
+        after_ack.submit(
+            "run_jira", run_jira, CommandRequest(command, invocation), respond, services
+        )
 
 
-def run_jira(
-    body: dict[str, Any], respond: Respond, client: WebClient, services: ConnectServices
-) -> None:
-    command = SlashCommand.model_validate(body)
-    try:
-        invocation = services.parser.parse(command.text)
-    except UsageError:
-        return  # answered in the ack
-    if invocation.name == "create":
-        create_issue.fill_from_command(services, client, command, invocation.args)
-        return
+def run_jira(request: CommandRequest, respond: Respond, services: ConnectServices) -> None:
+    invocation = request.invocation
     run = SLOW_SUBCOMMANDS.get(invocation.name)
     if run is None:
         return
     try:
-        reply = run(services, CommandRequest(command, invocation))
+        reply = run(services, request)
     except UsageError as error:
         reply = blocks.usage_error_message(error, services.parser)
     except Exception as error:

@@ -1,35 +1,26 @@
 """Creating issues: `/jira create`, the global and message shortcuts, and the modal.
 
 The modal opens right after the ack with a loading view (a trigger_id lives 3 s); once Slack
-has it, it is filled from Jira with views.update (for a shortcut, work handed over by the
-modal opener; for `/jira create`, the command's lazy listener, which waits for the modal).
-Submitting answers at once ("Creating…"), and the issue is created after the ack, so a slow
-Jira never holds one.
+has it, the modal opener submits the filling (views.update with the form from Jira) to the
+work after acks. Submitting answers at once ("Creating…"), and the issue is created after
+the ack (handlers.after_ack), so a slow Jira never holds one.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
 from handlers import cards
-from handlers.backlog import (
-    BUSY,
-    BUSY_FIELD_TEXT,
-    BUSY_TEXT,
-    NOTHING_TO_DO,
-    backed_up,
-    busy,
-    skip_lazy,
-)
+from handlers.after_ack import AfterAck
+from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
+from handlers.blocks import one_of
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -43,8 +34,7 @@ from handlers.create_views import (
     message_view,
     read_answers,
 )
-from handlers.lazy_guard import guarded
-from handlers.modal_opener import OPENER
+from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from services.commands import mentioned_users
@@ -68,15 +58,22 @@ FIELD_BLOCKS = {
 
 
 def register(app: App) -> None:
-    app.shortcut("create_issue")(open_from_shortcut)
-    app.shortcut("create_issue_from_message")(open_from_shortcut)
-    app.action(PROJECT_ACTION)(ack=acknowledge, lazy=[refresh_form])
-    app.action(TYPE_ACTION)(ack=acknowledge, lazy=[refresh_form])
-    app.view(CALLBACK_ID)(ack=submit, lazy=[create])
+    # In the order of how often each comes (handlers.register_listeners).
+    app.shortcut(one_of("create_issue", "create_issue_from_message"))(open_from_shortcut)
+    app.view(CALLBACK_ID)(submit)
+    app.action(one_of(PROJECT_ACTION, TYPE_ACTION))(acknowledge_pick)
 
 
-def acknowledge(ack: Ack) -> None:
+def acknowledge_pick(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    action = ViewAction.model_validate(body)
     ack()
+    after_ack.submit("refresh_form", refresh_form, action, client, services)
 
 
 def external_id(trigger_id: str) -> str:
@@ -86,16 +83,27 @@ def external_id(trigger_id: str) -> str:
 # -- opening ----------------------------------------------------------------------------------
 
 
-def open_from_command(client: WebClient, command: SlashCommand) -> None:
-    """Called in the /jira ack: the modal must open while the trigger_id is fresh."""
-    context = CreateContext(
+def open_from_command(
+    opener: ModalOpener,
+    services: ConnectServices,
+    client: WebClient,
+    command: SlashCommand,
+    words: tuple[str, ...],
+) -> None:
+    """Called in an ack: the modal must open while the trigger_id is fresh; it is filled
+    (`fill_from_command`) once Slack has it."""
+    fill = functools.partial(fill_from_command, services, client, command, words)
+    _open(opener, client, command.trigger_id or "", _command_context(command), then=fill)
+
+
+def _command_context(command: SlashCommand) -> CreateContext:
+    return CreateContext(
         "command",
         command.team_id,
         command.user_id,
         command.channel_id,
         response_url=command.response_url,
     )
-    _open(client, command.trigger_id or "", context)
 
 
 def open_from_shortcut(
@@ -103,28 +111,28 @@ def open_from_shortcut(
     body: dict[str, Any],
     client: WebClient,
     services: ConnectServices,
-    work_executor: Executor,
+    after_ack: AfterAck,
+    opener: ModalOpener,
 ) -> None:
     """The modal opens after the ack. A global shortcut whose form is built from what Connect
     keeps of Jira (`cached_form`, a few microseconds) opens with the form itself: one Slack
     call, nothing more to do. Otherwise (a message to read first, or Jira to ask) the loading
-    view opens, and once Slack has it `fill_from_shortcut` runs on the lazy listeners'
-    executor (handed over by the modal opener, not as a lazy listener), unless that executor
-    is backed up: then the modal says so (handlers.backlog)."""
+    view opens, and once Slack has it `fill_from_shortcut` is submitted to the work after
+    acks, unless that is backed up: then the modal says so (handlers.backlog)."""
     shortcut = Shortcut.model_validate(body)
     context = _shortcut_context(shortcut)
     ack()
     form = services.create_issue.cached_form() if shortcut.message is None else None
     if form is not None:
         view = form_view(context, form, Answers())
-        OPENER.open(client, shortcut.trigger_id, view, what="create", logger=log)
+        opener.open(client, shortcut.trigger_id, view, what="create", logger=log)
         return
-    if busy(work_executor):  # the form would wait its turn for Jira behind all that work
+    if after_ack.refuse("fill_from_shortcut"):  # the form would wait its turn behind all that
         view = message_view(context, BUSY_TEXT)
-        OPENER.open(client, shortcut.trigger_id, view, what="create", logger=log)
+        opener.open(client, shortcut.trigger_id, view, what="create", logger=log)
         return
-    fill = functools.partial(_GUARDED_FILL, body=body, client=client, services=services)
-    _open(client, shortcut.trigger_id, context, then=(work_executor, fill))
+    fill = functools.partial(fill_from_shortcut, shortcut, client, services)
+    _open(opener, client, shortcut.trigger_id, context, then=fill)
 
 
 def _shortcut_context(shortcut: Shortcut) -> CreateContext:
@@ -142,16 +150,17 @@ def _shortcut_context(shortcut: Shortcut) -> CreateContext:
 
 
 def _open(
+    opener: ModalOpener,
     client: WebClient,
     trigger_id: str,
     context: CreateContext,
     *,
-    then: tuple[Executor, Callable[[], None]] | None = None,
+    then: functools.partial[None],
 ) -> None:
-    """Right after the ack (the ack does not wait for Slack's answer); `_fill` runs once it
-    is answered (`then`), or waits for it (a lazy listener)."""
+    """Right after the ack (the ack does not wait for Slack's answer); `then` fills it in
+    after the ack, once Slack has answered."""
     view = {**loading_view(context), "external_id": external_id(trigger_id)}
-    OPENER.open(client, trigger_id, view, what="create", logger=log, then=then)
+    opener.open(client, trigger_id, view, what="create", logger=log, then=then)
 
 
 # -- filling ----------------------------------------------------------------------------------
@@ -161,21 +170,14 @@ def fill_from_command(
     services: ConnectServices, client: WebClient, command: SlashCommand, words: tuple[str, ...]
 ) -> None:
     """`create [PROJECT] [summary…]`: the first word is a project when it names one."""
-    context = CreateContext(
-        "command",
-        command.team_id,
-        command.user_id,
-        command.channel_id,
-        response_url=command.response_url,
-    )
+    context = _command_context(command)
     project = words[0].upper() if words else None
     rest = list(words[1:])
     answers = Answers(project_key=project, summary=" ".join(rest))
     _fill(services, client, external_id(command.trigger_id or ""), context, answers, words)
 
 
-def fill_from_shortcut(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    shortcut = Shortcut.model_validate(body)
+def fill_from_shortcut(shortcut: Shortcut, client: WebClient, services: ConnectServices) -> None:
     context = _shortcut_context(shortcut)
     answers = Answers()
     if shortcut.message is not None and context.channel_id:
@@ -186,10 +188,6 @@ def fill_from_shortcut(body: dict[str, Any], client: WebClient, services: Connec
             text, user_names=_names(services, context.team_id, text)
         )
     _fill(services, client, external_id(shortcut.trigger_id), context, answers, ())
-
-
-# Wrapped once: what it raises is logged as a lazy listener's would be (handlers.lazy_guard).
-_GUARDED_FILL = guarded(fill_from_shortcut)
 
 
 def _fill(
@@ -207,13 +205,11 @@ def _fill(
         view = form_view(context, form, answers)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
-    OPENER.opened(view_external_id)
     client.views_update(external_id=view_external_id, view=view)
 
 
-def refresh_form(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
+def refresh_form(action: ViewAction, client: WebClient, services: ConnectServices) -> None:
     """Another project or type was picked: its types and required fields change."""
-    action = ViewAction.model_validate(body)
     context = CreateContext.load(action.view.private_metadata)
     answers = read_answers(action.view.state)
     try:
@@ -227,7 +223,14 @@ def refresh_form(body: dict[str, Any], client: WebClient, services: ConnectServi
 # -- submitting -------------------------------------------------------------------------------
 
 
-def submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+def submit(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    """Checked once, answered at once; the issue is created after the ack (`create`)."""
     submission = ViewSubmission.model_validate(body)
     view = submission.view
     answers = read_answers(view.state)
@@ -239,29 +242,31 @@ def submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     if not answers.summary.strip():
         errors["summary"] = "Give the issue a summary."
     if errors:
-        skip_lazy(context, NOTHING_TO_DO)
         ack(response_action="errors", errors=errors)
         return
-    if backed_up(context):  # the modal stays open with what was typed: submit again later
-        skip_lazy(context, BUSY)
+    if after_ack.refuse("create"):  # the modal stays open with what was typed: submit again
         ack(response_action="errors", errors={"summary": BUSY_FIELD_TEXT})
         return
     origin = CreateContext.load(view.private_metadata)
     creating = message_view(origin, ":hourglass_flowing_sand: Creating the issue in Jira…")
     ack(response_action="update", view=creating)
+    after_ack.submit("create", create, submission, origin, answers, client, services)
 
 
-def create(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    """Runs only for a submission the ack accepted: refused or turned-away ones skip it."""
-    submission = ViewSubmission.model_validate(body)
+def create(
+    submission: ViewSubmission,
+    origin: CreateContext,
+    answers: Answers,
+    client: WebClient,
+    services: ConnectServices,
+) -> None:
+    """Only for a submission the ack accepted, with what the ack read of it."""
     view = submission.view
-    origin = CreateContext.load(view.private_metadata)
     # A double submit carries the same view hash: only the first creates an issue. Claimed
     # here, after the ack, so that the ack waits on no database write.
     team_id = origin.team_id or submission.team.id or ""
     if not services.create_issue.claim_submission(team_id, f"{view.id}:{view.hash}"):
         return
-    answers = read_answers(view.state)
     try:
         draft = _draft(services, origin, answers)
         own = _own_action(services, origin)

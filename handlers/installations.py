@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
+from handlers.after_ack import AfterAck
 from handlers.payloads import EventCallback
 from services.context import ConnectServices
 
@@ -15,16 +16,23 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
-    app.event("app_uninstalled")(ack=acknowledge, lazy=[forget_workspace])
-    app.event("tokens_revoked")(ack=acknowledge, lazy=[forget_bot_tokens])
+    app.event("app_uninstalled")(uninstalled)
+    app.event("tokens_revoked")(tokens_revoked)
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
+def uninstalled(body: dict[str, Any], services: ConnectServices, after_ack: AfterAck) -> None:
+    """Bolt has acked the event; what Connect keeps is removed after."""
+    envelope = EventCallback.model_validate(body)
+    after_ack.submit("forget_workspace", forget_workspace, envelope, services)
 
 
-def forget_workspace(body: dict[str, Any], services: ConnectServices) -> None:
-    team = EventCallback.model_validate(body).team_id
+def tokens_revoked(body: dict[str, Any], services: ConnectServices, after_ack: AfterAck) -> None:
+    envelope = EventCallback.model_validate(body)
+    after_ack.submit("forget_bot_tokens", forget_bot_tokens, envelope, services)
+
+
+def forget_workspace(envelope: EventCallback, services: ConnectServices) -> None:
+    team = envelope.team_id
     if not team:
         return
     if services.installations is None:  # single-workspace mode: the token is the operator's
@@ -36,8 +44,7 @@ def forget_workspace(body: dict[str, Any], services: ConnectServices) -> None:
     services.installations.forget_workspace(team)
 
 
-def forget_bot_tokens(body: dict[str, Any], services: ConnectServices) -> None:
-    envelope = EventCallback.model_validate(body)
+def forget_bot_tokens(envelope: EventCallback, services: ConnectServices) -> None:
     tokens = envelope.event.get("tokens")
     revoked_bots = tokens.get("bot") if isinstance(tokens, dict) else None
     if not envelope.team_id or not revoked_bots:

@@ -12,13 +12,15 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import Ack, App, BoltContext, BoltRequest
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from clients.slack_client import SlackError
 from handlers import blocks, cards, create_issue
+from handlers.after_ack import AfterAck
 from handlers.commands import SLOW_SUBCOMMANDS, CommandRequest, Message
+from handlers.event_dedupe import hand_over, read_event
+from handlers.modal_opener import ModalOpener
 from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
 from services.commands import UsageError
 from services.context import ConnectServices
@@ -32,12 +34,8 @@ _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")  # linear: stops at `<
 
 
 def register(app: App) -> None:
-    app.event("app_mention")(ack=acknowledge, lazy=[answer_mention])
-    app.action(CREATE_ACTION)(ack=open_create_form, lazy=[fill_create_form])
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
+    app.event("app_mention")(on_mention)
+    app.action(CREATE_ACTION)(open_create_form)
 
 
 # -- pure -----------------------------------------------------------------------------------
@@ -91,17 +89,47 @@ def without_share_buttons(message_blocks: list[dict[str, Any]]) -> list[dict[str
 # -- listeners --------------------------------------------------------------------------------
 
 
-def answer_mention(body: dict[str, Any], context: BoltContext, services: ConnectServices) -> None:
-    envelope = EventCallback.model_validate(body)
-    mention = AppMention.model_validate(envelope.event)
+def on_mention(
+    body: dict[str, Any],
+    request: BoltRequest,
+    context: BoltContext,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    """Bolt has acked the event; a person's mention is answered after (once per event)."""
+    read = read_event(body, AppMention)
+    if read is None:
+        return
+    envelope, mention = read
     if mention.bot_id or not mention.user:
         return
+    hand_over(
+        after_ack,
+        "answer_mention",
+        request,
+        envelope,
+        services,
+        answer_mention,
+        envelope,
+        mention,
+        context.bot_user_id,
+        services,
+    )
+
+
+def answer_mention(
+    envelope: EventCallback,
+    mention: AppMention,
+    bot_user_id: str | None,
+    services: ConnectServices,
+) -> None:
+    user = mention.user or ""
     command = SlashCommand(
         command="/jira",
-        text=command_text(mention.text, context.bot_user_id),
+        text=command_text(mention.text, bot_user_id),
         team_id=envelope.team_id,
         channel_id=mention.channel,
-        user_id=mention.user,
+        user_id=user,
     )
     name, reply = mention_reply(services, command)
     thread = mention.thread_ts or mention.ts
@@ -109,7 +137,7 @@ def answer_mention(body: dict[str, Any], context: BoltContext, services: Connect
     try:
         if name in PRIVATE_SUBCOMMANDS:
             services.slack.post_ephemeral(
-                mention.channel, mention.user, text=text, blocks=reply_blocks, thread_ts=thread
+                mention.channel, user, text=text, blocks=reply_blocks, thread_ts=thread
             )
         else:
             services.slack.post_message(
@@ -161,19 +189,18 @@ def _create_command(action: BlockAction) -> SlashCommand:
     )
 
 
-def open_create_form(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+def open_create_form(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    opener: ModalOpener,
+) -> None:
     command = _create_command(BlockAction.model_validate(body))
     ack()
     try:
-        create_issue.open_from_command(client, command)  # the trigger_id lives 3 s
-    except (SlackClientError, OSError) as error:
-        log.warning("could not open the create form from a mention: %s", error)
-
-
-def fill_create_form(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    command = _create_command(BlockAction.model_validate(body))
-    invocation = services.parser.parse(command.text)
-    try:
-        create_issue.fill_from_command(services, client, command, invocation.args)
-    except (SlackClientError, OSError) as error:  # the form was closed or never opened
-        log.info("could not fill the create form from a mention: %s", error)
+        invocation = services.parser.parse(command.text)
+    except UsageError:  # only a forged button value gets here
+        return
+    # The trigger_id lives 3 s; the form is filled after the ack, once it is open.
+    create_issue.open_from_command(opener, services, client, command, invocation.args)

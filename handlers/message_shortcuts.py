@@ -1,19 +1,20 @@
 """Message shortcuts: link a message to an issue, or add it to one as a comment; the picker.
 
-Each shortcut opens its modal in the ack (a trigger_id lives 3 s and is single-use); a lazy
-listener then looks at the channel and updates the modal when the bot cannot work there or
-the channel turns out to be private. Submitting clears the modal at once and the Jira work
-runs after the ack. The picker is the one place Jira is called before the answer, since Slack
-takes options only in the HTTP response: it gets a deadline, and an empty list after it.
+Each shortcut opens its modal right after the ack (a trigger_id lives 3 s and is single-use);
+once Slack has it, work after the ack looks at the channel and updates the modal when the bot
+cannot work there or the channel turns out to be private. Submitting clears the modal at once
+and the Jira work runs after the ack. The picker is the one place Jira is called before the
+answer, since Slack takes options only in the HTTP response: it gets a deadline, and an empty
+list after it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any
 
-from pydantic import ValidationError
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -21,7 +22,9 @@ from slack_sdk.errors import SlackClientError
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
-from handlers.modal_opener import OPENER
+from handlers.after_ack import AfterAck
+from handlers.blocks import one_of
+from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.picker_views import (
     COMMENT_CALLBACK_ID,
@@ -56,7 +59,7 @@ MODALS = {  # shortcut → (callback_id, title)
     COMMENT_SHORTCUT: (COMMENT_CALLBACK_ID, "Comment on Jira issue"),
 }
 PICKER_DEADLINE = 2.0  # seconds: Slack drops an options answer after 3
-PICKER_THREADS = 4
+PICKER_THREADS = 4  # bot.container's pool for the picker's look-ups
 PICKER_LIMIT = 10
 PICKER_QUERY_MAX = 200
 SOMETHING_WENT_WRONG = ":warning: Something went wrong on Connect's side; try again."
@@ -66,37 +69,41 @@ DM_UNREACHABLE = (
 )
 
 
-def register(app: App) -> None:
-    app.shortcut(LINK_SHORTCUT)(ack=open_modal, lazy=[check_channel])
-    app.shortcut(COMMENT_SHORTCUT)(ack=open_modal, lazy=[check_channel])
-    app.view(LINK_CALLBACK_ID)(ack=submit_picked_issue, lazy=[link_to_picked_issue])
-    app.view(COMMENT_CALLBACK_ID)(ack=submit_picked_issue, lazy=[comment_on_picked_issue])
-    # Its own few threads: lookups queued behind slow work elsewhere would miss Slack's 3 s.
-    picker = IssuePicker(ThreadPoolExecutor(PICKER_THREADS, thread_name_prefix="connect-picker"))
-    app.options(PICKER_ACTION)(picker.suggest)
+def register(app: App, picker_pool: Executor) -> None:
+    """`picker_pool`: the picker's own few threads (look-ups queued behind slow work elsewhere
+    would miss Slack's 3 s)."""
+    app.shortcut(one_of(LINK_SHORTCUT, COMMENT_SHORTCUT))(open_modal)
+    app.view(one_of(LINK_CALLBACK_ID, COMMENT_CALLBACK_ID))(submit_picked_issue)
+    app.options(PICKER_ACTION)(IssuePicker(picker_pool).suggest)
 
 
 # -- opening ----------------------------------------------------------------------------------
 
 
-def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+def open_modal(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    opener: ModalOpener,
+) -> None:
     shortcut = MessageShortcut.model_validate(body)
     source = _source(shortcut)
     ack()
     view = link_modal(source) if shortcut.callback_id == LINK_SHORTCUT else comment_modal(source)
-    # Right after the ack (the ack does not wait for Slack's answer); check_channel waits for it.
+    # Right after the ack (the ack does not wait for Slack's answer); check_channel once open.
     view = {**view, "external_id": _external_id(shortcut)}
-    OPENER.open(client, shortcut.trigger_id, view, what=shortcut.callback_id, logger=log)
+    check = functools.partial(check_channel, shortcut, source, client, services)
+    opener.open(
+        client, shortcut.trigger_id, view, what=shortcut.callback_id, logger=log, then=check
+    )
 
 
-def check_channel(body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-    """After the ack: say so in the modal when the bot cannot work in the message's channel,
+def check_channel(
+    shortcut: MessageShortcut, source: SourceMessage, client: WebClient, services: ConnectServices
+) -> None:
+    """After the modal opened: say so in it when the bot cannot work in the message's channel,
     and add the privacy notice when the payload did not tell that the channel is private."""
-    try:
-        shortcut = MessageShortcut.model_validate(body)
-    except ValidationError:
-        return  # answered 400 and logged by the ack
-    source = _source(shortcut)
     callback_id, title = MODALS[shortcut.callback_id]
     try:
         channel = services.slack.channel_info(source.channel_id)
@@ -111,7 +118,6 @@ def check_channel(body: dict[str, Any], client: WebClient, services: ConnectServ
         view = comment_modal(source.model_copy(update={"private": True}))
     else:
         return
-    OPENER.opened(_external_id(shortcut))
     try:
         client.views_update(external_id=_external_id(shortcut), view=view)
     except (SlackClientError, OSError) as error:  # submitted or closed meanwhile
@@ -129,25 +135,45 @@ def _external_id(shortcut: MessageShortcut) -> str:
 # -- submitting -------------------------------------------------------------------------------
 
 
-def submit_picked_issue(ack: Ack, body: dict[str, Any]) -> None:
+def submit_picked_issue(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
     submission = PickerSubmission.model_validate(body)
-    SourceMessage.from_metadata(submission.view.private_metadata)  # a broken one is a 400
+    source = SourceMessage.from_metadata(submission.view.private_metadata)  # broken: a 400
     picked = submission.picked(ISSUE_BLOCK, PICKER_ACTION)
+    key = parse_issue_key(picked or "")
     if not picked:
         error = "Choose an issue: type its key (like OPS-12) or words from its summary."
-    elif parse_issue_key(picked) is None:
+    elif key is None:
         error = "That is not an issue key (like OPS-12)."  # only a forged payload gets here
+    elif submission.view.callback_id == LINK_CALLBACK_ID:
+        ack(response_action="clear")
+        after_ack.submit(
+            "link_to_picked_issue", link_to_picked_issue, submission, source, key, services
+        )
+        return
     else:
         ack(response_action="clear")
+        after_ack.submit(
+            "comment_on_picked_issue",
+            comment_on_picked_issue,
+            submission,
+            source,
+            key,
+            client,
+            services,
+        )
         return
     ack(response_action="errors", errors={ISSUE_BLOCK: error})
 
 
-def link_to_picked_issue(body: dict[str, Any], services: ConnectServices) -> None:
-    read = _read(body)
-    if read is None:
-        return
-    submission, source, key = read
+def link_to_picked_issue(
+    submission: PickerSubmission, source: SourceMessage, key: str, services: ConnectServices
+) -> None:
     user_id = submission.user.id
     try:
         services.links.ensure_bot_in_channel(source.channel_id)
@@ -169,12 +195,12 @@ def link_to_picked_issue(body: dict[str, Any], services: ConnectServices) -> Non
 
 
 def comment_on_picked_issue(
-    body: dict[str, Any], client: WebClient, services: ConnectServices
+    submission: PickerSubmission,
+    source: SourceMessage,
+    key: str,
+    client: WebClient,
+    services: ConnectServices,
 ) -> None:
-    read = _read(body)
-    if read is None:
-        return
-    submission, source, key = read
     user_id, view = submission.user.id, submission.view
     # A double click submits the same view twice: one comment.
     if not services.create_issue.claim_submission(source.team_id, f"comment:{view.id}:{view.hash}"):
@@ -212,18 +238,6 @@ def comment_body(quoted: str, *, author: str, permalink: str, actor: str) -> str
     """The Jira comment: the message, then who wrote it where, and who added it."""
     text = quoted.strip() or NO_TEXT
     return f"{text}\n\n— {author} in Slack: {permalink}\n(added by {actor} via Slack)"
-
-
-def _read(body: dict[str, Any]) -> tuple[PickerSubmission, SourceMessage, str] | None:
-    """The submission, its source message and the picked key; None when the ack refused it
-    (Bolt runs lazy listeners whatever the ack answered)."""
-    try:
-        submission = PickerSubmission.model_validate(body)
-        source = SourceMessage.from_metadata(submission.view.private_metadata)
-    except ValidationError:
-        return None  # answered 400 and logged by the ack
-    key = parse_issue_key(submission.picked(ISSUE_BLOCK, PICKER_ACTION) or "")
-    return (submission, source, key) if key else None
 
 
 def _permalink(services: ConnectServices, source: SourceMessage) -> str:

@@ -5,24 +5,22 @@ honours for 3 s. Calling views.open inside the ack made Slack wait for Connect's
 Slack had answered Connect (a Web API round trip, 100-300 ms in production). Here the ack
 hands the call off and returns: to the one thread that sends such calls concurrently
 (clients/slack_calls), or, for a client that must go through urllib (a proxy, an SSL context of
-its own) and for a call that failed there, to a few threads of the opener's own, which send it
-through WebClient and its retry handlers. Neither is ever busy with slow work (Jira calls run
-on the lazy listeners' executor), so the modal opens well within the trigger's life.
+its own) and for a call that failed there, to a few threads of the opener's own (`sender`,
+built by the composition root), which send it through WebClient and its retry handlers.
+Neither is ever busy with slow work (Jira calls run after the ack, handlers.after_ack), so the
+modal opens well within the trigger's life.
 
-The lazy listener that fills the modal in (views.update by the view's external_id) waits,
-through `opened`, until the views.open call has been answered: an update must not overtake it.
+What fills the modal in (views.update by the view's external_id) must not overtake views.open:
+it is passed as `then` and submitted to the work after acks once Slack has answered.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import orjson
@@ -30,6 +28,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from clients.slack_calls import SLACK_CALLS, SlackCallFailed, SlackCalls
+from handlers.after_ack import AfterAck
 
 log = logging.getLogger(__name__)
 # Views never sent because their trigger expired while Slack calls were backed up: logged
@@ -38,15 +37,18 @@ EXPIRED_LOG = logging.getLogger("connect.modal_opener.expired")
 
 OPENER_THREADS = 16  # as many as the web server's: acks never queue views.open behind others
 TRIGGER_LIFE = 3.0  # seconds Slack accepts a trigger_id for
-_REMEMBERED = 1024  # pending opens kept for their lazy listener (each is taken once)
 
 
 class ModalOpener:
-    def __init__(self, calls: SlackCalls = SLACK_CALLS, threads: int = OPENER_THREADS) -> None:
+    """`sender`: the few threads that send views.open through WebClient; `after_ack`: where
+    the work that follows an opened modal (`then`) runs."""
+
+    def __init__(
+        self, sender: Executor, after_ack: AfterAck, calls: SlackCalls = SLACK_CALLS
+    ) -> None:
         self._calls = calls
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="connect-modal")
-        self._lock = threading.Lock()
-        self._opening: OrderedDict[str, Future[None]] = OrderedDict()
+        self._executor = sender
+        self._after_ack = after_ack
 
     def open(
         self,
@@ -56,15 +58,14 @@ class ModalOpener:
         *,
         what: str,
         logger: logging.Logger = log,
-        then: tuple[Executor, Callable[[], None]] | None = None,
-    ) -> None:
+        then: Callable[[], object] | None = None,
+    ) -> Future[None]:
         """views.open, sent after the caller returns (with its context variables: request id,
         workspace); a failure is logged to `logger` as "could not open the <what> modal".
 
-        `then`: (executor, work) to run the work on once the modal is open, instead of a lazy
-        listener that waits for it through `opened`. A lazy listener costs the ack Bolt's
-        copy of the request and a thread woken at once; this is handed over by the thread that
-        saw Slack's answer."""
+        `then`: work submitted after the ack (as `what`) once the modal is open, by the thread
+        that saw Slack's answer. The future answered is done once there is nothing more to
+        wait for (opened or not)."""
         try:
             # Encoded here, once: what waits for its turn is one bytes object, not the view's
             # tree of dicts and lists (a form is hundreds), which the garbage collector walks
@@ -72,9 +73,13 @@ class ModalOpener:
             encoded = orjson.dumps(view)
         except TypeError:  # a view JSON cannot encode: a fault of ours
             logger.exception("opening the %s modal failed", what)
-            return
+            failed: Future[None] = Future()
+            failed.set_result(None)
+            return failed
         context = contextvars.copy_context()
-        opening = _Opening(client, trigger_id, encoded, what, logger, self._executor, then)
+        opening = _Opening(
+            client, trigger_id, encoded, what, logger, self._executor, self._after_ack, then
+        )
         if self._calls.can_send(client):
             answer = self._calls.call(
                 client,
@@ -85,24 +90,7 @@ class ModalOpener:
             answer.add_done_callback(lambda sent: context.run(opening.answered, sent))
         else:
             self._executor.submit(context.run, opening.send)
-        external_id = view.get("external_id")
-        if external_id and then is None:
-            with self._lock:
-                self._opening[external_id] = opening.done
-                while len(self._opening) > _REMEMBERED:
-                    self._opening.popitem(last=False)
-
-    def opened(self, external_id: str, timeout: float = TRIGGER_LIFE) -> None:
-        """Return once views.open for this external_id has been answered (or has failed, or
-        `timeout` passed): what the lazy listener calls before views.update."""
-        with self._lock:
-            future = self._opening.pop(external_id, None)
-        if future is None:
-            return
-        try:
-            future.result(timeout)
-        except FutureTimeout:
-            log.info("views.open for %s is still waiting after %.0f s", external_id, timeout)
+        return opening.done
 
 
 class _Opening:
@@ -115,12 +103,13 @@ class _Opening:
         view: bytes,  # JSON
         what: str,
         logger: logging.Logger,
-        executor: ThreadPoolExecutor,
-        then: tuple[Executor, Callable[[], None]] | None,
+        executor: Executor,
+        after_ack: AfterAck,
+        then: Callable[[], object] | None,
     ) -> None:
         self.client, self.trigger_id, self.view = client, trigger_id, view
         self.what, self.logger = what, logger
-        self.executor, self.then = executor, then
+        self.executor, self.after_ack, self.then = executor, after_ack, then
         self.started = time.monotonic()
         self.done: Future[None] = Future()
 
@@ -168,12 +157,4 @@ class _Opening:
 
     def _opened(self) -> None:
         if self.then is not None:
-            executor, work = self.then
-            try:
-                executor.submit(work)
-            except RuntimeError:  # the executor was shut down: Connect is stopping
-                self.logger.info("stopping: the %s modal is left as it opened", self.what)
-
-
-# One per process (its threads start when first used).
-OPENER = ModalOpener()
+            self.after_ack.submit(self.what, self.then)

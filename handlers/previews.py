@@ -16,13 +16,15 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext, BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
 from handlers import cards
+from handlers.after_ack import AfterAck
+from handlers.event_dedupe import hand_over, read_event
 from handlers.payloads import EventCallback, LinkShared, MessageEvent
 from services.channel_settings import ChannelSettingsService
 from services.context import ConnectServices
@@ -48,15 +50,11 @@ _BROWSE_PATH = re.compile(r"/browse/([^/?#]+)/?")
 
 def register(app: App, cache: IssueCache) -> None:
     previews = Previews(cache)
-    app.event("message")(ack=acknowledge, lazy=[previews.preview])
-    app.event("link_shared")(ack=acknowledge, lazy=[previews.unfurl])
+    app.event("message")(previews.on_message)
+    app.event("link_shared")(previews.on_link_shared)
 
 
-def acknowledge(ack: Ack) -> None:
-    ack()
-
-
-# -- pure decisions (also asked by the event gate, before anything is written) ----------------
+# -- pure decisions (asked in the ack, before anything is queued or written) ------------------
 
 
 def preview_keys(
@@ -114,17 +112,76 @@ def preview_message(issues: list[JiraIssue]) -> dict[str, Any]:
 
 
 class Previews:
+    """Bolt acks each event before its listener runs; the listener decides, with no Jira call
+    and no write, whether there is anything to do, and hands that over (at most once per
+    event: handlers.event_dedupe). Passing talk is skipped while the work is backed up."""
+
     def __init__(self, cache: IssueCache) -> None:
         self.cache = cache
 
-    def preview(
-        self, body: dict[str, Any], context: BoltContext, services: ConnectServices
+    def on_message(
+        self,
+        body: dict[str, Any],
+        request: BoltRequest,
+        context: BoltContext,
+        services: ConnectServices,
+        after_ack: AfterAck,
     ) -> None:
-        envelope = EventCallback.model_validate(body)
-        message = MessageEvent.model_validate(envelope.event)
-        keys = preview_keys(message, bot_user_id=context.bot_user_id, policy=services.policy)
-        if not keys:
+        read = read_event(body, MessageEvent)
+        if read is None:
             return
+        envelope, message = read
+        keys = preview_keys(message, bot_user_id=context.bot_user_id, policy=services.policy)
+        if not keys or after_ack.refuse("preview"):
+            return
+        hand_over(
+            after_ack,
+            "preview",
+            request,
+            envelope,
+            services,
+            self.preview,
+            envelope,
+            message,
+            keys,
+            services,
+        )
+
+    def on_link_shared(
+        self,
+        body: dict[str, Any],
+        request: BoltRequest,
+        client: WebClient,
+        services: ConnectServices,
+        after_ack: AfterAck,
+    ) -> None:
+        read = read_event(body, LinkShared)
+        if read is None:
+            return
+        envelope, event = read
+        links = jira_link_keys((link.url for link in event.links), policy=services.policy)
+        if not links or after_ack.refuse("unfurl"):
+            return
+        hand_over(
+            after_ack,
+            "unfurl",
+            request,
+            envelope,
+            services,
+            self.unfurl,
+            event,
+            links,
+            client,
+            services,
+        )
+
+    def preview(
+        self,
+        envelope: EventCallback,
+        message: MessageEvent,
+        keys: list[str],
+        services: ConnectServices,
+    ) -> None:
         team, channel = envelope.team_id, message.channel
         settings = ChannelSettingsService(services.uow, services.links)
         if not settings.previews_enabled(team, channel):
@@ -143,10 +200,13 @@ class Previews:
             log.info("no preview of %s in %s: %s", ", ".join(claimed), channel, error)
             throttle.release(team, channel, thread, claimed)
 
-    def unfurl(self, body: dict[str, Any], client: WebClient, services: ConnectServices) -> None:
-        envelope = EventCallback.model_validate(body)
-        event = LinkShared.model_validate(envelope.event)
-        links = jira_link_keys((link.url for link in event.links), policy=services.policy)
+    def unfurl(
+        self,
+        event: LinkShared,
+        links: dict[str, str],
+        client: WebClient,
+        services: ConnectServices,
+    ) -> None:
         unfurls: dict[str, Any] = {}
         try:
             for url, key in links.items():

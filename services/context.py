@@ -33,10 +33,6 @@ class ConnectServices:
         object.__setattr__(self, "users", UserMapping(self.uow, self.slack, self.jira))
         object.__setattr__(self, "form_metadata", FormMetadata(self.jira))
 
-    def __deepcopy__(self, memo: dict[int, object]) -> ConnectServices:
-        # Bolt deep-copies the context for lazy listeners; the services are shared, not copied.
-        return self
-
     @property
     def issues(self) -> IssueService:
         return IssueService(self.jira, self.policy)

@@ -249,8 +249,8 @@ class DemoWorld:
                     )
                     or 0
                 )
-            if not busy and self.runtime.executor._work_queue.empty():
-                time.sleep(0.2)  # lazy listeners finishing their Slack calls
+            if not busy and self.runtime.after_ack.in_flight == 0:
+                time.sleep(0.2)  # modals opened after the ack, and what they hand over
                 return
             time.sleep(0.1)
 

@@ -55,7 +55,7 @@ class Jam:
     """The one work thread held and `LIMIT` tasks waiting behind it, until released."""
 
     def __init__(self, connect: RunningConnect) -> None:
-        self.executor = connect.runtime.executor
+        self.executor = connect.runtime.after_ack.pool
         self.release = threading.Event()
         started = threading.Event()
 
@@ -91,7 +91,7 @@ def test_a_command_says_try_again_and_queues_nothing(connect: RunningConnect) ->
     answer = response.json()
     assert answer["response_type"] == "ephemeral"
     assert "try again in a minute" in answer["text"]
-    assert connect.runtime.executor.backlog == LIMIT  # nothing added
+    assert connect.runtime.after_ack.pool.backlog == LIMIT  # nothing added
     assert turned_away(connect, "run_jira") == 1
     assert "connect_work_waiting 2.0" in requests.get(f"{connect.url}/metrics", timeout=5).text
     jam.clear()
@@ -108,7 +108,7 @@ def test_help_and_usage_errors_are_answered_as_ever(connect: RunningConnect) -> 
     assert "/jira" in help_answer["text"] and "try again" not in help_answer["text"]
     usage = connect.slash("transition")[0].json()
     assert "try again in a minute" not in usage["text"]
-    assert connect.runtime.executor.backlog == LIMIT
+    assert connect.runtime.after_ack.pool.backlog == LIMIT
     jam.clear()
 
 
@@ -138,7 +138,7 @@ def test_a_shortcut_with_jira_to_ask_opens_a_modal_that_says_so(connect: Running
     view = json.loads(view) if isinstance(view, str) else view
     assert "try again in a minute" in str(view["blocks"])
     assert "submit" not in view
-    assert connect.runtime.executor.backlog == LIMIT
+    assert connect.runtime.after_ack.pool.backlog == LIMIT
     jam.clear()
 
 
@@ -156,10 +156,10 @@ def test_a_shortcut_whose_form_is_kept_still_opens_it(connect: RunningConnect) -
 def test_previews_are_skipped_and_plain_talk_never_queues(connect: RunningConnect) -> None:
     send_event(connect, message_event("nothing to see here"))
     send_event(connect, message_event("lunch?"))
-    assert connect.runtime.executor.backlog == 0  # no task at all for talk without keys
+    assert connect.runtime.after_ack.pool.backlog == 0  # no task at all for talk without keys
     jam = Jam(connect)
     send_event(connect, message_event("OPS-1 is on fire"))
-    assert connect.runtime.executor.backlog == LIMIT
+    assert connect.runtime.after_ack.pool.backlog == LIMIT
     assert turned_away(connect, "preview") == 1
     jam.clear()
     time.sleep(0.3)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import signal
+import threading
 from pathlib import Path
 
 import requests
 
-from tests.e2e.conftest import SIGNING_SECRET
+from tests.e2e.conftest import SIGNING_SECRET, connect_settings, running_connect
 from tests.e2e.test_cli import (
     bot_env,
     clean_env,
@@ -16,6 +17,8 @@ from tests.e2e.test_cli import (
     stop_bot,
     wait_until_healthy,
 )
+from tests.e2e.test_commands import wait_for_response
+from tests.e2e.test_message_shortcuts import options
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
 from tests.fakes.slack_server import FakeSlackServer
@@ -58,3 +61,32 @@ def test_sigterm_lets_an_answer_in_flight_reach_slack_then_exits_cleanly(tmp_pat
             assert "OPS-1" in str(card)
         finally:
             stop_bot(process)
+
+
+def test_every_pool_the_app_used_is_shut_down_with_it(
+    fake_slack: FakeSlackServer, fake_jira: FakeJiraServer, tmp_path: Path
+) -> None:
+    """The work after acks, the issue picker's and the Transition select's threads are built
+    by the composition root and stopped with the runtime (none left behind by a handler)."""
+    settings = connect_settings(fake_slack, fake_jira, tmp_path / "connect.db")
+    with running_connect(settings, fake_slack, fake_jira) as connect:
+        _response, response_url = connect.slash("show OPS-1")
+        assert "OPS-1" in wait_for_response(connect, response_url)["text"]  # a work thread
+        assert options(connect, "OPS-1")  # the picker's threads
+        transitions = {
+            "type": "block_suggestion",
+            "user": {"id": "U0ALICE"},
+            "team": {"id": "T0TEAM"},
+            "action_id": "card_transition",
+            "block_id": "card:OPS-1:actions",
+            "value": "",
+        }
+        assert connect.interact(transitions).json()["options"]  # the Transition select's
+        used = {thread.name.rsplit("_", 1)[0] for thread in threading.enumerate()}
+        assert {"connect-work", "connect-picker", "connect-transitions"} <= used
+    left = [
+        thread.name
+        for thread in threading.enumerate()
+        if thread.name.startswith(("connect-work", "connect-picker", "connect-transitions"))
+    ]
+    assert left == []

@@ -1,9 +1,9 @@
 """The real Flask + Bolt app behind a Flask test client, with fake Slack and in-memory Jira.
 
 Every request is signed like Slack signs it. After each answer `post` waits until the work
-handed to the runtime's executor (lazy listeners) has finished, so a fuzz example sees the
-whole of what its request caused: the HTTP status, every ERROR logged anywhere (Bolt logs a
-lazy listener that raised as "Failed to run an internal function"), and every task that died.
+handed over after the ack (handlers.after_ack) has finished, so a fuzz example sees the
+whole of what its request caused: the HTTP status, every ERROR logged anywhere (the work
+after the ack logs what it raises with its traceback), and every task that died.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 
 class TrackingExecutor(ContextExecutor):
-    """The runtime's executor, keeping every future so a test can wait for all of them."""
+    """The pool of the work after acks, keeping every future so a test can wait for all."""
 
     def __init__(self) -> None:
         super().__init__(WORK_THREADS, thread_name_prefix="fuzz-work")
@@ -62,7 +62,7 @@ class TrackingExecutor(ContextExecutor):
             if not futures:
                 return failures
             done, pending = wait(futures, timeout=DRAIN_SECONDS)
-            assert not pending, f"{len(pending)} lazy task(s) still running after the ack"
+            assert not pending, f"{len(pending)} task(s) still running after the ack"
             failures += [f.exception() for f in done if f.exception() is not None]  # type: ignore[misc]
 
 
@@ -96,7 +96,7 @@ class Outcome:
         assert self.status < 500, f"answered {self.status}: {self.body[:500]}"
         assert 200 <= self.status < 500
         assert not self.errors, "ERROR logged:\n" + "\n".join(self.errors)
-        assert not self.died, f"lazy work died: {self.died!r}"
+        assert not self.died, f"work after the ack died: {self.died!r}"
 
 
 @dataclass
@@ -151,8 +151,8 @@ def fuzzed_connect(directory: Path) -> Iterator[FuzzedConnect]:
         settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
         runtime = build_runtime(settings, jira=jira)
         executor = TrackingExecutor()
-        runtime.executor.shutdown()
-        runtime.executor = executor
+        runtime.after_ack.pool.shutdown()
+        runtime.after_ack.pool = executor
         web = build_web_app(runtime, build_bolt_app(runtime))
         errors = ErrorRecords()
         root = logging.getLogger()

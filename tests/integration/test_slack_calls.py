@@ -8,16 +8,19 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 
+from bot.context_executor import ContextExecutor
 from clients.slack_calls import MAX_CONNECTIONS, SlackCallFailed, SlackCalls
 from clients.slack_http import PooledWebClient
 from clients.slack_retry import retry_handlers
 from clients.slack_sim_server import FakeSlackServer
 from handlers import modal_opener
+from handlers.after_ack import AfterAck
 from handlers.modal_opener import ModalOpener
 
 WAIT = 10.0  # seconds: a bound for a hang, not a timing
@@ -161,12 +164,31 @@ def test_only_clients_that_libcurl_can_send_for_are_taken(slack: FakeSlackServer
 # -- the modal opener ---------------------------------------------------------------------------
 
 
+def opener_for(calls: SlackCalls) -> ModalOpener:
+    return ModalOpener(ThreadPoolExecutor(2), AfterAck(ContextExecutor(2)), calls)
+
+
+def test_what_follows_an_open_is_handed_over_once_slack_has_the_modal(
+    slack: FakeSlackServer, calls: SlackCalls
+) -> None:
+    seen: list[list[str]] = []
+    done = threading.Event()
+
+    def fill() -> None:  # on a work thread, after views.open was answered
+        seen.append([v["external_id"] for v in slack.views.by_id.values()])
+        done.set()
+
+    opener = opener_for(calls)
+    opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create", then=fill)
+    assert done.wait(WAIT)
+    assert seen == [["m-1"]]
+
+
 def test_the_opener_opens_and_the_filler_waits_for_it(
     slack: FakeSlackServer, calls: SlackCalls
 ) -> None:
-    opener = ModalOpener(calls, threads=2)
-    opener.open(client_for(slack), "1.2.t", modal("connect-create-1"), what="create")
-    opener.opened("connect-create-1")
+    opener = opener_for(calls)
+    opener.open(client_for(slack), "1.2.t", modal("connect-create-1"), what="create").result(WAIT)
     assert [v["external_id"] for v in slack.views.by_id.values()] == ["connect-create-1"]
 
 
@@ -174,10 +196,9 @@ def test_slacks_refusal_is_logged_once_and_not_sent_again(
     slack: FakeSlackServer, calls: SlackCalls, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.fail_next("views.open", error="expired_trigger_id")
-    opener = ModalOpener(calls, threads=2)
+    opener = opener_for(calls)
     with caplog.at_level(logging.WARNING):
-        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create")
-        opener.opened("m-1")
+        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create").result(WAIT)
     assert "could not open the create modal: expired_trigger_id" in caplog.text
     assert len(slack.calls_to("views.open")) == 1
 
@@ -186,10 +207,9 @@ def test_a_failed_call_is_sent_once_more_through_webclient(
     slack: FakeSlackServer, calls: SlackCalls, caplog: pytest.LogCaptureFixture
 ) -> None:
     slack.fail_next("views.open", status=503)
-    opener = ModalOpener(calls, threads=2)
+    opener = opener_for(calls)
     with caplog.at_level(logging.WARNING):
-        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create")
-        opener.opened("m-1")
+        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create").result(WAIT)
     assert [call.status for call in slack.calls_to("views.open")] == [503, 200]
     assert [v["external_id"] for v in slack.views.by_id.values()] == ["m-1"]
     assert "could not open" not in caplog.text
@@ -198,11 +218,10 @@ def test_a_failed_call_is_sent_once_more_through_webclient(
 def test_a_view_that_cannot_be_sent_is_logged_as_our_fault(
     calls: SlackCalls, slack: FakeSlackServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    opener = ModalOpener(calls, threads=2)
+    opener = opener_for(calls)
     view = {**modal("m-1"), "private_metadata": object()}
     with caplog.at_level(logging.ERROR):
-        opener.open(client_for(slack), "1.2.t", view, what="create")
-        opener.opened("m-1", timeout=WAIT)
+        opener.open(client_for(slack), "1.2.t", view, what="create").result(WAIT)
     assert "opening the create modal failed" in caplog.text
     assert slack.calls_to("views.open") == []
 
@@ -210,10 +229,9 @@ def test_a_view_that_cannot_be_sent_is_logged_as_our_fault(
 def test_a_client_libcurl_cannot_send_for_opens_through_webclient(calls: SlackCalls) -> None:
     """A plain WebClient (as one with a proxy of its own): its calls keep to urllib."""
     with FakeSlackServer() as proxy_target:
-        opener = ModalOpener(calls, threads=2)
+        opener = opener_for(calls)
         client = WebClient(token=proxy_target.token, base_url=proxy_target.api_url)
-        opener.open(client, "1.2.t", modal("m-1"), what="create")
-        opener.opened("m-1")
+        opener.open(client, "1.2.t", modal("m-1"), what="create").result(WAIT)
         assert len(proxy_target.calls_to("views.open")) == 1
     assert calls._thread is None  # the call loop was never needed
 
@@ -288,9 +306,8 @@ def test_an_open_whose_trigger_expired_while_it_waited_is_dropped_not_sent_again
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(modal_opener, "TRIGGER_LIFE", -1.0)  # expired before it is taken
-    opener = ModalOpener(calls, threads=2)
+    opener = opener_for(calls)
     with caplog.at_level(logging.WARNING):
-        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create")
-        opener.opened("m-1", timeout=WAIT)
+        opener.open(client_for(slack), "1.2.t", modal("m-1"), what="create").result(WAIT)
     assert "could not open the create modal: Slack calls backed up past its trigger" in caplog.text
     assert slack.calls_to("views.open") == []  # nor through WebClient

@@ -1,16 +1,14 @@
 """ContextExecutor: tasks see the submitter's context variables, and never leak their own; it
-counts the tasks waiting for a thread, and SharedExecutor says when they are too many."""
+counts the tasks waiting for a thread."""
 
 from __future__ import annotations
 
 import contextvars
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import flask
 import pytest
 
-from bot.app import SharedExecutor
 from bot.context_executor import ContextExecutor
 
 VALUE: contextvars.ContextVar[str | None] = contextvars.ContextVar("value", default=None)
@@ -95,18 +93,3 @@ def test_a_refused_task_is_not_counted() -> None:
     with pytest.raises(RuntimeError):
         executor.submit(lambda: None)
     assert executor.backlog == 0
-
-
-def test_shared_executor_is_busy_only_at_its_limit_of_an_executor_that_counts() -> None:
-    with ContextExecutor(1) as executor, ThreadPoolExecutor(1) as plain:
-        limited, unlimited = SharedExecutor(executor, 2), SharedExecutor(executor)
-        uncounted = SharedExecutor(plain, 0)
-        release = hold_the_thread(executor)
-        executor.submit(release.wait, 10)
-        assert not limited.busy
-        limited.submit(release.wait, 10)  # submitted through the shared one: counted alike
-        assert executor.backlog == 2
-        assert limited.busy
-        assert not unlimited.busy
-        assert not uncounted.busy  # cannot tell, so never says so
-        release.set()

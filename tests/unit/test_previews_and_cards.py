@@ -15,7 +15,6 @@ from handlers.card_actions import transition_options
 from handlers.card_comment import comment_modal, place_of, read_comment
 from handlers.card_places import CardPlace
 from handlers.channel_settings import settings_text
-from handlers.event_dedupe import will_act
 from handlers.mentions import command_text, create_prompt, without_share_buttons
 from handlers.payloads import MessageEvent, ViewSubmission
 from handlers.previews import jira_link_keys, preview_keys, preview_message
@@ -192,27 +191,6 @@ def test_one_preview_message_lists_every_issue_compactly() -> None:
         "card:OPS-1:summary",
         "card:WEB-2:summary",
     ]
-
-
-def test_will_act_only_for_events_that_post() -> None:
-    def event(kind: str, **fields: Any) -> dict[str, object]:
-        return {"type": kind, "channel": "C1", "ts": "1.1", "user": "U1", **fields}
-
-    assert will_act(event("message", text="OPS-1"), bot_user_id=BOT, policy=POLICY)
-    assert not will_act(event("message", text="hello"), bot_user_id=BOT, policy=POLICY)
-    assert not will_act(event("message", text="OPS-1", bot_id="B1"), bot_user_id=BOT, policy=POLICY)
-    links = [{"url": f"{JIRA}/browse/OPS-1", "domain": "acme.atlassian.net"}]
-    assert will_act(
-        event("link_shared", message_ts="1.1", links=links), bot_user_id=BOT, policy=POLICY
-    )
-    assert not will_act(
-        event("link_shared", message_ts="1.1", links=[{"url": "https://x.io/browse/OPS-1"}]),
-        bot_user_id=BOT,
-        policy=POLICY,
-    )
-    assert will_act(event("app_mention", text="<@B> help"), bot_user_id=BOT, policy=POLICY)
-    assert not will_act(event("app_home_opened"), bot_user_id=BOT, policy=POLICY)
-    assert not will_act({"type": "message"}, bot_user_id=BOT, policy=POLICY)  # malformed
 
 
 # -- mentions, transitions, comments ----------------------------------------------------------
