@@ -25,8 +25,8 @@ from benchmarks.seed import link_issues
 from benchmarks.sites import TEAM, Sites
 from bot.container import Runtime, build_runtime, build_worker
 from clients.jira_client import JiraIssue
-from clients.jira_memory import InMemoryJira
 from models import ChannelSubscription, NotificationOutbox
+from simulators.jira_site.memory import InMemoryJira
 
 NAME = "poller"
 TITLE = "poller: Jira searches and time per cycle for N linked issues"

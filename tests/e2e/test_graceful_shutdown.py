@@ -7,6 +7,8 @@ from pathlib import Path
 
 import requests
 
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET
 from tests.e2e.test_cli import (
     bot_env,
@@ -16,9 +18,7 @@ from tests.e2e.test_cli import (
     stop_bot,
     wait_until_healthy,
 )
-from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 JIRA_DELAY = 3.0
 

@@ -15,7 +15,7 @@ from clients.slack_client import SlackWebApiClient
 from models.delivery import SENT
 from services.outbox import SENDING, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from tests.fakes.slack_server import FakeSlackServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.faults.test_slack_faults import POST, Clock, add, posted, render, row, statuses
 
 # An outbox run opens a unit of work to claim, one to read the row, one to mark it.

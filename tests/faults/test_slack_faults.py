@@ -21,8 +21,8 @@ from models import NotificationOutbox
 from models.delivery import PENDING, SENT
 from services.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect
-from tests.fakes.slack_server import FakeSlackServer
 from tests.faults.helpers import (
     comment_webhook,
     link_channel,

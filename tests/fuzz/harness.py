@@ -23,9 +23,9 @@ from flask.testing import FlaskClient
 from bot.container import WORK_THREADS, build_bolt_app, build_runtime, build_web_app
 from bot.context_executor import ContextExecutor
 from bot.settings import Settings
-from clients.jira_memory import InMemoryJira
+from simulators.jira_site.memory import InMemoryJira
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.fakes.slack_requests import interactive_body, signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 from tests.fuzz.payloads import RESPONSE_URL
 
 SIGNING_SECRET = "fuzz-signing-secret"

@@ -13,19 +13,19 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from clients.jira_client import JiraBadRequest
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from services.commands import UsageError
 from services.errors import ConnectError
 from services.issues import IssueService
 from services.policy import ConnectPolicy
 from services.subscriptions import SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_jql_wall import searched_jql
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 from tests.fuzz.jql_wall import assert_inside_the_wall
 
 WALL = frozenset({"OPS"})

@@ -4,12 +4,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from services.errors import NotPermitted
 from services.links import BotNotInChannel, LinkService, MessageRef, remote_link_global_id
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T0CONNECT"
 

@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from models import ChannelSettings, ChannelSubscription, ProcessedDelivery
 from models.delivery import DONE
 from services.app_home import AppHomeService
@@ -23,6 +21,8 @@ from services.policy import ConnectPolicy
 from services.slack_dedupe import PREVIEW_SOURCE, PreviewThrottle, SlackEventLog
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
+from simulators.jira_site.memory import InMemoryJira
+from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T1"
 WEEK = timedelta(days=7)

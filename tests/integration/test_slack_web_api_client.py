@@ -20,7 +20,7 @@ from clients.slack_client import (
     SlackUnavailable,
     SlackWebApiClient,
 )
-from tests.fakes.slack_server import FakeSlackServer
+from simulators.slack_workspace.server import FakeSlackServer
 
 TOKEN = "xoxb-1111-2222-TOPSECRETTOKEN"
 OUTBOX = "connect_outbox"

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from clients.jira_client import FieldMeta, JiraFieldErrors, JiraUnavailable
-from clients.jira_memory import InMemoryJira
 from services.create_issue import CreateIssueService, FormMetadata, IssueDraft
 from services.errors import JiraDown
 from services.policy import ConnectPolicy
+from simulators.jira_site.memory import InMemoryJira
 
 METADATA_CALLS = ("projects", "issue_types", "create_fields", "priorities")
 

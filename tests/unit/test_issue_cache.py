@@ -9,11 +9,11 @@ from collections.abc import Callable
 import pytest
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
 from services.errors import JiraDown
 from services.issue_cache import IssueCache, TTLCache
 from services.issues import IssueService
 from services.policy import ConnectPolicy
+from simulators.jira_site.memory import InMemoryJira
 
 
 class Clock:

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
 from services.errors import InvalidRequest, IssueNotFound, JiraDown
 from services.issues import IssueService
 from services.policy import ConnectPolicy
+from simulators.jira_site.memory import InMemoryJira
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from clients.jira_client import (
     JiraNotFound,
     JiraUnavailable,
 )
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_model import IssueChange
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.model import IssueChange
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from clients.jira_client import JiraBadRequest
-from clients.jira_memory import InMemoryJira
 from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
+from simulators.jira_site.memory import InMemoryJira
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from clients.jira_client import FieldMeta
 
 if TYPE_CHECKING:
-    from clients.jira_memory import InMemoryJira
+    from simulators.jira_site.memory import InMemoryJira
 
 SEVERITY = FieldMeta(
     "customfield_10100",

@@ -36,8 +36,8 @@ from clients.jira_client import (
     ServerInfo,
     Transition,
 )
-from clients.jira_jql import JqlContext, JqlRow, parse_jql
-from clients.jira_memory_model import (
+from simulators.jira_site.jql import JqlContext, JqlRow, parse_jql
+from simulators.jira_site.model import (
     ISSUE_TYPES,
     NOT_FOUND,
     PRIORITIES,
@@ -53,7 +53,7 @@ from clients.jira_memory_model import (
     system_fields,
     validate_create,
 )
-from clients.jira_sample import load_sample_data
+from simulators.jira_site.sample import load_sample_data
 
 # `key in ("A-1", …) AND …`: the poller's searches (see InMemoryJira._candidates).
 _LISTED_KEYS = re.compile(r"^\s*(?:key|issuekey)\s+in\s*\(([^()]*)\)\s+and\s", re.IGNORECASE)
