@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from bot.database import create_db_engine, session_factory, upgrade
-from clients.slack_client import SlackWebApiClient
+from clients.slack_web_api import SlackWebApiClient
 from models.delivery import SENT
 from services.outbox import SENDING, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.database import create_db_engine, session_factory, upgrade
-from clients.slack_client import SlackWebApiClient
+from clients.slack_web_api import SlackWebApiClient
 from models import NotificationOutbox
 from models.delivery import PENDING, SENT
 from services.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher

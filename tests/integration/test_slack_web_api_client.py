@@ -18,8 +18,8 @@ from clients.slack_client import (
     SlackError,
     SlackNotInChannel,
     SlackUnavailable,
-    SlackWebApiClient,
 )
+from clients.slack_web_api import SlackWebApiClient
 from simulators.slack_workspace.server import FakeSlackServer
 
 TOKEN = "xoxb-1111-2222-TOPSECRETTOKEN"
