@@ -30,6 +30,7 @@ from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.outbox import SENDING
 from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.memory import InMemorySlack
 from simulators.slack_workspace.server import FakeSlackServer
@@ -52,7 +53,7 @@ class DemoWorld:
             self.slack.add_user(user_id, handle, real_name=name, email=email)
         for channel_id, name in CHANNELS.items():
             self.slack.add_channel(channel_id, name, members=list(PEOPLE))
-        self.jira = InMemoryJira.with_sample_data()
+        self.jira = with_sample_data(InMemoryJira())
         self.signing_secret = secrets.token_hex(16)
         self.webhook_secret = secrets.token_hex(16)
         self.slack_server = FakeSlackServer(slack=self.slack, token=secrets.token_hex(8))

@@ -53,7 +53,6 @@ from simulators.jira_site.model import (
     system_fields,
     validate_create,
 )
-from simulators.jira_site.sample import load_sample_data
 
 # `key in ("A-1", …) AND …`: the poller's searches (see InMemoryJira._candidates).
 _LISTED_KEYS = re.compile(r"^\s*(?:key|issuekey)\s+in\s*\(([^()]*)\)\s+and\s", re.IGNORECASE)
@@ -93,14 +92,10 @@ class InMemoryJira:
         self._failures: list[tuple[str | None, JiraError]] = []
         self._listeners: list[Callable[[IssueChange], None]] = []
 
-    @classmethod
-    def with_sample_data(cls, **kwargs: Any) -> InMemoryJira:
-        """Projects OPS and WEB, users alice/bob/carol@example.com, issues OPS-1..3 and WEB-1."""
-        jira = cls(**kwargs)
-        load_sample_data(jira)
-        with jira._lock:
-            jira.changes.clear()  # seeding is history, not news
-        return jira
+    def forget_changes(self) -> None:
+        """Clear `changes`: what happened so far is history, not news (e.g. seeding)."""
+        with self._lock:
+            self.changes.clear()
 
     # Jira-side set-up and actions (not logged in `calls`) -------------------------------------
 

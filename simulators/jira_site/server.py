@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.rest_api import FakeJiraApi, Request
+from simulators.jira_site.sample import with_sample_data
 from simulators.local_http import LocalHTTPServer
 
 DEFAULT_EMAIL = "connect-bot@example.com"
@@ -63,7 +64,7 @@ class FakeJiraServer:
         api_token: str = DEFAULT_API_TOKEN,
         pat: str = DEFAULT_PAT,
     ) -> None:
-        self.jira = jira or InMemoryJira.with_sample_data(deployment_type=deployment_type)
+        self.jira = jira or with_sample_data(InMemoryJira(deployment_type=deployment_type))
         self.api = FakeJiraApi(self.jira, deployment_type, base_url="")
         self.email, self.api_token, self.pat = email, api_token, pat
         self.delay_seconds = 0.0

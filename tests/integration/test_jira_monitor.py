@@ -26,6 +26,7 @@ from services.subscription_routing import SubscriptionRouter
 from services.tickets import seed_ticket
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 
 T = "T0CONNECT"
@@ -54,7 +55,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def jira(clock: Clock) -> InMemoryJira:
-    return InMemoryJira.with_sample_data(clock=clock)
+    return with_sample_data(InMemoryJira(clock=clock))
 
 
 @pytest.fixture

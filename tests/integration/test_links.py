@@ -9,6 +9,7 @@ from services.links import BotNotInChannel, LinkService, MessageRef, remote_link
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T0CONNECT"
@@ -27,7 +28,7 @@ def slack() -> InMemorySlack:
 @pytest.fixture
 def links(uow: UnitOfWorkFactory, slack: InMemorySlack) -> LinkService:
     return LinkService(
-        uow, InMemoryJira.with_sample_data(), slack, ConnectPolicy(admins=frozenset({"UADMIN"}))
+        uow, with_sample_data(InMemoryJira()), slack, ConnectPolicy(admins=frozenset({"UADMIN"}))
     )
 
 

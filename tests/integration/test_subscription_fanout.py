@@ -25,6 +25,7 @@ from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.memory import InMemorySlack, SlackMessage
 
@@ -52,7 +53,7 @@ class Site:
     def __init__(self, uow: UnitOfWorkFactory, policy: ConnectPolicy) -> None:
         self.uow = uow
         self.clock = Clock()
-        self.jira = InMemoryJira.with_sample_data()
+        self.jira = with_sample_data(InMemoryJira())
         self.slack = InMemorySlack(team_id=T)
         for channel in ("C1", "C2", "C3"):
             self.slack.add_channel(channel, channel.lower(), members=["U1"])

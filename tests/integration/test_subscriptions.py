@@ -16,6 +16,7 @@ from services.policy import ConnectPolicy
 from services.subscriptions import SubscribeRequest, SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T0CONNECT"
@@ -35,7 +36,7 @@ def slack() -> InMemorySlack:
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    return InMemoryJira.with_sample_data()
+    return with_sample_data(InMemoryJira())
 
 
 def service(

@@ -14,6 +14,7 @@ from services.issue_cache import IssueCache, TTLCache
 from services.issues import IssueService
 from services.policy import ConnectPolicy
 from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 
 
 class Clock:
@@ -73,7 +74,7 @@ def test_discard_and_concurrent_use() -> None:
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    return InMemoryJira.with_sample_data()
+    return with_sample_data(InMemoryJira())
 
 
 def gets(jira: InMemoryJira) -> int:

@@ -17,6 +17,7 @@ from clients.jira_client import (
 )
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.model import IssueChange
+from simulators.jira_site.sample import with_sample_data
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def jira(clock: FakeClock) -> InMemoryJira:
-    return InMemoryJira.with_sample_data(clock=clock)
+    return with_sample_data(InMemoryJira(clock=clock))
 
 
 def keys(jira: InMemoryJira, jql: str) -> list[str]:
@@ -397,8 +398,8 @@ def test_search_with_comments_brings_them_in_the_same_call(
 @pytest.mark.parametrize("jql", ["", "ORDER BY updated DESC"])
 def test_cloud_refuses_unbounded_queries_data_center_does_not(jql: str) -> None:
     with pytest.raises(JiraBadRequest, match="Unbounded JQL queries are not allowed here"):
-        InMemoryJira.with_sample_data().search(jql)
-    data_center = InMemoryJira.with_sample_data(deployment_type="Server")
+        with_sample_data(InMemoryJira()).search(jql)
+    data_center = with_sample_data(InMemoryJira(deployment_type="Server"))
     assert len(data_center.search(jql).issues) == 4
 
 
