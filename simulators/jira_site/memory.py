@@ -10,7 +10,6 @@ this thread (Connect's own account otherwise), plus the Jira-side helpers `add_i
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -36,7 +35,7 @@ from clients.jira_client import (
     ServerInfo,
     Transition,
 )
-from simulators.jira_site.jql import JqlContext, JqlRow, parse_jql
+from simulators.jira_site.jql import JqlContext, JqlRow, JqlSearch, parse_jql
 from simulators.jira_site.model import (
     ISSUE_TYPES,
     NOT_FOUND,
@@ -55,8 +54,6 @@ from simulators.jira_site.model import (
 )
 
 # `key in ("A-1", …) AND …`: the poller's searches (see InMemoryJira._candidates).
-_LISTED_KEYS = re.compile(r"^\s*(?:key|issuekey)\s+in\s*\(([^()]*)\)\s+and\s", re.IGNORECASE)
-_OR_NOT = re.compile(r"\b(?:or|not)\b", re.IGNORECASE)
 
 
 class InMemoryJira:
@@ -233,19 +230,17 @@ class InMemoryJira:
                 query = parse_jql(jql, context)
                 if not query.order_by:
                     query = replace(query, order_by=(("created", True), ("key", True)))
-                refs = [row.ref for row in query.apply(self._candidates(jql, rows))]
+                refs = [row.ref for row in query.apply(self._candidates(query, rows))]
                 if len(self._found) >= 64:
                     self._found.clear()
                 self._found[memo] = refs
             return [self._records[ref].issue for ref in refs]
 
-    def _candidates(self, jql: str, rows: list[JqlRow]) -> list[JqlRow]:
-        """The rows `jql` can match: for `key in (…) AND …` with no OR or NOT anywhere (a pure
-        conjunction), only the listed issues' rows; else every row."""
-        listed = _LISTED_KEYS.match(jql)
-        if listed is None or _OR_NOT.search(jql):
+    def _candidates(self, query: JqlSearch, rows: list[JqlRow]) -> list[JqlRow]:
+        """The rows `query` can match: for `key in (…) AND …`, only the listed issues' rows."""
+        if query.keys is None:
             return rows
-        ids = {self._ids.get(key.strip().strip("\"'").upper()) for key in listed[1].split(",")}
+        ids = {self._ids.get(key) for key in query.keys}
         return [row for row in rows if row.ref in ids]
 
     def add_listener(self, listener: Callable[[IssueChange], None]) -> None:
