@@ -37,7 +37,7 @@ def test_entries_live_for_the_ttl_and_none_is_a_value() -> None:
     assert cache.lookup("a") == (True, 1)
     clock.now += 0.1
     assert cache.lookup("a") == (False, None)
-    assert len(cache) == 1  # the expired entry went on reading
+    assert len(cache) == 0  # expired entries went on reading
 
 
 def test_a_full_cache_drops_expired_then_oldest_entries() -> None:
