@@ -1,5 +1,7 @@
 """The client and simulator packages import each other in one direction only: no module
-reaches back, not even for type checking (a cycle there is a knot a reader has to untie)."""
+reaches back, not even for type checking (a cycle there is a knot a reader has to untie).
+And simulators are wired in by the demo and the tests alone: the product's layers never
+import them."""
 
 from __future__ import annotations
 
@@ -65,3 +67,20 @@ def test_no_import_cycles_in_clients_and_simulators() -> None:
     graph = import_graph()
     assert {"clients.jira_client", "simulators.jira_site.memory"} <= set(graph)
     assert find_cycle(graph) is None
+
+
+def test_the_product_layers_import_no_simulator() -> None:
+    importing = []
+    for layer in ("clients", "services", "handlers", "models"):
+        for path in (ROOT / layer).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                names = (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                if any(name.split(".")[0] == "simulators" for name in names):
+                    importing.append(_module(path))
+    assert importing == []
