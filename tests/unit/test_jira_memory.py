@@ -429,6 +429,14 @@ def test_key_lists_answer_as_the_whole_query_would(jira: InMemoryJira) -> None:
     assert keys(jira, f'key in ("{first}") AND NOT key = "{first}"') == []
 
 
+def test_a_poll_batch_of_keys_is_answered_at_any_length(jira: InMemoryJira) -> None:
+    """Connect's own `key in (…)` of 100 keys may be longer than what a person may type."""
+    listed = ", ".join(['"OPS-1"'] * 300 + ['"OPS-2"'])
+    jql = f"key in ({listed}) AND project = OPS ORDER BY key"
+    assert len(jql) > 2_000
+    assert keys(jira, jql) == ["OPS-1", "OPS-2"]
+
+
 def test_the_same_search_sees_changes_and_time_passing(
     jira: InMemoryJira, clock: FakeClock
 ) -> None:
