@@ -20,7 +20,7 @@ import requests
 
 from benchmarks.sites import GENERAL, SIGNING_SECRET, TEAM, WEBHOOK_SECRET
 from clients.jira_client import JiraIssue, JiraUser
-from clients.jira_memory_webhooks import issue_json, user_json
+from simulators.jira_site.webhooks import issue_json, user_json
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

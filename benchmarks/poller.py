@@ -25,8 +25,9 @@ from benchmarks.seed import link_issues
 from benchmarks.sites import TEAM, Sites
 from bot.container import Runtime, build_runtime, build_worker
 from clients.jira_client import JiraIssue
-from clients.jira_memory import InMemoryJira
 from models import ChannelSubscription, NotificationOutbox
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 
 NAME = "poller"
 TITLE = "poller: Jira searches and time per cycle for N linked issues"
@@ -116,7 +117,7 @@ class Cycle:
 def _measure(n: int, *, with_bulk: bool) -> tuple[Cycle, Cycle, Cycle | None] | None:
     # Jira's clock a minute behind: its changes look a minute old, as they are to a poller
     # that runs every minute (fresher ones are left to webhooks for a grace period).
-    jira = InMemoryJira.with_sample_data(clock=lambda: datetime.now(UTC) - JIRA_LAG)
+    jira = with_sample_data(InMemoryJira(clock=lambda: datetime.now(UTC) - JIRA_LAG))
     with (
         tempfile.TemporaryDirectory(prefix="connect-bench-poller-") as tmp,
         Sites(jira=jira) as sites,

@@ -16,10 +16,10 @@ from types import TracebackType
 from typing import Any
 
 from bot.settings import Settings
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
-from clients.slack_sim_server import FakeSlackServer, RecordedCall
-from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.server import FakeSlackServer, RecordedCall
 
 # Fresh per run, like the demo's: nothing fixed that looks like a credential.
 SIGNING_SECRET = secrets.token_hex(16)

@@ -33,7 +33,7 @@ import requests
 
 from benchmarks.sites import listen_widely, seeded_workspace
 from benchmarks.target import Target
-from clients.slack_sim_server import DEFAULT_TOKEN, FakeSlackServer, _ResponseUrl
+from simulators.slack_workspace.server import DEFAULT_TOKEN, FakeSlackServer, _ResponseUrl
 
 COUNTS = "bench.counts"
 OPEN_VIEWS = "bench.open_views"

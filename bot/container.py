@@ -30,8 +30,9 @@ from bot.webhook import register_jira_webhook
 from bot.worker import PeriodicJob, Worker
 from clients.jira_client import JiraClient
 from clients.jira_rest import JiraRestClient
-from clients.slack_client import SlackClient, SlackWebApiClient
+from clients.slack_client import SlackClient
 from clients.slack_teams import TeamRoutedSlack
+from clients.slack_web_api import SlackWebApiClient
 from handlers.after_ack import AfterAck
 from handlers.card_actions import OPTIONS_THREADS
 from handlers.message_shortcuts import PICKER_THREADS

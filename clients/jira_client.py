@@ -1,7 +1,7 @@
 """Connect's one interface to Jira: domain types, errors and the `JiraClient` protocol.
 
 Implementations: `clients.jira_rest.JiraRestClient` (the `jira` package, over HTTP) and
-`clients.jira_memory.InMemoryJira` (tests and the offline demo). Field shapes follow Jira
+`simulators.jira_site.memory.InMemoryJira` (tests and the offline demo). Field shapes follow Jira
 REST API v2, where descriptions and comments are wiki markup / plain text.
 """
 

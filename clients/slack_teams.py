@@ -20,8 +20,9 @@ from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
 from clients.observe import CallObserver
-from clients.slack_client import SlackError, SlackWebApiClient
+from clients.slack_client import SlackError
 from clients.slack_http import PooledWebClient
+from clients.slack_web_api import SlackWebApiClient
 
 current_team: ContextVar[str | None] = ContextVar("connect_slack_team", default=None)
 

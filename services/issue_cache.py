@@ -8,6 +8,8 @@ from collections.abc import Callable, Hashable
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+import cachetools
+
 from clients.jira_client import JiraIssue
 from services.errors import IssueNotFound
 from services.issues import IssueService
@@ -19,7 +21,9 @@ ISSUE_TTL = 300.0  # seconds
 
 
 class TTLCache(Generic[K, V]):
-    """A thread-safe map whose entries expire `ttl` seconds after they were put."""
+    """cachetools' TTLCache behind a lock, with a single-flight `get_or_load`: entries expire
+    `ttl` seconds after they were put; a full cache drops expired, then least recently used
+    entries."""
 
     def __init__(
         self,
@@ -30,35 +34,26 @@ class TTLCache(Generic[K, V]):
     ) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._clock = clock
-        self._entries: dict[K, tuple[float, V]] = {}
+        self._entries: cachetools.TTLCache[K, V] = cachetools.TTLCache(
+            max_entries, ttl, timer=clock
+        )
         self._loading: dict[K, Future[V]] = {}
         self._lock = threading.Lock()
 
     def lookup(self, key: K) -> tuple[bool, V | None]:
         """(True, value) for a live entry (the value may itself be None); else (False, None)."""
-        now = self._clock()
-        with self._lock:
-            return self._live(key, now)
+        with self._lock, self._entries.timer:  # one reading of the clock
+            return self._live(key)
 
-    def _live(self, key: K, now: float) -> tuple[bool, V | None]:
-        entry = self._entries.get(key)
-        if entry is None:
+    def _live(self, key: K) -> tuple[bool, V | None]:
+        self._entries.expire()
+        if key not in self._entries:
             return False, None
-        if entry[0] <= now:
-            del self._entries[key]
-            return False, None
-        return True, entry[1]
+        return True, self._entries[key]
 
     def put(self, key: K, value: V) -> None:
-        now = self._clock()
         with self._lock:
-            self._entries.pop(key, None)  # re-inserted last: the oldest entries go first
-            if len(self._entries) >= self.max_entries:
-                self._entries = {k: e for k, e in self._entries.items() if e[0] > now}
-                while len(self._entries) >= self.max_entries:
-                    del self._entries[next(iter(self._entries))]
-            self._entries[key] = (now + self.ttl, value)
+            self._entries[key] = value
 
     def discard(self, key: K) -> None:
         with self._lock:
@@ -71,8 +66,8 @@ class TTLCache(Generic[K, V]):
         One load per key at a time: threads missing while it runs wait for it and get its
         value, or its exception. A burst of requests after the entry expired makes one Jira
         call, not one each."""
-        with self._lock:
-            found, value = self._live(key, self._clock())
+        with self._lock, self._entries.timer:
+            found, value = self._live(key)
             if found:
                 return value  # type: ignore[return-value]  # a live entry holds a V (maybe None)
             flight = self._loading.get(key)
@@ -88,8 +83,8 @@ class TTLCache(Generic[K, V]):
                 del self._loading[key]
             flight.set_exception(error)
             raise
-        self.put(key, value)
         with self._lock:
+            self._entries[key] = value
             del self._loading[key]
         flight.set_result(value)
         return value

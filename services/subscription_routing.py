@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
+from cachetools import TTLCache
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -46,6 +47,7 @@ ANSWER_TTL = 60.0
 # burst of deliveries during an outage does not wait out a timeout each.
 OUTAGE_PAUSE = 10.0
 PROJECTS_TTL = 600.0
+ANSWERS_KEPT = 4096  # distinct (issue version, filter) questions
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +93,11 @@ class SubscriptionRouter:
         self.policy = policy
         self.clock = clock
         self.answer_ttl = answer_ttl
-        self._lock = threading.Lock()
-        self._answers: dict[str, tuple[float, bool]] = {}
-        self._projects: tuple[float, dict[str, tuple[str, ...]]] | None = None
+        self._lock = threading.Lock()  # cachetools' caches are not thread-safe on their own
+        self._answers: TTLCache[str, bool] = TTLCache(ANSWERS_KEPT, answer_ttl, timer=clock)
+        self._projects: TTLCache[str, dict[str, tuple[str, ...]]] = TTLCache(
+            1, PROJECTS_TTL, timer=clock
+        )
         self._jira_away_until = float("-inf")
 
     def teams_for(self, session: Session, issue: IssueSnapshot) -> set[str]:
@@ -249,20 +253,18 @@ class SubscriptionRouter:
 
     def _project_names(self, key: str) -> tuple[str, ...] | None:
         """A filter may name a project by key, name or id; Jira's list is asked rarely."""
-        now = self.clock()
         with self._lock:
-            cached = self._projects
-        if cached is None or now - cached[0] > PROJECTS_TTL:
+            names = self._projects.get("")
+        if names is None:
             try:
                 projects = self.jira.projects()
             except JiraError as exc:
                 log.warning("could not list Jira's projects: %s", exc.message)
                 return None
             names = {p.key.upper(): _lowered(p.key, p.name, p.id) for p in projects}
-            cached = (now, names)
             with self._lock:
-                self._projects = cached
-        return cached[1].get(key.upper(), _lowered(key))
+                self._projects[""] = names
+        return names.get(key.upper(), _lowered(key))
 
     def _ask_jira(self, issue: IssueSnapshot, subscribed: JqlQuery) -> bool:
         """`key = X AND (filter)`, inside the wall like every JQL Connect sends."""
@@ -276,10 +278,9 @@ class SubscriptionRouter:
         now = self.clock()
         with self._lock:
             cached = self._answers.get(cache_key)
-        if cached is not None and now - cached[0] <= self.answer_ttl:
-            return cached[1]
-        with self._lock:
             away = now < self._jira_away_until
+        if cached is not None:
+            return cached
         if away:
             raise JiraUnavailable("Jira was unreachable moments ago: not asked again yet.")
         try:
@@ -292,11 +293,7 @@ class SubscriptionRouter:
             log.warning("a subscription filter could not be checked (%s): %s", query, exc.message)
             answer = False
         with self._lock:
-            if len(self._answers) > 4096:
-                self._answers = {
-                    k: v for k, v in self._answers.items() if now - v[0] <= self.answer_ttl
-                }
-            self._answers[cache_key] = (now, answer)
+            self._answers[cache_key] = answer
         return answer
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from bot.database import create_db_engine, session_factory, upgrade
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from tests.fakes.jira_server import fake_jira_cloud, fake_jira_dc  # noqa: F401 - pytest fixtures
+from simulators.jira_site.server import FakeJiraServer
 
 PG_ENV = "CONNECT_TEST_DATABASE_URL"
 
@@ -82,3 +82,17 @@ def engine(empty_engine: Engine) -> Engine:
 def uow(engine: Engine) -> UnitOfWorkFactory:
     sessions = session_factory(engine)
     return lambda: UnitOfWork(sessions)
+
+
+@pytest.fixture
+def fake_jira_cloud() -> Iterator[FakeJiraServer]:
+    """A fake Jira Cloud site with the sample data, on a free local port."""
+    with FakeJiraServer(deployment_type="Cloud") as server:
+        yield server
+
+
+@pytest.fixture
+def fake_jira_dc() -> Iterator[FakeJiraServer]:
+    """A fake Jira Data Center site with the sample data, on a free local port."""
+    with FakeJiraServer(deployment_type="Server") as server:
+        yield server

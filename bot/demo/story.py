@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 from bot.demo.world import CHANNELS, PEOPLE, DemoWorld
-from clients.slack_transcript import blocks_text
+from simulators.slack_workspace.transcript import blocks_text
 
 BUG_REPORT = (
     "Checkout returns a 500 for every EU customer since the 10:00 deploy :fire:\n"

@@ -26,13 +26,14 @@ from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app,
 from bot.server import WebServer
 from bot.settings import Settings
 from bot.worker import Worker
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_webhooks import JiraWebhookEmitter
-from clients.slack_memory import InMemorySlack
-from clients.slack_sim_server import FakeSlackServer
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.outbox import SENDING
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.jira_site.webhooks import JiraWebhookEmitter
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.server import FakeSlackServer
 
 TEAM = "T0DEMO"
 PEOPLE = {  # Slack user id → (handle, name, e-mail); the e-mails are the sample Jira users'
@@ -52,7 +53,7 @@ class DemoWorld:
             self.slack.add_user(user_id, handle, real_name=name, email=email)
         for channel_id, name in CHANNELS.items():
             self.slack.add_channel(channel_id, name, members=list(PEOPLE))
-        self.jira = InMemoryJira.with_sample_data()
+        self.jira = with_sample_data(InMemoryJira())
         self.signing_secret = secrets.token_hex(16)
         self.webhook_secret = secrets.token_hex(16)
         self.slack_server = FakeSlackServer(slack=self.slack, token=secrets.token_hex(8))

@@ -42,9 +42,11 @@ class Token:
         return self.kind == "word" and self.text.lower() in words
 
 
-def tokenize(text: str) -> list[Token]:
-    if len(text) > MAX_JQL_LENGTH:
-        raise JqlSyntaxError(f"JQL is limited to {MAX_JQL_LENGTH:,} characters.")
+def tokenize(text: str, max_length: int | None = MAX_JQL_LENGTH) -> list[Token]:
+    """`max_length` None for JQL Connect builds itself (a poll's `key in (…)`), which Jira
+    takes at any length."""
+    if max_length is not None and len(text) > max_length:
+        raise JqlSyntaxError(f"JQL is limited to {max_length:,} characters.")
     tokens: list[Token] = []
     position = 0
     while position < len(text):

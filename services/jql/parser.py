@@ -15,7 +15,7 @@ zero), so the descent is bounded however the text is built.
 
 from __future__ import annotations
 
-from services.jql.lexer import JqlSyntaxError, Token, tokenize
+from services.jql.lexer import MAX_JQL_LENGTH, JqlSyntaxError, Token, tokenize
 from services.jql.syntax import (
     Clause,
     Empty,
@@ -41,8 +41,8 @@ _COMPARISONS = frozenset({"=", "!=", "~", "!~", ">", ">=", "<", "<="})
 _LISTS = frozenset({"IN", "NOT IN", "WAS IN", "WAS NOT IN"})
 
 
-def parse_jql(text: str) -> JqlQuery:
-    return _Parser(tokenize(text)).query()
+def parse_jql(text: str, *, max_length: int | None = MAX_JQL_LENGTH) -> JqlQuery:
+    return _Parser(tokenize(text, max_length)).query()
 
 
 class _Parser:

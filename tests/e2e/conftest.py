@@ -18,10 +18,10 @@ import requests
 from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app, build_worker
 from bot.server import WebServer
 from bot.settings import Settings
-from clients.jira_memory_webhooks import JiraWebhookEmitter
-from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from simulators.jira_site.webhooks import JiraWebhookEmitter
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.fakes.slack_requests import interactive_body, signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 SIGNING_SECRET = "e2e-signing-secret"
 WEBHOOK_SECRET = "e2e-webhook-secret"

@@ -17,6 +17,8 @@ import requests
 
 import bot.container
 from handlers.backlog import BUSY_FIELD_TEXT
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.slack_events import message_event, send_event
 from tests.e2e.test_commands import wait_for_response
@@ -28,8 +30,6 @@ from tests.e2e.test_create_issue import (
     submission,
     wait_for_view,
 )
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 LIMIT = 2
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_commands import wait_for_response
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 ADMINS_ONLY = "Only Connect admins can change what this channel follows"
 

@@ -23,10 +23,10 @@ from bot.settings import Settings
 from services.installations import Installations, InstalledBot
 from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWork
+from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET
-from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -223,7 +223,7 @@ def test_a_webhook_accepted_by_a_killed_process_is_posted_once_after_restart(
     import hashlib
     import hmac
 
-    from clients.jira_memory_webhooks import issue_json, user_json
+    from simulators.jira_site.webhooks import issue_json, user_json
     from tests.e2e.conftest import WEBHOOK_SECRET
 
     with FakeSlackServer() as slack, FakeJiraServer() as jira:

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from clients.jira_client import JiraFieldErrors
-from clients.jira_memory_webhooks import issue_json, user_json
 from services.links import MessageRef
+from simulators.jira_site.webhooks import issue_json, user_json
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import BOT_USER, TEAM_ID, message_event, next_ts, send_event
 from tests.e2e.test_commands import wait_for_response

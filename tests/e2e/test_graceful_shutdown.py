@@ -8,6 +8,8 @@ from pathlib import Path
 
 import requests
 
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, connect_settings, running_connect
 from tests.e2e.test_cli import (
     bot_env,
@@ -19,9 +21,7 @@ from tests.e2e.test_cli import (
 )
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_message_shortcuts import options
-from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 JIRA_DELAY = 3.0
 

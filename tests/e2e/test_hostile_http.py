@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from models import ProcessedDelivery
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import (
     SIGNING_SECRET,
     WEBHOOK_SECRET,
@@ -29,9 +31,7 @@ from tests.e2e.conftest import (
     connect_settings,
     running_connect,
 )
-from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 FUZZ = settings(
     max_examples=150,

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from bot.container import build_worker
 from models import ConnectAction, NotificationOutbox, utcnow
 from models.delivery import FAILED
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import connect_settings, running_connect
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 
 def test_the_worker_purges_after_the_configured_retention(

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from clients.jira_memory_webhooks import JiraWebhookEmitter, issue_json, user_json
 from services.links import MessageRef
+from simulators.jira_site.webhooks import JiraWebhookEmitter, issue_json, user_json
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.test_commands import wait_for_response
 

@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 
 from models import ChannelSubscription
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.slack_events import TEAM_ID, next_ts, send_event
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_message_shortcuts import options, wait_until
 from tests.e2e.test_subscriptions import posts, wait_for_posts
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 from tests.fuzz.jql_wall import assert_inside_the_wall
 
 WALL = "project in (OPS) AND ("

@@ -14,9 +14,9 @@ import pytest
 
 from bot.container import build_bolt_app, build_runtime, build_web_app
 from bot.server import WebServer
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 TEAM = {"id": "T0TEAM", "domain": "acme"}
 ALICE = {"id": "U0ALICE", "username": "alice", "name": "alice", "team_id": "T0TEAM"}

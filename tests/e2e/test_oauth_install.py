@@ -20,18 +20,18 @@ from hypothesis import settings as fuzz_settings
 from sqlalchemy import func, select
 
 from bot.settings import Settings
-from clients.jira_memory_webhooks import JiraWebhookEmitter
 from clients.slack_teams import team_scope
 from models import Base, JiraSlackLink, SlackInstallation, utcnow
 from services.links import MessageRef
 from services.token_cipher import TokenCipher
+from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
+from simulators.jira_site.webhooks import JiraWebhookEmitter
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET, RunningConnect, running_connect
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_hostile_http import header_bytes, raw
 from tests.e2e.test_jira_webhooks import wait_for_replies
-from tests.fakes.jira_server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from tests.fakes.slack_requests import slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret"

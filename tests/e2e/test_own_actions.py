@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from clients.jira_memory_webhooks import JiraWebhookEmitter
+from simulators.jira_site.webhooks import JiraWebhookEmitter
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import block_action
 from tests.e2e.test_commands import wait_for_response

@@ -12,14 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.container import build_runtime, build_worker
-from clients.jira_memory_webhooks import JiraWebhookEmitter
 from models import ProcessedDelivery
 from models.delivery import DONE
 from services.links import MessageRef
+from simulators.jira_site.server import FakeJiraServer
+from simulators.jira_site.webhooks import JiraWebhookEmitter
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_jira_webhooks import replies, settle, wait_for_replies
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 TEAM = "T0TEAM"
 SEARCH = "/rest/api/2/search/jql"

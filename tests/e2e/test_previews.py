@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import delete, select
 
 from models import ProcessedDelivery
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import (
     JSON,
@@ -22,8 +24,6 @@ from tests.e2e.slack_events import (
 )
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_message_shortcuts import running_with, wait_until
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 
 @pytest.fixture

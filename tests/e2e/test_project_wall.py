@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from clients.jira_memory_webhooks import JiraWebhookEmitter
 from models import (
     JiraSlackLink,
     NotificationOutbox,
@@ -24,10 +23,11 @@ from models import (
 from models.delivery import DONE, PENDING
 from services.jira_monitor import CURSOR_SCOPE
 from services.outbox import SENDING
+from simulators.jira_site.server import FakeJiraServer
+from simulators.jira_site.webhooks import JiraWebhookEmitter
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_commands import wait_for_response
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 TEAM = "T0TEAM"
 

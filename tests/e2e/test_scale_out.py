@@ -20,15 +20,15 @@ from sqlalchemy import func, select
 
 from bot.database import create_db_engine, upgrade
 from clients.jira_client import JiraComment
-from clients.jira_memory_webhooks import comment_json, issue_json, user_json
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.outbox import SENDING
+from simulators.jira_site.server import FakeJiraServer
+from simulators.jira_site.webhooks import comment_json, issue_json, user_json
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_cli import bot_env, clean_env, free_port, wait_until_healthy
-from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 
 CHANGES = 24
 

@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from clients.jira_memory_webhooks import issue_json, user_json
-from clients.slack_transcript import SlackMessage
+from simulators.jira_site.server import FakeJiraServer
+from simulators.jira_site.webhooks import issue_json, user_json
+from simulators.slack_workspace.server import FakeSlackServer
+from simulators.slack_workspace.transcript import SlackMessage
 from tests.e2e.conftest import WEBHOOK_SECRET
 from tests.e2e.test_cli import (
     bot_env,
@@ -32,9 +34,7 @@ from tests.e2e.test_cli import (
 )
 from tests.e2e.test_message_shortcuts import message_action, picked, suggestion
 from tests.e2e.test_oauth_install import CLIENT_ID, CLIENT_SECRET, INSTALLED_TOKEN, KEY, install
-from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 from tests.fakes.socket_mode_server import FakeSocketModeServer
 
 T = TypeVar("T")

@@ -13,11 +13,11 @@ from typing import Any
 
 import requests
 
+from simulators.jira_site.server import DEFAULT_API_TOKEN, FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_cli import bot_env, clean_env, free_port, start_bot, wait_until_healthy
-from tests.fakes.jira_server import DEFAULT_API_TOKEN, FakeJiraServer
 from tests.fakes.slack_requests import signed_headers
-from tests.fakes.slack_server import FakeSlackServer
 
 
 def test_serve_logs_json_lines_with_request_and_delivery_ids(tmp_path: Path) -> None:

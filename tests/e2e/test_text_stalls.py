@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from clients.jira_memory_webhooks import JiraWebhookEmitter
 from handlers.create_views import DESCRIPTION_MAX
 from services.links import MessageRef
+from simulators.jira_site.webhooks import JiraWebhookEmitter
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import message_event, next_ts, send_event
 from tests.e2e.test_create_issue import is_form, message_shortcut, wait_for_view

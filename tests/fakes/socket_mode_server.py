@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
-from tests.fakes.slack_server import FakeSlackServer
+from simulators.slack_workspace.server import FakeSlackServer
 
 DEFAULT_APP_TOKEN = "xapp-1-A0CONNECT-1-fake-app-level-token"
 T = TypeVar("T")

@@ -13,15 +13,15 @@ from sqlalchemy import func, select
 
 from bot.metrics import Metrics
 from clients.jira_client import JiraComment
-from clients.jira_memory_webhooks import comment_json, issue_json, user_json
 from clients.jira_rest import JiraRestClient
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.outbox import SENDING
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.server import FakeJiraServer
+from simulators.jira_site.webhooks import comment_json, issue_json, user_json
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 
 CHANNEL = "C0OPS"
 JIRA_TIMEOUT = 0.5  # seconds the client waits for one answer

@@ -26,11 +26,11 @@ from sqlalchemy.pool import NullPool
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.outbox import SENDING
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_cli import bot_env, clean_env, free_port, run_bot, wait_until_healthy
-from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_requests import signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 from tests.faults.helpers import CHANNEL, comment_webhook, note, posted_texts, wait_until
 from tests.faults.postgres import TempPostgres, missing_reason
 

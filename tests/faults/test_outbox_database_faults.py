@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from bot.database import create_db_engine, session_factory, upgrade
-from clients.slack_client import SlackWebApiClient
+from clients.slack_web_api import SlackWebApiClient
 from models.delivery import SENT
 from services.outbox import SENDING, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from tests.fakes.slack_server import FakeSlackServer
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.faults.test_slack_faults import POST, Clock, add, posted, render, row, statuses
 
 # An outbox run opens a unit of work to claim, one to read the row, one to mark it.

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import select
 
 from bot.database import create_db_engine, session_factory, upgrade
-from clients.slack_client import SlackWebApiClient
+from clients.slack_web_api import SlackWebApiClient
 from models import NotificationOutbox
 from models.delivery import PENDING, SENT
 from services.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect
-from tests.fakes.slack_server import FakeSlackServer
 from tests.faults.helpers import (
     comment_webhook,
     link_channel,

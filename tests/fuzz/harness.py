@@ -23,9 +23,10 @@ from flask.testing import FlaskClient
 from bot.container import WORK_THREADS, build_bolt_app, build_runtime, build_web_app
 from bot.context_executor import ContextExecutor
 from bot.settings import Settings
-from clients.jira_memory import InMemoryJira
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.fakes.slack_requests import interactive_body, signed_headers, slash_command_body
-from tests.fakes.slack_server import FakeSlackServer
 from tests.fuzz.payloads import RESPONSE_URL
 
 SIGNING_SECRET = "fuzz-signing-secret"
@@ -136,7 +137,7 @@ class FuzzedConnect:
 
 @contextmanager
 def fuzzed_connect(directory: Path) -> Iterator[FuzzedConnect]:
-    jira = InMemoryJira.with_sample_data()
+    jira = with_sample_data(InMemoryJira())
     with FakeSlackServer() as slack:
         values: dict[str, Any] = {
             "slack_bot_token": slack.token,

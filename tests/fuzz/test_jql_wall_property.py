@@ -13,19 +13,20 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from clients.jira_client import JiraBadRequest
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from services.commands import UsageError
 from services.errors import ConnectError
 from services.issues import IssueService
 from services.policy import ConnectPolicy
 from services.subscriptions import SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_jql_wall import searched_jql
-from tests.fakes.jira_server import FakeJiraServer
-from tests.fakes.slack_server import FakeSlackServer
 from tests.fuzz.jql_wall import assert_inside_the_wall
 
 WALL = frozenset({"OPS"})
@@ -150,7 +151,7 @@ def searches(jira: InMemoryJira) -> list[str]:
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    return InMemoryJira.with_sample_data()
+    return with_sample_data(InMemoryJira())
 
 
 @settings(max_examples=400, deadline=None)
@@ -161,7 +162,7 @@ def jira() -> InMemoryJira:
 @example(text=BREAK_OUTS[4])
 @example(text=BREAK_OUTS[5])
 def test_search_and_picker_jql_never_leaves_the_wall(text: str) -> None:
-    jira = InMemoryJira.with_sample_data()
+    jira = with_sample_data(InMemoryJira())
     service = IssueService(jira, ConnectPolicy(allowed_projects=WALL))
     try:
         result = service.search(text)

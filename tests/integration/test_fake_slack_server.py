@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from tests.fakes.slack_server import FakeSlackServer
+from simulators.slack_workspace.server import FakeSlackServer
 
 MODAL = {"type": "modal", "title": {"type": "plain_text", "text": "Create issue"}, "blocks": []}
 

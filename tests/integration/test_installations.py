@@ -12,13 +12,13 @@ from pydantic import SecretStr
 from sqlalchemy import select, text
 
 from clients.slack_client import SlackError
-from clients.slack_sim_api import Identity
 from clients.slack_teams import SlackNotInstalled, TeamRoutedSlack, team_scope
 from models import ChannelSettings, JiraSlackLink, SlackInstallation, SlackOAuthState, UserLink
 from services.installations import Installations, InstalledBot
 from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWorkFactory
-from tests.fakes.slack_server import FakeSlackServer
+from simulators.slack_workspace.server import FakeSlackServer
+from simulators.slack_workspace.web_api import Identity
 
 KEY = Fernet.generate_key().decode()
 

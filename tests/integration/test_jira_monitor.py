@@ -15,8 +15,6 @@ import pytest
 from sqlalchemy import select
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraUnavailable, SearchPage
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_webhooks import JiraWebhookEmitter
 from models import ChannelSubscription, JiraSlackLink, NotificationOutbox, PollCursor
 from services.deliveries import DeliveryProcessor
 from services.jira_events import parse_webhook
@@ -27,6 +25,9 @@ from services.poll_lease import SITE
 from services.subscription_routing import SubscriptionRouter
 from services.tickets import seed_ticket
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.jira_site.webhooks import JiraWebhookEmitter
 
 T = "T0CONNECT"
 T0 = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -54,7 +55,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def jira(clock: Clock) -> InMemoryJira:
-    return InMemoryJira.with_sample_data(clock=clock)
+    return with_sample_data(InMemoryJira(clock=clock))
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from clients.jira_client import (
 )
 from clients.jira_rest import ISSUE_FIELDS, JIRA_CONNECTIONS, JiraRestClient
 from clients.jira_wire import parse_issue
-from tests.fakes.jira_server import FakeJiraServer
+from simulators.jira_site.server import FakeJiraServer
 
 API = "/rest/api/2"
 

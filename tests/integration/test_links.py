@@ -4,12 +4,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from services.errors import NotPermitted
 from services.links import BotNotInChannel, LinkService, MessageRef, remote_link_global_id
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T0CONNECT"
 
@@ -27,7 +28,7 @@ def slack() -> InMemorySlack:
 @pytest.fixture
 def links(uow: UnitOfWorkFactory, slack: InMemorySlack) -> LinkService:
     return LinkService(
-        uow, InMemoryJira.with_sample_data(), slack, ConnectPolicy(admins=frozenset({"UADMIN"}))
+        uow, with_sample_data(InMemoryJira()), slack, ConnectPolicy(admins=frozenset({"UADMIN"}))
     )
 
 

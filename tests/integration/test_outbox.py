@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from clients.slack_client import SlackUnavailable
-from clients.slack_memory import InMemorySlack
 from models import NotificationOutbox
 from models.delivery import FAILED, PENDING, SENT
 from services.outbox import METADATA_EVENT, METADATA_KEY, SENDING, OutboxDispatcher
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.slack_workspace.memory import InMemorySlack
 
 T0 = datetime.now(UTC).replace(microsecond=0)  # Slack ts are real time: so is the clock
 

@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import select
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from models import ChannelSettings, ChannelSubscription, ProcessedDelivery
 from models.delivery import DONE
 from services.app_home import AppHomeService
@@ -23,6 +21,9 @@ from services.policy import ConnectPolicy
 from services.slack_dedupe import PREVIEW_SOURCE, PreviewThrottle, SlackEventLog
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import UserMapping
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T1"
 WEEK = timedelta(days=7)
@@ -155,7 +156,7 @@ def test_concurrent_first_changes_make_one_row(uow: UnitOfWorkFactory) -> None:
 
 @pytest.fixture
 def home_parts(uow: UnitOfWorkFactory) -> tuple[AppHomeService, InMemoryJira]:
-    jira = InMemoryJira.with_sample_data()
+    jira = with_sample_data(InMemoryJira())
     slack = InMemorySlack(team_id=T)
     slack.add_user("U0ALICE", "alice", real_name="Alice Adams", email="alice@example.com")
     slack.add_user("U0DAVE", "dave", email="dave@elsewhere.com")

@@ -18,10 +18,10 @@ from bot.context_executor import ContextExecutor
 from clients.slack_calls import MAX_CONNECTIONS, SlackCallFailed, SlackCalls
 from clients.slack_http import PooledWebClient
 from clients.slack_retry import retry_handlers
-from clients.slack_sim_server import FakeSlackServer
 from handlers import modal_opener
 from handlers.after_ack import AfterAck
 from handlers.modal_opener import ModalOpener
+from simulators.slack_workspace.server import FakeSlackServer
 
 WAIT = 10.0  # seconds: a bound for a hang, not a timing
 

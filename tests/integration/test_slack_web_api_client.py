@@ -18,9 +18,9 @@ from clients.slack_client import (
     SlackError,
     SlackNotInChannel,
     SlackUnavailable,
-    SlackWebApiClient,
 )
-from tests.fakes.slack_server import FakeSlackServer
+from clients.slack_web_api import SlackWebApiClient
+from simulators.slack_workspace.server import FakeSlackServer
 
 TOKEN = "xoxb-1111-2222-TOPSECRETTOKEN"
 OUTBOX = "connect_outbox"

@@ -12,10 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from clients.jira_client import JiraIssue
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_webhooks import JiraWebhookEmitter
 from clients.slack_client import SlackError, SlackUnavailable
-from clients.slack_memory import InMemorySlack, SlackMessage
 from handlers.notifications import render_notification
 from models import ChannelSubscription, NotificationOutbox, SubscriptionThread
 from services.deliveries import DeliveryProcessor
@@ -27,6 +24,10 @@ from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.jira_site.webhooks import JiraWebhookEmitter
+from simulators.slack_workspace.memory import InMemorySlack, SlackMessage
 
 T = "T0CONNECT"
 BOT = "UCONNECTBOT"
@@ -52,7 +53,7 @@ class Site:
     def __init__(self, uow: UnitOfWorkFactory, policy: ConnectPolicy) -> None:
         self.uow = uow
         self.clock = Clock()
-        self.jira = InMemoryJira.with_sample_data()
+        self.jira = with_sample_data(InMemoryJira())
         self.slack = InMemorySlack(team_id=T)
         for channel in ("C1", "C2", "C3"):
             self.slack.add_channel(channel, channel.lower(), members=["U1"])

@@ -8,8 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
-from clients.slack_memory import InMemorySlack
 from models.channels import EVENT_KINDS
 from services.commands import UsageError
 from services.errors import InvalidRequest, JiraDown, NotPermitted
@@ -17,6 +15,9 @@ from services.links import BotNotInChannel
 from services.policy import ConnectPolicy
 from services.subscriptions import SubscribeRequest, SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T0CONNECT"
 USAGE = "`/jira subscribe [PROJECT] [JQL…] [--events K,K]`"
@@ -35,7 +36,7 @@ def slack() -> InMemorySlack:
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    return InMemoryJira.with_sample_data()
+    return with_sample_data(InMemoryJira())
 
 
 def service(

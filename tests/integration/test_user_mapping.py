@@ -13,12 +13,13 @@ import pytest
 from sqlalchemy import select
 
 from clients.jira_client import JiraUnavailable, JiraUser
-from clients.jira_memory import InMemoryJira
 from clients.slack_client import SlackUnavailable, SlackUser
-from clients.slack_memory import InMemorySlack
 from models import UserLink
 from services.unit_of_work import UnitOfWorkFactory
 from services.user_mapping import ConnectStatus, Mapping, UserMapping
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.slack_workspace.memory import InMemorySlack
 
 T = "T1"
 ALICE, BOB = "U0ALICE", "U0BOB"
@@ -77,7 +78,7 @@ def slack() -> HookedSlack:
 
 @pytest.fixture
 def jira() -> UserSearchJira:
-    jira = UserSearchJira.with_sample_data()  # alice/bob/carol@example.com
+    jira = with_sample_data(UserSearchJira())  # alice/bob/carol@example.com
     assert isinstance(jira, UserSearchJira)
     return jira
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 
 from clients.jira_client import FieldMeta, JiraFieldErrors, JiraUnavailable
-from clients.jira_memory import InMemoryJira
 from services.create_issue import CreateIssueService, FormMetadata, IssueDraft
 from services.errors import JiraDown
 from services.policy import ConnectPolicy
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 
 METADATA_CALLS = ("projects", "issue_types", "create_fields", "priorities")
 
@@ -32,7 +33,7 @@ def service(jira: InMemoryJira, clock: Clock) -> CreateIssueService:
 
 
 def test_a_form_opened_again_within_the_ttl_asks_jira_nothing() -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     create = service(jira, clock)
 
     first = create.form()
@@ -47,7 +48,7 @@ def test_a_form_opened_again_within_the_ttl_asks_jira_nothing() -> None:
 
 
 def test_after_the_ttl_jira_is_asked_again_and_changes_show() -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     create = service(jira, clock)
     create.form("OPS")
     jira.add_project("NEW", "New things")
@@ -60,7 +61,7 @@ def test_after_the_ttl_jira_is_asked_again_and_changes_show() -> None:
 
 
 def test_a_failure_is_not_kept() -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     create = service(jira, clock)
     jira.fail_next(JiraUnavailable("down"), operation="projects")
 
@@ -71,7 +72,7 @@ def test_a_failure_is_not_kept() -> None:
 
 
 def test_a_create_refused_over_its_fields_makes_the_next_form_ask_jira() -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     create = service(jira, clock)
     form = create.form("OPS")
     assert form.extra_fields == ()
@@ -92,7 +93,7 @@ def test_a_create_refused_over_its_fields_makes_the_next_form_ask_jira() -> None
 
 
 def test_the_kept_form_is_the_form_and_costs_no_jira_call() -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     create = service(jira, clock)
     assert create.cached_form() is None  # nothing kept yet, and Jira is not asked
     assert metadata_calls(jira) == []
@@ -106,7 +107,7 @@ def test_the_kept_form_is_the_form_and_costs_no_jira_call() -> None:
 
 @pytest.mark.parametrize("lost", ["ttl", "forget", "other project only"])
 def test_no_kept_form_once_part_of_it_is_gone(lost: str) -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     create = service(jira, clock)
     if lost == "other project only":
         create.form("WEB")  # the default form is OPS's: its types were never asked for
@@ -120,7 +121,7 @@ def test_no_kept_form_once_part_of_it_is_gone(lost: str) -> None:
 
 
 def test_no_kept_form_when_connect_may_create_nowhere() -> None:
-    jira, clock = InMemoryJira.with_sample_data(), Clock()
+    jira, clock = with_sample_data(InMemoryJira()), Clock()
     metadata = FormMetadata(jira, ttl=300, clock=clock)
     create = CreateIssueService(lambda: None, jira, ConnectPolicy(), None, metadata)  # type: ignore[arg-type]
     create.form()

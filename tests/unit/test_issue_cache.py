@@ -9,11 +9,12 @@ from collections.abc import Callable
 import pytest
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
 from services.errors import JiraDown
 from services.issue_cache import IssueCache, TTLCache
 from services.issues import IssueService
 from services.policy import ConnectPolicy
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 
 
 class Clock:
@@ -36,7 +37,7 @@ def test_entries_live_for_the_ttl_and_none_is_a_value() -> None:
     assert cache.lookup("a") == (True, 1)
     clock.now += 0.1
     assert cache.lookup("a") == (False, None)
-    assert len(cache) == 1  # the expired entry went on reading
+    assert len(cache) == 0  # expired entries went on reading
 
 
 def test_a_full_cache_drops_expired_then_oldest_entries() -> None:
@@ -73,7 +74,7 @@ def test_discard_and_concurrent_use() -> None:
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    return InMemoryJira.with_sample_data()
+    return with_sample_data(InMemoryJira())
 
 
 def gets(jira: InMemoryJira) -> int:

@@ -3,15 +3,16 @@ from __future__ import annotations
 import pytest
 
 from clients.jira_client import JiraUnavailable
-from clients.jira_memory import InMemoryJira
 from services.errors import InvalidRequest, IssueNotFound, JiraDown
 from services.issues import IssueService
 from services.policy import ConnectPolicy
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    return InMemoryJira.with_sample_data()
+    return with_sample_data(InMemoryJira())
 
 
 def test_issues_outside_jira_projects_are_not_found_without_asking_jira(jira: InMemoryJira) -> None:

@@ -15,8 +15,9 @@ from clients.jira_client import (
     JiraNotFound,
     JiraUnavailable,
 )
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_model import IssueChange
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.model import IssueChange
+from simulators.jira_site.sample import with_sample_data
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def jira(clock: FakeClock) -> InMemoryJira:
-    return InMemoryJira.with_sample_data(clock=clock)
+    return with_sample_data(InMemoryJira(clock=clock))
 
 
 def keys(jira: InMemoryJira, jql: str) -> list[str]:
@@ -397,8 +398,8 @@ def test_search_with_comments_brings_them_in_the_same_call(
 @pytest.mark.parametrize("jql", ["", "ORDER BY updated DESC"])
 def test_cloud_refuses_unbounded_queries_data_center_does_not(jql: str) -> None:
     with pytest.raises(JiraBadRequest, match="Unbounded JQL queries are not allowed here"):
-        InMemoryJira.with_sample_data().search(jql)
-    data_center = InMemoryJira.with_sample_data(deployment_type="Server")
+        with_sample_data(InMemoryJira()).search(jql)
+    data_center = with_sample_data(InMemoryJira(deployment_type="Server"))
     assert len(data_center.search(jql).issues) == 4
 
 
@@ -426,6 +427,14 @@ def test_key_lists_answer_as_the_whole_query_would(jira: InMemoryJira) -> None:
     # With OR, a key list no longer bounds what matches: every OPS issue answers.
     assert keys(jira, f"{listed} AND project = WEB OR project = OPS ORDER BY key ASC") == every
     assert keys(jira, f'key in ("{first}") AND NOT key = "{first}"') == []
+
+
+def test_a_poll_batch_of_keys_is_answered_at_any_length(jira: InMemoryJira) -> None:
+    """Connect's own `key in (…)` of 100 keys may be longer than what a person may type."""
+    listed = ", ".join(['"OPS-1"'] * 300 + ['"OPS-2"'])
+    jql = f"key in ({listed}) AND project = OPS ORDER BY key"
+    assert len(jql) > 2_000
+    assert keys(jira, jql) == ["OPS-1", "OPS-2"]
 
 
 def test_the_same_search_sees_changes_and_time_passing(

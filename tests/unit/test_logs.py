@@ -18,8 +18,8 @@ from bot.logs import REDACTED, SELF_CHECKING_LOGGERS, OnceAMinute, configure_log
 from bot.settings import Settings
 from bot.web import REQUEST_ID_HEADER, request_id_for
 from clients.slack_http import PooledWebClient
-from clients.slack_sim_server import FakeSlackServer
 from services.log_context import current, log_context
+from simulators.slack_workspace.server import FakeSlackServer
 
 KEY_1, KEY_2 = Fernet.generate_key().decode(), Fernet.generate_key().decode()
 SECRETS = {

@@ -7,13 +7,14 @@ from typing import Any
 import pytest
 
 from clients.jira_client import JiraBadRequest
-from clients.jira_memory import InMemoryJira
 from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
 
 
 @pytest.fixture
 def jira() -> InMemoryJira:
-    jira = InMemoryJira.with_sample_data()
+    jira = with_sample_data(InMemoryJira())
     jira.add_project("BIG", "Big")
     for n in range(40):
         jira.add_issue("BIG", f"Issue {n}")

@@ -13,8 +13,8 @@ from clients.slack_client import (
     SlackNotInChannel,
     SlackUnavailable,
 )
-from clients.slack_memory import InMemorySlack
-from clients.slack_transcript import blocks_text
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.transcript import blocks_text
 
 OUTBOX = "connect_outbox"
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from clients.jira_client import FieldMeta
+from simulators.jira_site.memory import InMemoryJira
 
-if TYPE_CHECKING:
-    from clients.jira_memory import InMemoryJira
+J = TypeVar("J", bound=InMemoryJira)
 
 SEVERITY = FieldMeta(
     "customfield_10100",
@@ -17,6 +17,14 @@ SEVERITY = FieldMeta(
     "option",
     (("20001", "S1 - Outage"), ("20002", "S2 - Degraded"), ("20003", "S3 - Cosmetic")),
 )
+
+
+def with_sample_data(jira: J) -> J:
+    """`jira`, seeded with the sample site and with no changes to tell (seeding is not news):
+    projects OPS and WEB, users alice/bob/carol@example.com, issues OPS-1..3 and WEB-1."""
+    load_sample_data(jira)
+    jira.forget_changes()
+    return jira
 
 
 def load_sample_data(jira: InMemoryJira) -> None:

@@ -1,16 +1,12 @@
-"""A practical subset of JQL for the in-memory Jira: a tokenizer and a recursive-descent parser.
+"""JQL for the in-memory Jira: Connect's own parser (services/jql) reads the text into a tree,
+and the tree is evaluated here against issues seen as plain rows (`JqlRow`), so this module
+knows nothing of issues and JQL has one reading, the one Connect's wall relies on.
 
-Grammar (keywords case-insensitive):
-
-    query   := [or] [ORDER BY field [ASC|DESC] {, field [ASC|DESC]}]
-    or      := and {OR and}
-    and     := not {AND not}
-    not     := NOT not | "(" or ")" | clause
-    clause  := field (= | != | ~ | !~ | > | >= | < | <= | IN | NOT IN | IS | IS NOT) operand
-    operand := word | "string" | function() | EMPTY | NULL | "(" operand {, operand} ")"
-
-Rows are matched through plain mappings (`JqlRow`), so this module knows nothing of issues.
-Errors are `JiraBadRequest` with the wording Jira uses, as the real search would raise them.
+Fields: key, project, status, statusCategory, issuetype, priority, resolution, labels,
+component, assignee and reporter (=, !=, IN, NOT IN, IS [NOT] EMPTY); summary, description,
+comment, text and environment (~, !~); created and updated (=, !=, <, <=, >, >=, with dates
+or periods such as -5d). Functions: currentUser() and now(). Errors are `JiraBadRequest`
+with the wording Jira uses, as the real search would raise them.
 """
 
 from __future__ import annotations
@@ -21,6 +17,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from clients.jira_client import JiraBadRequest
+from services.jql import (
+    Clause,
+    Empty,
+    Function,
+    JqlSyntaxError,
+    Junction,
+    Node,
+    Not,
+    Operand,
+    OrderItem,
+    Value,
+    ValueList,
+)
+from services.jql import parse_jql as parse_tree
 
 _ALIASES = {
     "issuekey": "key",
@@ -42,11 +52,6 @@ _OPERATORS = {
 }
 _DATE_FORMATS = ("%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y-%m-%d")
 _PERIOD = re.compile(r"^([-+]?)((?:\d+[wdhm]\s*)+)$")
-_TOKEN = re.compile(
-    r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
-    |(?P<op>!=|!~|>=|<=|=|~|<|>)|(?P<punct>[(),])|(?P<word>[^\s()=,!~<>"']+))""",
-    re.VERBOSE,
-)
 
 Predicate = Callable[["JqlRow"], bool]
 
@@ -71,10 +76,14 @@ class JqlContext:
 
 
 @dataclass(frozen=True, slots=True)
-class JqlQuery:
+class JqlSearch:
+    """A query ready to run: its test of a row and its order."""
+
     predicate: Predicate
     order_by: tuple[tuple[str, bool], ...]  # (field, descending)
     bounded: bool = True  # False when nothing restricts the query (e.g. only ORDER BY)
+    # Upper-case keys (or ids) a match must have one of, when an AND at the top says so.
+    keys: frozenset[str] | None = None
 
     def apply(self, rows: Sequence[JqlRow]) -> list[JqlRow]:
         found = [row for row in rows if self.predicate(row)]
@@ -83,179 +92,80 @@ class JqlQuery:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class _Token:
-    kind: str  # "string", "op", "punct", "word", "end"
-    text: str
-
-    def is_word(self, *words: str) -> bool:
-        return self.kind == "word" and self.text.lower() in words
-
-
-def parse_jql(jql: str, context: JqlContext) -> JqlQuery:
-    return _Parser(_tokenize(jql), context).parse()
-
-
-def _tokenize(jql: str) -> list[_Token]:
-    tokens, position, text = [], 0, jql.rstrip()
-    while position < len(text):
-        match = _TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise _syntax_error(f"unexpected character at {position}.")
-        kind = match.lastgroup or "word"
-        value = match.group(kind)
-        if kind == "string":
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        tokens.append(_Token(kind, value))
-        position = match.end()
-    tokens.append(_Token("end", ""))
-    return tokens
+def parse_jql(jql: str, context: JqlContext) -> JqlSearch:
+    try:
+        # Jira takes JQL of any length (a poll's `key in (…)` of 100 keys, for one).
+        tree = parse_tree(jql, max_length=None)
+    except JqlSyntaxError as error:
+        raise _syntax_error(str(error)) from None
+    evaluator = _Evaluator(context)
+    predicate = _match_all if tree.where is None else evaluator.node(tree.where)
+    order = tuple(evaluator.order_item(item) for item in tree.order_by)
+    return JqlSearch(predicate, order, tree.where is not None, _listed_keys(tree.where))
 
 
-class _Parser:
-    def __init__(self, tokens: list[_Token], context: JqlContext) -> None:
-        self._tokens = tokens
-        self._at = 0
+class _Evaluator:
+    def __init__(self, context: JqlContext) -> None:
         self._context = context
 
-    def parse(self) -> JqlQuery:
-        predicate: Predicate = _match_all
-        bounded = not (self._peek().kind == "end" or self._peek().is_word("order"))
-        if bounded:
-            predicate = self._or()
-        order: list[tuple[str, bool]] = []
-        if self._peek().is_word("order"):
-            self._next()
-            self._expect_word("by")
-            order.append(self._order_item())
-            while self._peek() == _Token("punct", ","):
-                self._next()
-                order.append(self._order_item())
-        if self._peek().kind != "end":
-            raise _syntax_error(f"Expecting either 'OR' or 'AND' but got '{self._peek().text}'.")
-        return JqlQuery(predicate, tuple(order), bounded)
+    def node(self, node: Node) -> Predicate:
+        if isinstance(node, Clause):
+            return self._clause(node)
+        if isinstance(node, Not):
+            inner = self.node(node.inner)
+            return lambda row: not inner(row)
+        parts = [self.node(part) for part in node.parts]
+        if node.conjunction:
+            return lambda row: all(part(row) for part in parts)
+        return lambda row: any(part(row) for part in parts)
 
-    def _peek(self) -> _Token:
-        return self._tokens[self._at]
-
-    def _next(self) -> _Token:
-        token = self._tokens[self._at]
-        self._at = min(self._at + 1, len(self._tokens) - 1)
-        return token
-
-    def _expect_word(self, word: str) -> None:
-        if not self._next().is_word(word):
-            raise _syntax_error(f"Expecting '{word.upper()}'.")
-
-    def _expect_punct(self, text: str) -> None:
-        if self._next() != _Token("punct", text):
-            raise _syntax_error(f"Expecting '{text}'.")
-
-    def _order_item(self) -> tuple[str, bool]:
-        name = _canonical(self._next().text)
+    def order_item(self, item: OrderItem) -> tuple[str, bool]:
+        name = _canonical(item.field.text)
         if name not in _VALUE_FIELDS | _DATE_FIELDS | {"summary"}:
             raise JiraBadRequest(f"Not able to sort using field '{name}'.")
-        descending = self._peek().is_word("desc")
-        if self._peek().is_word("asc", "desc"):
-            self._next()
-        return name, descending
+        return name, item.direction == "DESC"
 
-    def _or(self) -> Predicate:
-        parts = [self._and()]
-        while self._peek().is_word("or"):
-            self._next()
-            parts.append(self._and())
-        return parts[0] if len(parts) == 1 else lambda row: any(p(row) for p in parts)
-
-    def _and(self) -> Predicate:
-        parts = [self._not()]
-        while self._peek().is_word("and"):
-            self._next()
-            parts.append(self._not())
-        return parts[0] if len(parts) == 1 else lambda row: all(p(row) for p in parts)
-
-    def _not(self) -> Predicate:
-        if self._peek().is_word("not"):
-            self._next()
-            inner = self._not()
-            return lambda row: not inner(row)
-        if self._peek() == _Token("punct", "("):
-            self._next()
-            inner = self._or()
-            self._expect_punct(")")
-            return inner
-        return self._clause()
-
-    def _clause(self) -> Predicate:
-        token = self._next()
-        if token.kind not in ("word", "string"):
-            raise _syntax_error(f"Expecting a field name but got '{token.text}'.")
-        name = _canonical(token.text)
+    def _clause(self, clause: Clause) -> Predicate:
+        name = _canonical(clause.field.text)
         kind = _kind(name)
-        operator = self._operator()
-        if operator not in _OPERATORS[kind]:
+        operator = clause.operator.lower()
+        if operator not in _OPERATORS[kind] or clause.operand is None:
             raise JiraBadRequest(
-                f"The operator '{operator.upper()}' is not supported by the '{token.text}' field."
+                f"The operator '{clause.operator}' is not supported by the "
+                f"'{clause.field.text}' field."
             )
-        operands = self._operands(list_expected=operator in ("in", "not in"))
         if operator in ("is", "is not"):
-            if operands != [None]:
-                raise _syntax_error(f"Expecting 'EMPTY' after '{operator.upper()}'.")
             empty = _empty_test(kind, name)
             return empty if operator == "is" else lambda row: not empty(row)
+        operands = self._operands(clause.operand)
         if kind == "text":
             return self._text_clause(name, operator, operands)
         if kind == "date":
             return self._date_clause(name, operator, operands)
         return self._value_clause(name, operator, operands)
 
-    def _operator(self) -> str:
-        token = self._next()
-        if token.kind == "op":
-            return token.text
-        if token.is_word("in", "is"):
-            if token.is_word("is") and self._peek().is_word("not"):
-                self._next()
-                return "is not"
-            return token.text.lower()
-        if token.is_word("not") and self._peek().is_word("in"):
-            self._next()
-            return "not in"
-        raise _syntax_error(f"Expecting an operator but got '{token.text}'.")
+    def _operands(self, operand: Operand) -> list[str | None]:
+        items = operand.items if isinstance(operand, ValueList) else (operand,)
+        return [self._operand(item) for item in items]
 
-    def _operands(self, *, list_expected: bool) -> list[str | None]:
-        if self._peek() != _Token("punct", "("):
-            if list_expected:
-                raise _syntax_error("Expecting '(' after 'IN'.")
-            return [self._operand()]
-        self._next()
-        values = [self._operand()]
-        while self._peek() == _Token("punct", ","):
-            self._next()
-            values.append(self._operand())
-        self._expect_punct(")")
-        return values
-
-    def _operand(self) -> str | None:
-        token = self._next()
-        if token.kind == "string":
-            return token.text
-        if token.kind != "word":
-            raise _syntax_error(f"Expecting a value but got '{token.text}'.")
-        if token.is_word("empty", "null"):
+    def _operand(self, item: Value | Empty | Function) -> str | None:
+        if isinstance(item, Empty):
             return None
-        if self._peek() == _Token("punct", "("):  # a function call such as currentUser()
-            self._next()
-            self._expect_punct(")")
-            return self._function(token.text)
-        return token.text
+        if isinstance(item, Function):
+            return self._function(item)
+        return item.text
 
-    def _function(self, name: str) -> str:
-        if name.lower() == "currentuser":
+    def _function(self, function: Function) -> str:
+        name = function.name.lower()
+        if name in ("currentuser", "now") and function.args:
+            raise JiraBadRequest(
+                f"Function '{function.name}' expected '0' arguments but got '{len(function.args)}'."
+            )
+        if name == "currentuser":
             return self._context.current_user
-        if name.lower() == "now":
+        if name == "now":
             return self._context.now.strftime("%Y-%m-%d %H:%M")
-        raise JiraBadRequest(f"Unable to find JQL function '{name}()'.")
+        raise JiraBadRequest(f"Unable to find JQL function '{function.name}()'.")
 
     def _value_clause(self, name: str, operator: str, operands: list[str | None]) -> Predicate:
         wanted = {self._checked(name, value) for value in operands}
@@ -372,3 +282,17 @@ def _empty_test(kind: str, name: str) -> Predicate:
     if kind == "date":
         return lambda row: row.dates.get(name) is None
     return lambda row: not row.values.get(name)
+
+
+def _listed_keys(where: Node | None) -> frozenset[str] | None:
+    """The keys of a `key in (…)` or `key = …` that the whole query is an AND with."""
+    parts = where.parts if isinstance(where, Junction) and where.conjunction else (where,)
+    for part in parts:
+        if not isinstance(part, Clause) or _canonical(part.field.text) != "key":
+            continue
+        if part.operator not in ("=", "IN") or part.operand is None:
+            continue
+        items = part.operand.items if isinstance(part.operand, ValueList) else (part.operand,)
+        if all(isinstance(item, Value) for item in items):
+            return frozenset(item.text.strip().upper() for item in items if isinstance(item, Value))
+    return None

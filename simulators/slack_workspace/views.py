@@ -7,7 +7,7 @@ import itertools
 import json
 from typing import Any
 
-from clients.slack_memory import InMemorySlack
+from simulators.slack_workspace.memory import InMemorySlack
 
 APP_ID = "A0CONNECT"
 

@@ -25,11 +25,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from clients.local_http import LocalHTTPServer
 from clients.slack_limits import message_violation
-from clients.slack_memory import InMemorySlack
-from clients.slack_sim_api import FakeSlackApi, Identity, decode_params
-from clients.slack_sim_views import FakeViews
+from simulators.local_http import LocalHTTPServer
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.views import FakeViews
+from simulators.slack_workspace.web_api import FakeSlackApi, Identity, decode_params
 
 RESPONSE_URL = "response_url"
 DEFAULT_TOKEN = "xoxb-test-token"  # noqa: S105 - the stand-in's own, not a secret

@@ -1,6 +1,6 @@
 """The Slack Web API methods Connect uses, answered from an InMemorySlack the way Slack answers.
 
-Transport, recording and failure injection live in `tests.fakes.slack_server`.
+Transport, recording and failure injection live in `simulators.slack_workspace.server`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from clients.slack_client import SlackError
-from clients.slack_memory import InMemorySlack
-from clients.slack_sim_views import APP_ID, ApiError, FakeViews, required
-from clients.slack_transcript import SlackMessage, UnfurlRecord
+from simulators.slack_workspace.memory import InMemorySlack
+from simulators.slack_workspace.transcript import SlackMessage, UnfurlRecord
+from simulators.slack_workspace.views import APP_ID, ApiError, FakeViews, required
 
 JSON_PARAMS = frozenset(
     {"blocks", "attachments", "metadata", "view", "unfurls", "user_auth_blocks"}

@@ -10,7 +10,6 @@ this thread (Connect's own account otherwise), plus the Jira-side helpers `add_i
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -36,8 +35,8 @@ from clients.jira_client import (
     ServerInfo,
     Transition,
 )
-from clients.jira_jql import JqlContext, JqlRow, parse_jql
-from clients.jira_memory_model import (
+from simulators.jira_site.jql import JqlContext, JqlRow, JqlSearch, parse_jql
+from simulators.jira_site.model import (
     ISSUE_TYPES,
     NOT_FOUND,
     PRIORITIES,
@@ -53,11 +52,8 @@ from clients.jira_memory_model import (
     system_fields,
     validate_create,
 )
-from clients.jira_sample import load_sample_data
 
 # `key in ("A-1", …) AND …`: the poller's searches (see InMemoryJira._candidates).
-_LISTED_KEYS = re.compile(r"^\s*(?:key|issuekey)\s+in\s*\(([^()]*)\)\s+and\s", re.IGNORECASE)
-_OR_NOT = re.compile(r"\b(?:or|not)\b", re.IGNORECASE)
 
 
 class InMemoryJira:
@@ -93,14 +89,10 @@ class InMemoryJira:
         self._failures: list[tuple[str | None, JiraError]] = []
         self._listeners: list[Callable[[IssueChange], None]] = []
 
-    @classmethod
-    def with_sample_data(cls, **kwargs: Any) -> InMemoryJira:
-        """Projects OPS and WEB, users alice/bob/carol@example.com, issues OPS-1..3 and WEB-1."""
-        jira = cls(**kwargs)
-        load_sample_data(jira)
-        with jira._lock:
-            jira.changes.clear()  # seeding is history, not news
-        return jira
+    def forget_changes(self) -> None:
+        """Clear `changes`: what happened so far is history, not news (e.g. seeding)."""
+        with self._lock:
+            self.changes.clear()
 
     # Jira-side set-up and actions (not logged in `calls`) -------------------------------------
 
@@ -238,19 +230,17 @@ class InMemoryJira:
                 query = parse_jql(jql, context)
                 if not query.order_by:
                     query = replace(query, order_by=(("created", True), ("key", True)))
-                refs = [row.ref for row in query.apply(self._candidates(jql, rows))]
+                refs = [row.ref for row in query.apply(self._candidates(query, rows))]
                 if len(self._found) >= 64:
                     self._found.clear()
                 self._found[memo] = refs
             return [self._records[ref].issue for ref in refs]
 
-    def _candidates(self, jql: str, rows: list[JqlRow]) -> list[JqlRow]:
-        """The rows `jql` can match: for `key in (…) AND …` with no OR or NOT anywhere (a pure
-        conjunction), only the listed issues' rows; else every row."""
-        listed = _LISTED_KEYS.match(jql)
-        if listed is None or _OR_NOT.search(jql):
+    def _candidates(self, query: JqlSearch, rows: list[JqlRow]) -> list[JqlRow]:
+        """The rows `query` can match: for `key in (…) AND …`, only the listed issues' rows."""
+        if query.keys is None:
             return rows
-        ids = {self._ids.get(key.strip().strip("\"'").upper()) for key in listed[1].split(",")}
+        ids = {self._ids.get(key) for key in query.keys}
         return [row for row in rows if row.ref in ids]
 
     def add_listener(self, listener: Callable[[IssueChange], None]) -> None:

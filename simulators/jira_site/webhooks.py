@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from clients.jira_client import JiraComment, JiraIssue, JiraUser
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_model import IssueChange
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.model import IssueChange
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from clients.slack_client import (
     metadata_matches,
 )
 from clients.slack_limits import message_violation
-from clients.slack_transcript import (
+from simulators.slack_workspace.transcript import (
     EphemeralMessage,
     SlackMessage,
     UnfurlRecord,

@@ -1,4 +1,4 @@
-"""A fake Jira REST API v2 over real HTTP on 127.0.0.1, port 0, for integration tests.
+"""A stand-in Jira REST API v2 over real HTTP on 127.0.0.1, port 0 (tests, benchmarks).
 
     with FakeJiraServer() as server:                         # Jira Cloud, sample data
         client = JiraRestClient(server.url, email=server.email, api_token=server.api_token)
@@ -20,21 +20,19 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pytest
-
-from clients.jira_memory import InMemoryJira
-from clients.local_http import LocalHTTPServer
-from tests.fakes.jira_api import FakeJiraApi, Request
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.rest_api import FakeJiraApi, Request
+from simulators.jira_site.sample import with_sample_data
+from simulators.local_http import LocalHTTPServer
 
 DEFAULT_EMAIL = "connect-bot@example.com"
-DEFAULT_API_TOKEN = "fake-cloud-api-token-0123456789"
+DEFAULT_API_TOKEN = "fake-cloud-api-token-0123456789"  # noqa: S105 - the stand-in's own
 DEFAULT_PAT = "fake-datacenter-pat-0123456789"
 
 
@@ -66,7 +64,7 @@ class FakeJiraServer:
         api_token: str = DEFAULT_API_TOKEN,
         pat: str = DEFAULT_PAT,
     ) -> None:
-        self.jira = jira or InMemoryJira.with_sample_data(deployment_type=deployment_type)
+        self.jira = jira or with_sample_data(InMemoryJira(deployment_type=deployment_type))
         self.api = FakeJiraApi(self.jira, deployment_type, base_url="")
         self.email, self.api_token, self.pat = email, api_token, pat
         self.delay_seconds = 0.0
@@ -237,17 +235,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test): nothing left to answer
-
-
-@pytest.fixture
-def fake_jira_cloud() -> Iterator[FakeJiraServer]:
-    """A fake Jira Cloud site with the sample data, on a free local port."""
-    with FakeJiraServer(deployment_type="Cloud") as server:
-        yield server
-
-
-@pytest.fixture
-def fake_jira_dc() -> Iterator[FakeJiraServer]:
-    """A fake Jira Data Center site with the sample data, on a free local port."""
-    with FakeJiraServer(deployment_type="Server") as server:
-        yield server

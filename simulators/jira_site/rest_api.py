@@ -26,8 +26,8 @@ from clients.jira_client import (
     JiraUnavailable,
     JiraUser,
 )
-from clients.jira_memory import InMemoryJira
-from clients.jira_memory_model import CATEGORY_NAMES, STATUSES
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.model import CATEGORY_NAMES, STATUSES
 
 API = r"/rest/api/(?:2|latest)"
 SEARCH_GONE = (

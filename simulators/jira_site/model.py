@@ -20,7 +20,7 @@ from clients.jira_client import (
     Priority,
     Transition,
 )
-from clients.jira_jql import JqlRow
+from simulators.jira_site.jql import JqlRow
 
 STATUSES = {"To Do": "new", "In Progress": "indeterminate", "Done": "done"}
 CATEGORY_NAMES = {"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
