@@ -51,11 +51,13 @@ def test_ack() -> None:
             # Sustained for TINY.sustain seconds: more than the warm-up's few, all answered.
             assert counts[f"{target} {kind} sent"] > ack.TINY.warmup
             assert counts[f"{target} {kind} answered"] == counts[f"{target} {kind} sent"]
-    # Connect did the shortcut's work, not only its ack: a modal per shortcut sent (warm-up
-    # and timed).
+    # Connect did the shortcut's work, not only its ack: modals were opened, never more than
+    # one per shortcut. Not one for every shortcut: on a loaded machine a views.open still
+    # waiting when its trigger's 3 s are up is dropped unsent, as it must be (Slack would
+    # refuse it), so how many are opened depends on the machine, not on Connect.
     shortcuts = counts["connect shortcuts sent"]
     assert shortcuts > ack.TINY.warmup + counts[f"connect {ack.KINDS[1]} sent"] - 1
-    assert counts["connect modals opened"] == shortcuts
+    assert 0 < counts["connect modals opened"] <= shortcuts
 
 
 def test_events() -> None:
