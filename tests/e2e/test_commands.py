@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.e2e.conftest import RunningConnect
+from tests.waiting import wait_until
 
 
 def wait_for_response(
     connect: RunningConnect, response_url: str, timeout: float = 10
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        posts = connect.slack.responses(response_url)
-        if posts:
-            return posts[-1]
-        time.sleep(0.02)
-    raise AssertionError("nothing was posted to the response URL")
+    posts = wait_until(
+        lambda: connect.slack.responses(response_url),
+        timeout=timeout,
+        what="an answer on the response URL",
+    )
+    return posts[-1]  # type: ignore[no-any-return]
 
 
 def test_show_acks_at_once_then_answers_with_the_card(connect: RunningConnect) -> None:

@@ -13,6 +13,7 @@ from clients.jira_memory_webhooks import JiraWebhookEmitter, issue_json, user_js
 from services.links import MessageRef
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.test_commands import wait_for_response
+from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
 
@@ -40,13 +41,11 @@ def replies(connect: RunningConnect, channel: str, thread_ts: str) -> list[Any]:
 def wait_for_replies(
     connect: RunningConnect, channel: str, thread_ts: str, count: int, timeout: float = 10
 ) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = replies(connect, channel, thread_ts)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"expected {count} replies, got {replies(connect, channel, thread_ts)}")
+    return wait_until(
+        lambda: found if len(found := replies(connect, channel, thread_ts)) >= count else None,
+        timeout=timeout,
+        what=f"{count} replies",
+    )
 
 
 def settle(seconds: float = 3.0) -> None:
@@ -133,9 +132,7 @@ def test_a_change_made_from_slack_is_not_echoed_back_but_reaches_other_links(lin
     _, done = connect.slash("move OPS-2 In Progress")  # from #general
     assert "Moved *OPS-2*" in wait_for_response(connect, done)["text"]
     emitter.flush()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not connect.slack.slack.top_level("C0OPS"):
-        time.sleep(0.05)
+    wait_until(lambda: connect.slack.slack.top_level("C0OPS"), what="a post in #ops")
     (ops,) = [
         m
         for m in connect.slack.slack.top_level("C0OPS")

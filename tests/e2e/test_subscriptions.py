@@ -3,7 +3,6 @@ webhooks, posts in the fake Slack."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from clients.jira_memory_webhooks import JiraWebhookEmitter
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_jira_webhooks import settle
+from tests.waiting import wait_until
 
 Team = tuple[RunningConnect, JiraWebhookEmitter]
 
@@ -42,13 +42,11 @@ def posts(connect: RunningConnect, channel: str) -> list[Any]:
 def wait_for_posts(
     connect: RunningConnect, channel: str, count: int, timeout: float = 10
 ) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = posts(connect, channel)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"expected {count} posts in {channel}, got {posts(connect, channel)}")
+    return wait_until(
+        lambda: found if len(found := posts(connect, channel)) >= count else None,
+        timeout=timeout,
+        what=f"{count} posts in {channel}",
+    )
 
 
 def test_subscribe_list_and_unsubscribe_through_slash_commands(team: Team) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +20,7 @@ from services.unit_of_work import UnitOfWorkFactory
 from tests.e2e.conftest import RunningConnect
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_server import FakeSlackServer
+from tests.waiting import wait_until
 
 CHANNEL = "C0OPS"
 JIRA_TIMEOUT = 0.5  # seconds the client waits for one answer
@@ -59,20 +58,6 @@ def jira_client(
         retry_budget_seconds=retry_budget,
         observer=observer or Metrics(),
     )
-
-
-def wait_until(
-    condition: Callable[[], object], *, timeout: float = 20, what: str = "the condition"
-) -> Any:
-    """Polls until `condition()` is truthy; the timeout only keeps a broken test from hanging."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.02)
 
 
 def last_response(connect: RunningConnect, response_url: str, timeout: float = 20) -> Any:

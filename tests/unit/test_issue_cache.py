@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +13,7 @@ from services.errors import JiraDown
 from services.issue_cache import IssueCache, TTLCache
 from services.issues import IssueService
 from services.policy import ConnectPolicy
+from tests.waiting import wait_until
 
 
 class Clock:
@@ -160,10 +160,7 @@ class CountingClock(Clock):
         return self.now
 
     def wait_for(self, readings: int) -> None:
-        deadline = time.monotonic() + 10
-        while self.readings < readings and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert self.readings >= readings
+        wait_until(lambda: self.readings >= readings, what=f"{readings} clock readings")
 
 
 def _ask_in_threads(
