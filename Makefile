@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/python -m bot run
 
+# The suite mostly waits on servers and subprocesses, so it runs on more workers than cores.
+TEST_WORKERS ?= 4
+
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --durations=15
 
 lint: install
 	$(BIN)/ruff check .

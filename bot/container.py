@@ -139,6 +139,8 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         email=None if settings.jira_pat else settings.jira_email,
         api_token=None if settings.jira_pat else settings.jira_api_token,
         pat=settings.jira_pat,
+        timeout=settings.jira_timeout_seconds,
+        retry_budget_seconds=settings.jira_retry_budget_seconds,
         observer=metrics,
     )
     services = ConnectServices(

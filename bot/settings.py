@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     jira_pat: SecretStr | None = None
     jira_webhook_secret: SecretStr | None = None
     jira_projects: CommaList = ()
+    jira_timeout_seconds: float = Field(default=10, gt=0)
+    jira_retry_budget_seconds: float = Field(default=10, ge=0)
 
     database_url: str = "sqlite:///connect.db"
 

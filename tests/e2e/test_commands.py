@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import RunningConnect
+import pytest
+
+from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
+from tests.fakes.jira_server import FakeJiraServer
+from tests.fakes.slack_server import FakeSlackServer
 from tests.waiting import wait_until
 
 
@@ -57,6 +62,28 @@ def test_jira_down_gives_a_clear_message(connect: RunningConnect) -> None:
     answer = wait_for_response(connect, response_url, timeout=20)
     assert "Jira is not reachable" in answer["text"]
     assert "Traceback" not in answer["text"]
+
+
+@pytest.mark.parametrize(("budget", "attempts"), [(0.0, 1), (1.0, 2)])
+def test_the_retry_budget_setting_bounds_how_long_a_throttled_jira_is_retried(
+    fake_slack: FakeSlackServer,
+    fake_jira: FakeJiraServer,
+    tmp_path: Path,
+    budget: float,
+    attempts: int,
+) -> None:
+    """JIRA_RETRY_BUDGET_SECONDS reaches the Jira client: back-off sleeps 0.5 s, then 1 s, so a
+    budget of 0 s allows one attempt and 1 s allows two."""
+    settings = connect_settings(
+        fake_slack, fake_jira, tmp_path / "connect.db", jira_retry_budget_seconds=budget
+    )
+    with running_connect(settings, fake_slack, fake_jira) as connect:
+        wait_for_response(connect, connect.slash("show OPS-2")[1])
+        asked = len(connect.jira.paths())
+        connect.jira.fail_next(503, times=50, path="OPS-1")
+        answer = wait_for_response(connect, connect.slash("show OPS-1")[1])
+        assert "Jira is not reachable" in answer["text"]
+        assert len([p for p in connect.jira.paths()[asked:] if "OPS-1" in p]) == attempts
 
 
 def test_search_by_text_and_by_jql(connect: RunningConnect) -> None:
