@@ -254,7 +254,7 @@ def build_worker(runtime: Runtime) -> Worker:
     if interval > 0:  # 0: webhooks only
         monitor = JiraMonitor(services.uow, services.jira, notifier, interval=interval, wall=wall)
         jobs.append(PeriodicJob("poller", interval, monitor.run_once))
-    return Worker(jobs)
+    return Worker(jobs, max_backoff=runtime.settings.connect_max_backoff)
 
 
 def tidy(wall: ProjectWall, housekeeping: Housekeeping) -> None:

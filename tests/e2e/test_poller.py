@@ -76,7 +76,7 @@ def test_a_change_without_a_webhook_is_posted_once_and_the_late_webhook_adds_not
     for payload in held:  # the webhook arrives late
         assert connect.jira_webhook(payload).json() == {"status": "accepted"}
     deliveries_done(connect, len(held))
-    settle()
+    settle(connect)
     assert len(replies(connect, "C0GENERAL", parent.ts)) == 1
 
 

@@ -7,16 +7,10 @@ import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-
 from bot.metrics import Metrics
 from clients.jira_client import JiraComment
 from clients.jira_memory_webhooks import comment_json, issue_json, user_json
 from clients.jira_rest import JiraRestClient
-from models import NotificationOutbox, ProcessedDelivery
-from models.delivery import PENDING
-from services.outbox import SENDING
-from services.unit_of_work import UnitOfWorkFactory
 from tests.e2e.conftest import RunningConnect
 from tests.fakes.jira_server import FakeJiraServer
 from tests.fakes.slack_server import FakeSlackServer
@@ -98,19 +92,3 @@ def link_channel(connect: RunningConnect, key: str = "OPS-1", channel: str = CHA
 
 def posted_texts(slack: FakeSlackServer, channel: str = CHANNEL) -> str:
     return " ".join(message.text for message in slack.slack.messages.get(channel, []))
-
-
-def unfinished_work(uow: UnitOfWorkFactory) -> int:
-    """Deliveries not yet processed plus notifications not yet settled."""
-    with uow() as work:
-        rows = work.session.scalar(
-            select(func.count())
-            .select_from(NotificationOutbox)
-            .where(NotificationOutbox.status.in_((PENDING, SENDING)))
-        )
-        deliveries = work.session.scalar(
-            select(func.count())
-            .select_from(ProcessedDelivery)
-            .where(ProcessedDelivery.status == PENDING)
-        )
-    return int(rows or 0) + int(deliveries or 0)

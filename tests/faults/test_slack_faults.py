@@ -21,14 +21,13 @@ from models import NotificationOutbox
 from models.delivery import PENDING, SENT
 from services.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, unfinished_work
 from tests.fakes.slack_server import FakeSlackServer
 from tests.faults.helpers import (
     comment_webhook,
     link_channel,
     note,
     posted_texts,
-    unfinished_work,
     wait_until,
 )
 
