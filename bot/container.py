@@ -223,7 +223,9 @@ def _required(value: T | None) -> T:
 def build_worker(runtime: Runtime) -> Worker:
     services = runtime.services
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    router = SubscriptionRouter(services.jira, services.policy)
+    router = SubscriptionRouter(
+        services.jira, services.policy, outage_pause=runtime.settings.jira_outage_pause_seconds
+    )
     notifier = Notifier(
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,

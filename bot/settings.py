@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     jira_projects: CommaList = ()
     jira_timeout_seconds: float = Field(default=10, gt=0)
     jira_retry_budget_seconds: float = Field(default=10, ge=0)
+    jira_outage_pause_seconds: float = Field(default=10, ge=0)
 
     database_url: str = "sqlite:///connect.db"
 

@@ -37,6 +37,8 @@ JIRA_RETRY_BUDGET = 1.0
 # A worker job that failed while Jira or the database was away runs again within 1 s of its
 # return, not 30 s.
 MAX_BACKOFF = 1.0
+# Subscription filter checks ask Jira again 0.5 s after finding it away, not 10 s.
+OUTAGE_PAUSE = 0.5
 
 
 @dataclass
@@ -109,6 +111,7 @@ def connect_settings(
         **{
             "jira_retry_budget_seconds": JIRA_RETRY_BUDGET,
             "connect_max_backoff": MAX_BACKOFF,
+            "jira_outage_pause_seconds": OUTAGE_PAUSE,
             **extra,
         },
     )
