@@ -159,6 +159,8 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         email=None if settings.jira_pat else settings.jira_email,
         api_token=None if settings.jira_pat else settings.jira_api_token,
         pat=settings.jira_pat,
+        timeout=settings.jira_timeout_seconds,
+        retry_budget_seconds=settings.jira_retry_budget_seconds,
         observer=metrics,
     )
     services = ConnectServices(
@@ -251,7 +253,9 @@ def _required(value: T | None) -> T:
 def build_worker(runtime: Runtime) -> Worker:
     services = runtime.services
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    router = SubscriptionRouter(services.jira, services.policy)
+    router = SubscriptionRouter(
+        services.jira, services.policy, outage_pause=runtime.settings.jira_outage_pause_seconds
+    )
     notifier = Notifier(
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,
@@ -282,7 +286,7 @@ def build_worker(runtime: Runtime) -> Worker:
     if interval > 0:  # 0: webhooks only
         monitor = JiraMonitor(services.uow, services.jira, notifier, interval=interval, wall=wall)
         jobs.append(PeriodicJob("poller", interval, monitor.run_once))
-    return Worker(jobs)
+    return Worker(jobs, max_backoff=runtime.settings.connect_max_backoff)
 
 
 def tidy(wall: ProjectWall, housekeeping: Housekeeping) -> None:

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     jira_pat: SecretStr | None = None
     jira_webhook_secret: SecretStr | None = None
     jira_projects: CommaList = ()
+    jira_timeout_seconds: float = Field(default=10, gt=0)
+    jira_retry_budget_seconds: float = Field(default=10, ge=0)
+    jira_outage_pause_seconds: float = Field(default=10, ge=0)
 
     database_url: str = "sqlite:///connect.db"
 
@@ -64,6 +67,7 @@ class Settings(BaseSettings):
     connect_log_level: str = "INFO"
     connect_log_format: Literal["text", "json"] = "text"
     connect_poll_interval: float = Field(default=60, ge=0)
+    connect_max_backoff: float = Field(default=30, gt=0)
     connect_public_url: AnyHttpUrl | None = None
     connect_admins: CommaList = ()
     connect_encryption_key: SecretStr | None = None

@@ -11,12 +11,15 @@ log = logging.getLogger("connect.worker")
 
 # A failing job (most often: the database is away) tries again after doubling rests, at most
 # this long (or its own interval, if longer): once the cause is gone, work resumes within it.
+# CONNECT_MAX_BACKOFF sets it.
 MAX_BACKOFF_SECONDS = 30.0
 
 
-def backoff_delay(interval: float, failures: int) -> float:
+def backoff_delay(
+    interval: float, failures: int, max_backoff: float = MAX_BACKOFF_SECONDS
+) -> float:
     """Seconds before the next run of a job that failed `failures` times in a row."""
-    return min(interval * 2.0 ** min(failures, 32), max(MAX_BACKOFF_SECONDS, interval))
+    return min(interval * 2.0 ** min(failures, 32), max(max_backoff, interval))
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,11 @@ class PeriodicJob:
 
 
 class Worker:
-    def __init__(self, jobs: Sequence[PeriodicJob]) -> None:
+    def __init__(
+        self, jobs: Sequence[PeriodicJob], *, max_backoff: float = MAX_BACKOFF_SECONDS
+    ) -> None:
         self.jobs = tuple(jobs)
+        self.max_backoff = max_backoff
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
@@ -72,7 +78,7 @@ class Worker:
                 delay = job.interval
             except Exception:
                 failures += 1
-                delay = backoff_delay(job.interval, failures)
+                delay = backoff_delay(job.interval, failures, self.max_backoff)
                 log.exception(
                     "job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay
                 )

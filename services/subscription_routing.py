@@ -88,11 +88,13 @@ class SubscriptionRouter:
         *,
         clock: Callable[[], float] = time.monotonic,
         answer_ttl: float = ANSWER_TTL,
+        outage_pause: float = OUTAGE_PAUSE,
     ) -> None:
         self.jira = jira
         self.policy = policy
         self.clock = clock
         self.answer_ttl = answer_ttl
+        self.outage_pause = outage_pause
         self._lock = threading.Lock()  # cachetools' caches are not thread-safe on their own
         self._answers: TTLCache[str, bool] = TTLCache(ANSWERS_KEPT, answer_ttl, timer=clock)
         self._projects: TTLCache[str, dict[str, tuple[str, ...]]] = TTLCache(
@@ -287,7 +289,7 @@ class SubscriptionRouter:
             answer = bool(self.jira.search(query, max_results=1).issues)
         except JiraUnavailable:
             with self._lock:
-                self._jira_away_until = now + OUTAGE_PAUSE
+                self._jira_away_until = now + self.outage_pause
             raise  # the check is held and asked again later; nothing is lost
         except JiraError as exc:
             log.warning("a subscription filter could not be checked (%s): %s", query, exc.message)

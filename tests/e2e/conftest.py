@@ -14,18 +14,31 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import func, select
 
 from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app, build_worker
 from bot.server import WebServer
 from bot.settings import Settings
+from models import NotificationOutbox, ProcessedDelivery
+from models.delivery import PENDING
+from services.outbox import SENDING
+from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.fakes.slack_requests import interactive_body, signed_headers, slash_command_body
+from tests.waiting import wait_until
 
 SIGNING_SECRET = "e2e-signing-secret"
 WEBHOOK_SECRET = "e2e-webhook-secret"
 FORM = "application/x-www-form-urlencoded"
+# A Jira that answers 503 is given up on after one back-off (0.5 s) instead of five (7.5 s).
+JIRA_RETRY_BUDGET = 1.0
+# A worker job that failed while Jira or the database was away runs again within 1 s of its
+# return, not 30 s.
+MAX_BACKOFF = 1.0
+# Subscription filter checks ask Jira again 0.5 s after finding it away, not 10 s.
+OUTAGE_PAUSE = 0.5
 
 
 @dataclass
@@ -95,7 +108,38 @@ def connect_settings(
         jira_api_token=DEFAULT_API_TOKEN,
         jira_webhook_secret=WEBHOOK_SECRET,
         database_url=f"sqlite:///{database}",
-        **extra,
+        **{
+            "jira_retry_budget_seconds": JIRA_RETRY_BUDGET,
+            "connect_max_backoff": MAX_BACKOFF,
+            "jira_outage_pause_seconds": OUTAGE_PAUSE,
+            **extra,
+        },
+    )
+
+
+def unfinished_work(uow: UnitOfWorkFactory) -> int:
+    """Deliveries not yet processed plus notifications not yet settled."""
+    with uow() as work:
+        rows = work.session.scalar(
+            select(func.count())
+            .select_from(NotificationOutbox)
+            .where(NotificationOutbox.status.in_((PENDING, SENDING)))
+        )
+        deliveries = work.session.scalar(
+            select(func.count())
+            .select_from(ProcessedDelivery)
+            .where(ProcessedDelivery.status == PENDING)
+        )
+    return int(rows or 0) + int(deliveries or 0)
+
+
+def wait_settled(connect: RunningConnect, timeout: float = 20) -> None:
+    """Every stored delivery processed and every queued notification sent or given up on: from
+    here on nothing more reaches Slack unless something new happens."""
+    wait_until(
+        lambda: unfinished_work(connect.runtime.services.uow) == 0,
+        timeout=timeout,
+        what="the worker to settle its deliveries and notifications",
     )
 
 

@@ -18,7 +18,7 @@ from tests.e2e.slack_events import (
     settle,
 )
 from tests.e2e.test_commands import wait_for_response
-from tests.e2e.test_message_shortcuts import wait_until
+from tests.waiting import wait_until
 
 
 @pytest.fixture

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import RunningConnect
+import pytest
+
+from simulators.jira_site.server import FakeJiraServer
+from simulators.slack_workspace.server import FakeSlackServer
+from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
+from tests.waiting import wait_until
 
 
 def wait_for_response(
     connect: RunningConnect, response_url: str, timeout: float = 10
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        posts = connect.slack.responses(response_url)
-        if posts:
-            return posts[-1]
-        time.sleep(0.02)
-    raise AssertionError("nothing was posted to the response URL")
+    posts = wait_until(
+        lambda: connect.slack.responses(response_url),
+        timeout=timeout,
+        what="an answer on the response URL",
+    )
+    return posts[-1]  # type: ignore[no-any-return]
 
 
 def test_show_acks_at_once_then_answers_with_the_card(connect: RunningConnect) -> None:
@@ -58,6 +62,28 @@ def test_jira_down_gives_a_clear_message(connect: RunningConnect) -> None:
     answer = wait_for_response(connect, response_url, timeout=20)
     assert "Jira is not reachable" in answer["text"]
     assert "Traceback" not in answer["text"]
+
+
+@pytest.mark.parametrize(("budget", "attempts"), [(0.0, 1), (1.0, 2)])
+def test_the_retry_budget_setting_bounds_how_long_a_throttled_jira_is_retried(
+    fake_slack: FakeSlackServer,
+    fake_jira: FakeJiraServer,
+    tmp_path: Path,
+    budget: float,
+    attempts: int,
+) -> None:
+    """JIRA_RETRY_BUDGET_SECONDS reaches the Jira client: back-off sleeps 0.5 s, then 1 s, so a
+    budget of 0 s allows one attempt and 1 s allows two."""
+    settings = connect_settings(
+        fake_slack, fake_jira, tmp_path / "connect.db", jira_retry_budget_seconds=budget
+    )
+    with running_connect(settings, fake_slack, fake_jira) as connect:
+        wait_for_response(connect, connect.slash("show OPS-2")[1])
+        asked = len(connect.jira.paths())
+        connect.jira.fail_next(503, times=50, path="OPS-1")
+        answer = wait_for_response(connect, connect.slash("show OPS-1")[1])
+        assert "Jira is not reachable" in answer["text"]
+        assert len([p for p in connect.jira.paths()[asked:] if "OPS-1" in p]) == attempts
 
 
 def test_search_by_text_and_by_jql(connect: RunningConnect) -> None:

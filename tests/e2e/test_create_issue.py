@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningConnect
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -22,13 +23,11 @@ def team(connect: RunningConnect) -> RunningConnect:
 
 
 def wait_for_view(connect: RunningConnect, predicate: Any, timeout: float = 10) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for view in list(connect.slack.views.by_id.values()):
-            if predicate(view):
-                return view
-        time.sleep(0.02)
-    raise AssertionError(f"no such view; views: {list(connect.slack.views.by_id.values())}")
+    return wait_until(
+        lambda: next((v for v in list(connect.slack.views.by_id.values()) if predicate(v)), None),
+        timeout=timeout,
+        what="such a view",
+    )
 
 
 def block_ids(view: dict[str, Any]) -> list[str]:

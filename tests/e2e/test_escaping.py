@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +26,7 @@ from tests.e2e.test_create_issue import (
     submission,
     wait_for_view,
 )
-from tests.e2e.test_message_shortcuts import wait_until
+from tests.waiting import wait_until
 
 # What an attacker writes into a Jira field: a channel ping, a mention and a disguised link.
 HOSTILE = "<!channel> session expired: <https://evil.example/login|re-authenticate> <@U0BOB>"
@@ -193,9 +192,7 @@ def test_a_linked_thread_hears_of_hostile_changes_inertly(team: RunningConnect) 
         },
     }
     assert team.jira_webhook(payload).status_code == 200
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and len(slack.thread("C0GENERAL", parent.ts)) < 2:
-        time.sleep(0.05)
+    wait_until(lambda: len(slack.thread("C0GENERAL", parent.ts)) >= 2, what="a reply")
     (_, reply) = slack.thread("C0GENERAL", parent.ts)
     assert "renamed" in reply.text
 

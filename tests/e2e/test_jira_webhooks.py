@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,8 +10,9 @@ import pytest
 
 from services.links import MessageRef
 from simulators.jira_site.webhooks import JiraWebhookEmitter, issue_json, user_json
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, wait_settled
 from tests.e2e.test_commands import wait_for_response
+from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
 
@@ -40,17 +40,17 @@ def replies(connect: RunningConnect, channel: str, thread_ts: str) -> list[Any]:
 def wait_for_replies(
     connect: RunningConnect, channel: str, thread_ts: str, count: int, timeout: float = 10
 ) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = replies(connect, channel, thread_ts)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"expected {count} replies, got {replies(connect, channel, thread_ts)}")
+    return wait_until(
+        lambda: found if len(found := replies(connect, channel, thread_ts)) >= count else None,
+        timeout=timeout,
+        what=f"{count} replies",
+    )
 
 
-def settle(seconds: float = 3.0) -> None:
-    time.sleep(seconds)  # past the 2 s burst window and a dispatcher pass: nothing more may come
+def settle(connect: RunningConnect) -> None:
+    """The worker has nothing left to do (a burst's notification is sent once its window
+    closes): any further message would have been posted by now."""
+    wait_settled(connect)
 
 
 def test_a_status_change_in_jira_lands_in_the_thread_once(linked) -> None:
@@ -61,7 +61,7 @@ def test_a_status_change_in_jira_lands_in_the_thread_once(linked) -> None:
     (reply,) = wait_for_replies(connect, "C0GENERAL", ts, 1)
     assert "Bob Baker" in reply.text and "moved" in reply.text
     assert "To Do → In Progress" in reply.text
-    settle()
+    settle(connect)
     assert len(replies(connect, "C0GENERAL", ts)) == 1
 
 
@@ -94,7 +94,7 @@ def test_a_redelivered_webhook_is_posted_once(linked) -> None:
     assert again.json() == {"status": "duplicate"}
     (reply,) = wait_for_replies(connect, "C0GENERAL", ts, 1)
     assert "Carol Chen" in reply.text and "priority" in reply.text
-    settle()
+    settle(connect)
     assert len(replies(connect, "C0GENERAL", ts)) == 1
 
 
@@ -106,7 +106,7 @@ def test_a_comment_reported_twice_by_cloud_is_posted_once(linked) -> None:
     (reply,) = wait_for_replies(connect, "C0GENERAL", ts, 1)
     assert "Carol Chen" in reply.text and "commented" in reply.text
     assert "Renewed the *staging* cert." in reply.text
-    settle()
+    settle(connect)
     assert len(replies(connect, "C0GENERAL", ts)) == 1
 
 
@@ -120,7 +120,7 @@ def test_changes_within_two_seconds_make_one_message(linked) -> None:
     emitter.flush()
     (reply,) = wait_for_replies(connect, "C0GENERAL", ts, 1)
     assert "In Progress" in reply.text and "Carol Chen" in reply.text
-    settle()
+    settle(connect)
     assert len(replies(connect, "C0GENERAL", ts)) == 1
 
 
@@ -133,16 +133,14 @@ def test_a_change_made_from_slack_is_not_echoed_back_but_reaches_other_links(lin
     _, done = connect.slash("move OPS-2 In Progress")  # from #general
     assert "Moved *OPS-2*" in wait_for_response(connect, done)["text"]
     emitter.flush()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not connect.slack.slack.top_level("C0OPS"):
-        time.sleep(0.05)
+    wait_until(lambda: connect.slack.slack.top_level("C0OPS"), what="a post in #ops")
     (ops,) = [
         m
         for m in connect.slack.slack.top_level("C0OPS")
         if m.user == connect.slack.slack.bot_user_id
     ]
     assert "*Alice Adams (via Slack)* moved" in ops.text
-    settle()
+    settle(connect)
     general = [
         m
         for m in connect.slack.slack.top_level("C0GENERAL")

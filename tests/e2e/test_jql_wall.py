@@ -17,9 +17,10 @@ from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.slack_events import TEAM_ID, next_ts, send_event
 from tests.e2e.test_commands import wait_for_response
-from tests.e2e.test_message_shortcuts import options, wait_until
+from tests.e2e.test_message_shortcuts import options
 from tests.e2e.test_subscriptions import posts, wait_for_posts
 from tests.fuzz.jql_wall import assert_inside_the_wall
+from tests.waiting import wait_until
 
 WALL = "project in (OPS) AND ("
 BREAK_OUT = "project = OPS) OR (project = WEB AND summary ~ checkout"

@@ -17,6 +17,7 @@ from bot.server import WebServer
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings
+from tests.waiting import wait_until
 
 TEAM = {"id": "T0TEAM", "domain": "acme"}
 ALICE = {"id": "U0ALICE", "username": "alice", "name": "alice", "team_id": "T0TEAM"}
@@ -156,16 +157,6 @@ def thread_replies(connect: RunningConnect, channel: str, ts: str) -> list[Any]:
     return [m for m in connect.slack.slack.thread(channel, ts) if m.ts != ts]
 
 
-def wait_until(check: Any, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
-
-
 def told(connect: RunningConnect, user: str = "U0ALICE", timeout: float = 10) -> str:
     """What Connect told the user alone: an ephemeral, or else a DM."""
 
@@ -175,7 +166,7 @@ def told(connect: RunningConnect, user: str = "U0ALICE", timeout: float = 10) ->
         dms = [m.text for m in slack.messages.get("D" + user[1:], [])]
         return (ephemerals + dms or [None])[-1]
 
-    return str(wait_until(latest, timeout))
+    return str(wait_until(latest, timeout=timeout))
 
 
 @contextmanager

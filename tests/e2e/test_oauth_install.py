@@ -32,6 +32,7 @@ from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_hostile_http import header_bytes, raw
 from tests.e2e.test_jira_webhooks import wait_for_replies
 from tests.fakes.slack_requests import slash_command_body
+from tests.waiting import wait_until
 
 CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret"
@@ -326,15 +327,6 @@ def event_body(team: str, event: dict[str, object], event_id: str) -> bytes:
             "event": event,
         }
     ).encode()
-
-
-def wait_until(condition, timeout: float = 10) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not reached")
 
 
 def test_uninstalling_forgets_the_workspace_and_what_connect_kept_for_it(

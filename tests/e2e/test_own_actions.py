@@ -3,7 +3,6 @@ can neither hide someone else's change from the channel it came from nor claim i
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +21,7 @@ from tests.e2e.test_create_issue import (
     wait_for_view,
 )
 from tests.e2e.test_message_shortcuts import open_modal, picked, shortcut_on
+from tests.waiting import wait_until
 
 CONNECTS_ACCOUNT = "acc-connect"  # the fake Jira's `myself`: every write Connect makes
 
@@ -51,13 +51,10 @@ def bot_posts(connect: RunningConnect, channel: str) -> list[Any]:
 
 
 def wait_for_post(connect: RunningConnect, channel: str, timeout: float = 10) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = bot_posts(connect, channel)
-        if found:
-            return found[-1]
-        time.sleep(0.05)
-    raise AssertionError(f"nothing was posted in {channel}")
+    found = wait_until(
+        lambda: bot_posts(connect, channel), timeout=timeout, what=f"a post in {channel}"
+    )
+    return found[-1]
 
 
 def automation_comments(connect: RunningConnect, emitter: JiraWebhookEmitter) -> None:

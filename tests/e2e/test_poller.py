@@ -3,7 +3,6 @@ thread, and the webhook that turns up late posts nothing more."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_jira_webhooks import replies, settle, wait_for_replies
+from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
 SEARCH = "/rest/api/2/search/jql"
@@ -38,14 +38,13 @@ def polling(
 
 
 def deliveries_done(connect: RunningConnect, count: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def processed() -> bool:
         with connect.runtime.services.uow() as work:
             statuses = list(work.session.scalars(select(ProcessedDelivery.status)))
-        if len(statuses) >= count and all(status == DONE for status in statuses):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"deliveries not processed: {statuses}")
+        return len(statuses) >= count and all(status == DONE for status in statuses)
+
+    wait_until(processed, timeout=timeout, what=f"{count} deliveries processed")
 
 
 def test_a_change_without_a_webhook_is_posted_once_and_the_late_webhook_adds_nothing(
@@ -77,7 +76,7 @@ def test_a_change_without_a_webhook_is_posted_once_and_the_late_webhook_adds_not
     for payload in held:  # the webhook arrives late
         assert connect.jira_webhook(payload).json() == {"status": "accepted"}
     deliveries_done(connect, len(held))
-    settle()
+    settle(connect)
     assert len(replies(connect, "C0GENERAL", parent.ts)) == 1
 
 

@@ -4,8 +4,7 @@ is posted again — whether Jira's webhook or the poller tells of it."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,17 +27,9 @@ from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.test_commands import wait_for_response
+from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def ask(connect: RunningConnect, text: str, channel: str) -> str:
@@ -121,8 +112,8 @@ def test_an_issue_moved_out_of_the_wall_is_unlinked_and_never_told(walled) -> No
     with jira.act_as("bob@example.com"):
         jira.add_comment("OPS-2", "Renewing the certificates today.")
     emitter.flush()
-    wait_until(lambda: len(bot_posts(connect, "C0OPS")) == 1, "the comment in #ops")
-    wait_until(lambda: len(bot_posts(connect, "C0SUBS")) == 1, "the comment in #subs")
+    wait_until(lambda: len(bot_posts(connect, "C0OPS")) == 1, what="the comment in #ops")
+    wait_until(lambda: len(bot_posts(connect, "C0SUBS")) == 1, what="the comment in #subs")
     before = seen_everywhere(connect)
     assert threads(connect)
 
@@ -131,7 +122,7 @@ def test_an_issue_moved_out_of_the_wall_is_unlinked_and_never_told(walled) -> No
         jira.update_issue(moved.key, summary="Acquire competitor quietly")
         jira.add_comment(moved.key, "Board meets on the 12th.")
     emitter.flush()
-    wait_until(lambda: everything_handled(connect), "the deliveries to be handled")
+    wait_until(lambda: everything_handled(connect), what="the deliveries to be handled")
 
     assert seen_everywhere(connect) == before  # not a word more, anywhere
     assert moved.key not in before
@@ -147,7 +138,7 @@ def test_an_issue_moved_within_the_wall_is_still_followed(walled) -> None:
     with jira.act_as("bob@example.com"):
         moved = jira.move_issue("OPS-2", "WEB")
     emitter.flush()
-    wait_until(lambda: bot_posts(connect, "C0OPS") != [], "the move in #ops")
+    wait_until(lambda: bot_posts(connect, "C0OPS") != [], what="the move in #ops")
     (post,) = bot_posts(connect, "C0OPS")
     assert "moved OPS-2 to " + moved.key in post.text
     assert active_links(connect) == [moved.key]
@@ -191,8 +182,8 @@ def test_the_poller_retires_an_issue_moved_out_of_the_wall(polled) -> None:
     # A cycle that started after the poller's webhook grace (2 cycles of at least 1 s) has
     # seen the changes.
     settled = jira.now() + timedelta(seconds=2.5)
-    wait_until(lambda: polled_since(connect, settled), "a poll after the move")
-    wait_until(lambda: everything_handled(connect), "the notifications to be handled")
+    wait_until(lambda: polled_since(connect, settled), what="a poll after the move")
+    wait_until(lambda: everything_handled(connect), what="the notifications to be handled")
 
     assert bot_posts(connect, "C0OPS") == []
     assert active_links(connect) == []
@@ -215,14 +206,14 @@ def test_a_project_taken_out_of_the_wall_is_retired_when_connect_starts(
             jira.add_comment("WEB-1", "Checkout copy is ready.")
         emitter.flush()
         emitter.stop()
-        wait_until(lambda: len(bot_posts(connect, "C0WEB")) == 1, "the comment in #web")
-        wait_until(lambda: len(bot_posts(connect, "C0SUBS")) == 1, "the comment in #subs")
+        wait_until(lambda: len(bot_posts(connect, "C0WEB")) == 1, what="the comment in #web")
+        wait_until(lambda: len(bot_posts(connect, "C0SUBS")) == 1, what="the comment in #subs")
         assert sorted(active_links(connect)) == ["OPS-1", "WEB-1"]
         assert threads(connect)
 
     after = connect_settings(fake_slack, fake_jira, database, jira_projects="OPS")
     with running_connect(after, fake_slack, fake_jira) as connect:
-        wait_until(lambda: active_links(connect) == ["OPS-1"], "WEB-1's link to be retired")
+        wait_until(lambda: active_links(connect) == ["OPS-1"], what="WEB-1's link to be retired")
         assert threads(connect) == []
         assert "No issues are linked" in ask(connect, "links", "C0WEB")
         said = seen_everywhere(connect)
@@ -232,5 +223,5 @@ def test_a_project_taken_out_of_the_wall_is_retired_when_connect_starts(
             jira.update_issue("WEB-1", summary="Secret launch plan")
         emitter.flush()
         emitter.stop()
-        wait_until(lambda: everything_handled(connect), "the deliveries to be handled")
+        wait_until(lambda: everything_handled(connect), what="the deliveries to be handled")
         assert seen_everywhere(connect) == said

@@ -18,9 +18,9 @@ from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
 from tests.e2e.slack_events import message_event, next_ts, posts, send_event
 from tests.e2e.test_jira_webhooks import replies, wait_for_replies
-from tests.e2e.test_message_shortcuts import wait_until
 from tests.e2e.test_previews import link_shared
 from tests.e2e.test_project_wall import ask, bot_posts, everything_handled
+from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
 SUMMARY = "Rotate TLS certificates for api.example.com"  # OPS-2's

@@ -8,8 +8,7 @@ import hmac
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,6 +35,7 @@ from tests.e2e.test_message_shortcuts import message_action, picked, suggestion
 from tests.e2e.test_oauth_install import CLIENT_ID, CLIENT_SECRET, INSTALLED_TOKEN, KEY, install
 from tests.fakes.slack_requests import slash_command_body
 from tests.fakes.socket_mode_server import FakeSocketModeServer
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -61,15 +61,6 @@ class SocketConnect:
         """An interactive envelope (shortcut, action, view submission, options); its ack."""
         envelope_id = self.sockets.send("interactive", payload, accepts_response_payload=True)
         return self.sockets.wait_for_ack(envelope_id)
-
-
-def wait_until(find: Callable[[], T], timeout: float = 15) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        found = find()
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def start_socket(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Popen[str]:

@@ -13,6 +13,7 @@ from simulators.jira_site.webhooks import JiraWebhookEmitter
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_jira_webhooks import settle
+from tests.waiting import wait_until
 
 Team = tuple[RunningConnect, JiraWebhookEmitter]
 
@@ -42,13 +43,17 @@ def posts(connect: RunningConnect, channel: str) -> list[Any]:
 def wait_for_posts(
     connect: RunningConnect, channel: str, count: int, timeout: float = 10
 ) -> list[Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = posts(connect, channel)
-        if len(found) >= count:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"expected {count} posts in {channel}, got {posts(connect, channel)}")
+    return wait_until(
+        lambda: found if len(found := posts(connect, channel)) >= count else None,
+        timeout=timeout,
+        what=f"{count} posts in {channel}",
+    )
+
+
+def past_the_burst_window() -> None:
+    """What this waits for is time itself: a change after the burst window (2 s from the first
+    change, which is already some way behind) is a message of its own."""
+    time.sleep(1.5)
 
 
 def test_subscribe_list_and_unsubscribe_through_slash_commands(team: Team) -> None:
@@ -94,13 +99,13 @@ def test_new_issues_filtered_then_threaded(team: Team) -> None:
     assert urgent.key in hot.text and "Bob Baker" in hot.text
     assert len(wait_for_posts(connect, "C0NEW", 2)) == 2
 
-    settle(1.5)  # past the burst window: the comment is news of its own
+    past_the_burst_window()  # the comment is news of its own
     with jira.act_as("carol@example.com"):
         jira.add_comment(urgent.key, "Rolling back the deploy.")
     emitter.flush()
     _, reply = wait_for_posts(connect, "C0HOT", 2)
     assert reply.thread_ts == hot.ts and "Rolling back the deploy." in reply.text
-    settle()
+    settle(connect)
     assert len(posts(connect, "C0HOT")) == 2  # the calm issue never reached #hot
     assert len(posts(connect, "C0NEW")) == 2  # --events created: no comments here
     ops_replies = [p for p in posts(connect, "C0OPS") if p.is_reply]
@@ -117,11 +122,11 @@ def test_a_channel_that_links_and_subscribes_gets_one_message_per_change(team: T
     emitter.flush()
     (post,) = wait_for_posts(connect, "C0OPS", 1)
     assert "To Do → In Progress" in post.text
-    settle(1.5)
+    past_the_burst_window()
     with connect.jira.jira.act_as("carol@example.com"):
         connect.jira.jira.add_comment("OPS-2", "Halfway there.")
     emitter.flush()
     second = wait_for_posts(connect, "C0OPS", 2)[1]
     assert "Halfway there." in second.text
-    settle()
+    settle(connect)
     assert len(posts(connect, "C0OPS")) == 2

@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import func, select
 
 from bot.metrics import Metrics
 from clients.jira_client import JiraComment
 from clients.jira_rest import JiraRestClient
-from models import NotificationOutbox, ProcessedDelivery
-from models.delivery import PENDING
-from services.outbox import SENDING
-from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import comment_json, issue_json, user_json
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect
+from tests.waiting import wait_until
 
 CHANNEL = "C0OPS"
 JIRA_TIMEOUT = 0.5  # seconds the client waits for one answer
@@ -59,20 +52,6 @@ def jira_client(
         retry_budget_seconds=retry_budget,
         observer=observer or Metrics(),
     )
-
-
-def wait_until(
-    condition: Callable[[], object], *, timeout: float = 20, what: str = "the condition"
-) -> Any:
-    """Polls until `condition()` is truthy; the timeout only keeps a broken test from hanging."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.02)
 
 
 def last_response(connect: RunningConnect, response_url: str, timeout: float = 20) -> Any:
@@ -113,19 +92,3 @@ def link_channel(connect: RunningConnect, key: str = "OPS-1", channel: str = CHA
 
 def posted_texts(slack: FakeSlackServer, channel: str = CHANNEL) -> str:
     return " ".join(message.text for message in slack.slack.messages.get(channel, []))
-
-
-def unfinished_work(uow: UnitOfWorkFactory) -> int:
-    """Deliveries not yet processed plus notifications not yet settled."""
-    with uow() as work:
-        rows = work.session.scalar(
-            select(func.count())
-            .select_from(NotificationOutbox)
-            .where(NotificationOutbox.status.in_((PENDING, SENDING)))
-        )
-        deliveries = work.session.scalar(
-            select(func.count())
-            .select_from(ProcessedDelivery)
-            .where(ProcessedDelivery.status == PENDING)
-        )
-    return int(rows or 0) + int(deliveries or 0)

@@ -31,8 +31,9 @@ from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_cli import bot_env, clean_env, free_port, run_bot, wait_until_healthy
 from tests.fakes.slack_requests import signed_headers, slash_command_body
-from tests.faults.helpers import CHANNEL, comment_webhook, note, posted_texts, wait_until
+from tests.faults.helpers import CHANNEL, comment_webhook, note, posted_texts
 from tests.faults.postgres import TempPostgres, missing_reason
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.skipif(
     missing_reason() is not None, reason=f"no test-owned PostgreSQL: {missing_reason()}"

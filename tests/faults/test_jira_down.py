@@ -13,7 +13,7 @@ from models import ProcessedDelivery
 from services.jira_monitor import JiraMonitor
 from services.notifications import ConnectAccount, Notifier
 from services.subscription_routing import SubscriptionRouter
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, unfinished_work
 from tests.faults.helpers import (
     CallLog,
     comment_webhook,
@@ -21,7 +21,6 @@ from tests.faults.helpers import (
     link_channel,
     note,
     posted_texts,
-    unfinished_work,
     wait_until,
 )
 

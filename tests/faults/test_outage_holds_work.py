@@ -9,14 +9,13 @@ from sqlalchemy import select
 
 from models import ChannelSubscription, NotificationOutbox, ProcessedDelivery, utcnow
 from models.delivery import DONE, HELD
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, unfinished_work
 from tests.faults.helpers import (
     CHANNEL,
     comment_webhook,
     link_channel,
     note,
     posted_texts,
-    unfinished_work,
     wait_until,
 )
 

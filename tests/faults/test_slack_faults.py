@@ -22,13 +22,12 @@ from models.delivery import PENDING, SENT
 from services.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from simulators.slack_workspace.server import FakeSlackServer
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, unfinished_work
 from tests.faults.helpers import (
     comment_webhook,
     link_channel,
     note,
     posted_texts,
-    unfinished_work,
     wait_until,
 )
 

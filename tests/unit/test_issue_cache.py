@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +14,7 @@ from services.issues import IssueService
 from services.policy import ConnectPolicy
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
+from tests.waiting import wait_until
 
 
 class Clock:
@@ -161,10 +161,7 @@ class CountingClock(Clock):
         return self.now
 
     def wait_for(self, readings: int) -> None:
-        deadline = time.monotonic() + 10
-        while self.readings < readings and time.monotonic() < deadline:
-            time.sleep(0.001)
-        assert self.readings >= readings
+        wait_until(lambda: self.readings >= readings, what=f"{readings} clock readings")
 
 
 def _ask_in_threads(

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
+from bot.container import build_runtime, build_worker
+from bot.settings import Settings
 from bot.worker import MAX_BACKOFF_SECONDS, PeriodicJob, Worker, backoff_delay
 
 
@@ -51,3 +54,23 @@ def test_a_failing_job_backs_off_doubling_but_never_long_past_the_outage() -> No
     assert delays == sorted(delays)
     assert max(delays) == MAX_BACKOFF_SECONDS
     assert backoff_delay(3600.0, 5) == 3600.0  # a job that runs hourly is not run more often
+
+
+def test_connect_max_backoff_caps_the_rest_of_serves_failing_jobs(tmp_path: Path) -> None:
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        slack_bot_token="xoxb-test",
+        slack_signing_secret="secret",
+        jira_url="https://jira.example.com",
+        jira_email="bot@example.com",
+        jira_api_token="token",
+        database_url=f"sqlite:///{tmp_path / 'connect.db'}",
+        connect_max_backoff=2.0,
+    )
+    runtime = build_runtime(settings)
+    try:
+        worker = build_worker(runtime)
+        assert worker.max_backoff == 2.0
+        assert backoff_delay(0.25, 20, worker.max_backoff) == 2.0
+    finally:
+        runtime.close()
