@@ -8,8 +8,6 @@ its return is the HTTP answer: it validates the command and parses it once, acks
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -19,23 +17,16 @@ from clients.jira_client import JiraIssue
 from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_TEXT
+from handlers.command_request import CommandRequest, Message, Runner
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
-from services.commands import Invocation, UsageError
+from services.commands import UsageError
 from services.context import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
 
 log = logging.getLogger(__name__)
-
-Message = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandRequest:
-    command: SlashCommand
-    invocation: Invocation
 
 
 def register(app: App) -> None:
@@ -177,7 +168,7 @@ def _with_card(text: str, issue: JiraIssue) -> Message:
     }
 
 
-SLOW_SUBCOMMANDS: dict[str, Callable[[ConnectServices, CommandRequest], Message]] = {
+SLOW_SUBCOMMANDS: dict[str, Runner] = {
     "show": show,
     "search": search,
     "transition": transition,

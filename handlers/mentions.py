@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 from clients.slack_client import SlackError
 from handlers import blocks, cards, create_issue
 from handlers.after_ack import AfterAck
-from handlers.commands import SLOW_SUBCOMMANDS, CommandRequest, Message
+from handlers.command_request import CommandRequest, Message
+from handlers.commands import SLOW_SUBCOMMANDS
 from handlers.event_dedupe import hand_over, read_event
 from handlers.modal_opener import ModalOpener
 from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
