@@ -8,6 +8,7 @@ its return is the HTTP answer: it validates the command and parses it once, acks
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -21,7 +22,7 @@ from handlers.command_request import CommandRequest, Message, Runner
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
-from services.commands import UsageError
+from services.commands import SUBCOMMANDS, Subcommand, UsageError
 from services.context import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
@@ -168,7 +169,11 @@ def _with_card(text: str, issue: JiraIssue) -> Message:
     }
 
 
-SLOW_SUBCOMMANDS: dict[str, Runner] = {
+# Answered by the ack itself: `help` is a message, `create` opens a modal while the
+# trigger_id lives. Every other subcommand runs after the ack.
+AT_ACK = frozenset({"help", "create"})
+
+_RUNNERS: dict[str, Runner] = {
     "show": show,
     "search": search,
     "transition": transition,
@@ -185,3 +190,18 @@ SLOW_SUBCOMMANDS: dict[str, Runner] = {
     "disconnect": identity.disconnect,
     "settings": channel_settings.settings,
 }
+
+
+def dispatch_table(subcommands: Iterable[Subcommand]) -> dict[str, Runner]:
+    """The runner of every subcommand answered after the ack, in the order of `subcommands`
+    (services.commands.SUBCOMMANDS, the one list the parser and `/jira help` read)."""
+    names = [sub.name for sub in subcommands if sub.name not in AT_ACK]
+    if set(names) != set(_RUNNERS):
+        raise ValueError(
+            f"subcommands without a runner: {sorted(set(names) - set(_RUNNERS))}; "
+            f"runners without a subcommand: {sorted(set(_RUNNERS) - set(names))}"
+        )
+    return {name: _RUNNERS[name] for name in names}
+
+
+SLOW_SUBCOMMANDS = dispatch_table(SUBCOMMANDS)

@@ -30,7 +30,6 @@ from services.errors import user_message_for
 log = logging.getLogger(__name__)
 
 CREATE_ACTION = "mention_create_issue"
-PRIVATE_SUBCOMMANDS = frozenset({"connect", "whoami", "disconnect"})
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")  # linear: stops at `<`
 
 
@@ -136,7 +135,7 @@ def answer_mention(
     thread = mention.thread_ts or mention.ts
     text, reply_blocks = str(reply.get("text") or ""), list(reply.get("blocks") or [])
     try:
-        if name in PRIVATE_SUBCOMMANDS:
+        if services.parser.is_private(name):
             services.slack.post_ephemeral(
                 mention.channel, user, text=text, blocks=reply_blocks, thread_ts=thread
             )
