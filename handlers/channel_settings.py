@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from handlers import blocks
+from handlers.command_request import CommandRequest, Message
 from services.channel_settings import ChannelSettingsService, ChannelSettingsView
 from services.commands import UsageError
 from services.context import ConnectServices
 from services.markup import escape_typed
-
-if TYPE_CHECKING:
-    from handlers.commands import CommandRequest
-
-Message = dict[str, Any]
 
 SWITCHES = {"on": True, "off": False}
 IMPORTANT = "status, assignee, comments and resolution"

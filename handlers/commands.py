@@ -8,8 +8,7 @@ its return is the HTTP answer: it validates the command and parses it once, acks
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -19,23 +18,16 @@ from clients.jira_client import JiraIssue
 from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_TEXT
+from handlers.command_request import CommandRequest, Message, Runner
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
-from services.commands import Invocation, UsageError
+from services.commands import SUBCOMMANDS, Subcommand, UsageError
 from services.context import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
 
 log = logging.getLogger(__name__)
-
-Message = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class CommandRequest:
-    command: SlashCommand
-    invocation: Invocation
 
 
 def register(app: App) -> None:
@@ -177,7 +169,11 @@ def _with_card(text: str, issue: JiraIssue) -> Message:
     }
 
 
-SLOW_SUBCOMMANDS: dict[str, Callable[[ConnectServices, CommandRequest], Message]] = {
+# Answered by the ack itself: `help` is a message, `create` opens a modal while the
+# trigger_id lives. Every other subcommand runs after the ack.
+AT_ACK = frozenset({"help", "create"})
+
+_RUNNERS: dict[str, Runner] = {
     "show": show,
     "search": search,
     "transition": transition,
@@ -194,3 +190,18 @@ SLOW_SUBCOMMANDS: dict[str, Callable[[ConnectServices, CommandRequest], Message]
     "disconnect": identity.disconnect,
     "settings": channel_settings.settings,
 }
+
+
+def dispatch_table(subcommands: Iterable[Subcommand]) -> dict[str, Runner]:
+    """The runner of every subcommand answered after the ack, in the order of `subcommands`
+    (services.commands.SUBCOMMANDS, the one list the parser and `/jira help` read)."""
+    names = [sub.name for sub in subcommands if sub.name not in AT_ACK]
+    if set(names) != set(_RUNNERS):
+        raise ValueError(
+            f"subcommands without a runner: {sorted(set(names) - set(_RUNNERS))}; "
+            f"runners without a subcommand: {sorted(set(_RUNNERS) - set(names))}"
+        )
+    return {name: _RUNNERS[name] for name in names}
+
+
+SLOW_SUBCOMMANDS = dispatch_table(SUBCOMMANDS)

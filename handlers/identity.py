@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from clients.jira_client import JiraUser
 from handlers import blocks, cards
+from handlers.command_request import CommandRequest, Message
 from handlers.own_actions import OwnAction
 from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.context import ConnectServices
 from services.errors import InvalidRequest
 from services.markup import escape_typed, slack_to_jira
 from services.user_mapping import ConnectStatus
-
-if TYPE_CHECKING:
-    from handlers.commands import CommandRequest
-
-Message = dict[str, Any]
 
 NO_MAPPING = {
     ConnectStatus.NO_EMAIL: "I can't see an e-mail address on your Slack profile, so I can't "

@@ -18,7 +18,8 @@ from slack_sdk import WebClient
 from clients.slack_client import SlackError
 from handlers import blocks, cards, create_issue
 from handlers.after_ack import AfterAck
-from handlers.commands import SLOW_SUBCOMMANDS, CommandRequest, Message
+from handlers.command_request import CommandRequest, Message
+from handlers.commands import SLOW_SUBCOMMANDS
 from handlers.event_dedupe import hand_over, read_event
 from handlers.modal_opener import ModalOpener
 from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
@@ -29,7 +30,6 @@ from services.errors import user_message_for
 log = logging.getLogger(__name__)
 
 CREATE_ACTION = "mention_create_issue"
-PRIVATE_SUBCOMMANDS = frozenset({"connect", "whoami", "disconnect"})
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")  # linear: stops at `<`
 
 
@@ -135,7 +135,7 @@ def answer_mention(
     thread = mention.thread_ts or mention.ts
     text, reply_blocks = str(reply.get("text") or ""), list(reply.get("blocks") or [])
     try:
-        if name in PRIVATE_SUBCOMMANDS:
+        if services.parser.is_private(name):
             services.slack.post_ephemeral(
                 mention.channel, user, text=text, blocks=reply_blocks, thread_ts=thread
             )

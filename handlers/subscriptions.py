@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from handlers import blocks, cards
+from handlers.command_request import CommandRequest, Message
 from models.channels import EVENT_KINDS
 from services.context import ConnectServices
 from services.subscriptions import (
@@ -13,11 +12,6 @@ from services.subscriptions import (
     parse_subscribe,
     parse_subscription_number,
 )
-
-if TYPE_CHECKING:
-    from handlers.commands import CommandRequest
-
-Message = dict[str, Any]
 
 
 def subscribe(services: ConnectServices, request: CommandRequest) -> Message:

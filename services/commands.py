@@ -19,6 +19,8 @@ class Subcommand:
     summary: str
     aliases: tuple[str, ...] = ()
     min_args: int = 0
+    # The answer shows the asker's own account: an `@Connect` mention answers only to them.
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,10 @@ class CommandParser:
             raise UsageError(f"`{sub.name}` is missing an argument.", self.usage_of(sub.name))
         return Invocation(sub.name, args, rest)
 
+    def is_private(self, name: str) -> bool:
+        sub = self._by_word.get(name)
+        return sub is not None and sub.private
+
     def usage_of(self, name: str) -> str:
         sub = self._by_word[name]
         return f"`{self.command} {sub.usage}`"
@@ -88,6 +94,8 @@ def _clip(word: str, limit: int = 40) -> str:
     return word if len(word) <= limit else word[: limit - 1] + "…"
 
 
+# Every `/jira` subcommand, in the order `/jira help` lists them: the parser's words, the help
+# text, and (by name) handlers.commands' dispatch, which refuses to load if one has no runner.
 SUBCOMMANDS = (
     Subcommand("help", "help", "show this list of commands"),
     Subcommand("create", "create [PROJECT] [summary…]", "open the form to create an issue"),
@@ -117,9 +125,14 @@ SUBCOMMANDS = (
     Subcommand(
         "unsubscribe", "unsubscribe ID", "remove one of this channel's subscriptions", min_args=1
     ),
-    Subcommand("connect", "connect", "map you to the Jira account with your Slack e-mail"),
-    Subcommand("whoami", "whoami", "show which Jira account you are mapped to"),
-    Subcommand("disconnect", "disconnect", "forget your Jira mapping"),
+    Subcommand(
+        "connect",
+        "connect",
+        "map you to the Jira account with your Slack e-mail",
+        private=True,
+    ),
+    Subcommand("whoami", "whoami", "show which Jira account you are mapped to", private=True),
+    Subcommand("disconnect", "disconnect", "forget your Jira mapping", private=True),
     Subcommand(
         "settings",
         "settings [previews on|off | notify all|important]",
