@@ -136,7 +136,7 @@ class _SkipToStops(SkipTo):
         other: ParserElement,
         *,
         include: bool,
-        ignore: ParserElement | None,
+        ignore: ParserElement | str | None,
         fail_on: ParserElement | None,
         stop_chars: frozenset[str],
         stops: re.Pattern[str],
@@ -210,8 +210,11 @@ def skip_faster(grammar: ParserElement) -> ParserElement:
     return replaced.get(id(grammar), grammar)
 
 
-def _faster_skip(node: SkipTo) -> _SkipToStops | None:
-    """A `_SkipToStops` that matches as `node` does, or None when its stops are not known."""
+def _faster_skip(node: SkipTo) -> ParserElement | None:
+    """A `_SkipToStops` that matches as `node` does, or None when its stops are not known (or
+    it skips ignorables before it starts: jira2markdown's never do)."""
+    if node.ignoreExprs:
+        return None
     looked_for = [node.expr, *node.ignorer.ignoreExprs]
     if node.failOn is not None:
         looked_for.append(node.failOn)
@@ -232,8 +235,6 @@ def _faster_skip(node: SkipTo) -> _SkipToStops | None:
         faster.set_whitespace_chars(node.whiteChars, copy_defaults=node.copyDefaultWhiteChars)
     else:
         faster.leave_whitespace(recursive=False)
-    for ignored in node.ignoreExprs:
-        faster.ignore(ignored)
     if node.parseAction:
         faster.set_parse_action(*node.parseAction, call_during_try=node.callDuringTry)
     if node.failAction is not None:
