@@ -28,7 +28,7 @@ from pyparsing import (
     ZeroOrMore,
 )
 
-from services.markup_parsing import FirstCharMatch, first_chars, skip_faster
+from services.markup.parsing import FirstCharMatch, first_chars, skip_faster
 
 
 @pytest.fixture(autouse=True)
