@@ -20,7 +20,7 @@ from services.markup import (
     slack_to_plain_text,
     truncate_for_slack,
 )
-from services.markup_jira import MAX_WIKI_CHARS
+from services.markup.jira_to_slack import MAX_WIKI_CHARS
 
 USERS = {"U1": "Alice Smith", "U2": "Bob"}
 CHANNELS = {"C1": "general"}
@@ -744,7 +744,7 @@ def _grammar_of(kind: str, *, shortcut: bool) -> Any:
     from text to text."""
     from pyparsing import Forward
 
-    from services import markup_jira
+    from services.markup import jira_to_slack as markup_jira
 
     if (kind, shortcut) not in _GRAMMARS:
         elements = markup_jira._ELEMENTS[kind]
@@ -806,8 +806,8 @@ def test_every_element_says_what_it_starts_with(kind: str) -> None:
     grammar can be read (not a regex), the table says what it says."""
     from pyparsing import Forward
 
-    from services import markup_jira
-    from services.markup_parsing import CHOSEN_AT, first_chars
+    from services.markup import jira_to_slack as markup_jira
+    from services.markup.parsing import CHOSEN_AT, first_chars
 
     read = 0
     for element in markup_jira._ELEMENTS[kind]:

@@ -28,7 +28,7 @@ from pyparsing import (
     ZeroOrMore,
 )
 
-from services.markup_parsing import FirstCharMatch, first_chars, skip_faster
+from services.markup.parsing import FirstCharMatch, first_chars, skip_faster
 
 
 @pytest.fixture(autouse=True)
@@ -99,3 +99,29 @@ def test_first_char_match_tries_what_can_start_there() -> None:
     assert choice.parse_string("abc")[0] == "abc"
     lying = FirstCharMatch(exprs, ["", None, "*"])  # says *b* never starts with `*`
     assert lying.parse_string("*b*")[0] == "*"
+
+
+def test_skip_faster_builds_new_nodes_and_leaves_the_given_ones_as_they_are() -> None:
+    """pyparsing's public API only: the SkipTo nodes of a grammar are replaced by new ones
+    built with SkipTo's constructor, never re-classed in place, and keep their results name,
+    parse action and whitespace handling."""
+
+    def build() -> tuple[ParserElement, SkipTo, Forward]:
+        skip = SkipTo(Literal("|") | LineEnd())("cell").set_parse_action(lambda t: t[0].upper())
+        skip.leave_whitespace(recursive=False)
+        shared = Forward()
+        shared <<= Literal("|") + skip
+        return And([Literal("["), shared, Opt(skip)]), skip, shared
+
+    grammar, skip, shared = build()
+    faster_grammar = skip_faster(grammar)
+    assert type(skip) is SkipTo
+    faster = shared.expr.exprs[1]
+    assert type(faster).__name__ == "_SkipToStops"
+    assert faster_grammar.exprs[2].expr is faster  # a node shared by two parents: one new node
+    assert faster.resultsName == "cell" and not faster.skipWhitespace
+    for text in ["[|ab|", "[|a b\n", "[|", "[|x|y"]:
+        plain = build()[0].parse_string(text)
+        parsed = faster_grammar.parse_string(text)
+        assert parsed.as_list() == plain.as_list() and parsed.as_dict() == plain.as_dict()
+    assert faster_grammar.parse_string("[|ab|").as_list()[:3] == ["[", "|", "AB"]

@@ -9,7 +9,7 @@ import pytest
 
 from handlers.notifications import COMMENT_LIMIT
 from services.markup import jira_to_mrkdwn, truncate_for_slack
-from services.markup_jira import shown_part
+from services.markup.jira_to_slack import shown_part
 
 PARAGRAPH = (
     "h3. Findings\n\nCustomers saw *intermittent* 502s from {{/api/checkout}}; see "

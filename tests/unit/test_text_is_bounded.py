@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from handlers.mentions import command_text
 from handlers.payloads import MessageEvent
 from handlers.previews import preview_keys
-from services import markup_slack
 from services.commands import mentioned_users
 from services.markup import escape_mrkdwn, slack_to_jira, slack_to_plain_text, truncate_for_slack
-from services.markup_jira import MAX_WIKI_CHARS, jira_to_mrkdwn, jira_to_slack_markdown
+from services.markup.jira_to_slack import MAX_WIKI_CHARS, jira_to_mrkdwn, jira_to_slack_markdown
+from services.markup.slack_to_jira import _escape_plain, _format_spans
 from services.policy import ConnectPolicy
 
 PROPERTY = settings(
@@ -91,13 +91,13 @@ SLACK_TEXT = st.lists(SLACK_PIECES, max_size=40).map("".join)
 @PROPERTY
 @given(SLACK_TEXT)
 def test_spans_pair_as_the_regex_paired_them(text: str) -> None:
-    assert markup_slack._format_spans(text) == reference_spans(text)
+    assert _format_spans(text) == reference_spans(text)
 
 
 @PROPERTY
 @given(SLACK_TEXT)
 def test_escapes_fall_where_the_regex_put_them(text: str) -> None:
-    escaped = markup_slack._escape_plain(text)
+    escaped = _escape_plain(text)
     # Only the opener escapes are in question here: compare on text the other escapes skip.
     if not re.search(r"[\\{\[!(]", text):
         expected = list(text)

@@ -8,15 +8,21 @@
 - `truncate_for_slack`: shorten Slack text without breaking its markup.
 
 All pure: no I/O, and odd input gives odd-looking text rather than an exception.
+
+Modules, named by direction: `slack_to_jira` (Slack mrkdwn → Jira wiki and plain text),
+`jira_to_slack` (Jira wiki → Markdown / mrkdwn, on jira2markdown's grammar), `adf` (ADF → wiki)
+and `parsing` (the pyparsing shortcuts and CPU budget `jira_to_slack` uses). The package's
+name `slack_to_jira` is the function, not the module: import from the module by its full
+path (`from services.markup.slack_to_jira import ...`).
 """
 
 from __future__ import annotations
 
 import re
 
-from services.markup_adf import adf_to_text
-from services.markup_jira import escape_mrkdwn, jira_to_mrkdwn, jira_to_slack_markdown
-from services.markup_slack import decode_entities, slack_to_jira, slack_to_plain_text
+from services.markup.adf import adf_to_text
+from services.markup.jira_to_slack import escape_mrkdwn, jira_to_mrkdwn, jira_to_slack_markdown
+from services.markup.slack_to_jira import decode_entities, slack_to_jira, slack_to_plain_text
 
 __all__ = [
     "adf_to_text",

@@ -36,13 +36,13 @@ from jira2markdown.markup.text_effects import (
 )
 from pyparsing import FollowedBy, Forward, ParserElement, ParseResults, Regex
 
-from services.markup_parsing import (
+from services.markup.parsing import (
     FirstCharMatch,
     ParseBudgetExceeded,
     cpu_budget,
     skip_faster,
 )
-from services.markup_slack import JIRA_ESCAPABLE
+from services.markup.slack_to_jira import JIRA_ESCAPABLE
 
 # Beyond this the text is cut before converting: a section shows at most 3,000 characters (a
 # fifth more leaves room for markup that converts shorter), and the parser's cost grows with
@@ -420,7 +420,7 @@ def _grammar(kind: str) -> _Grammar:
 
 def _build(elements: Any) -> _Grammar:
     """jira2markdown's grammar of `elements` (its `convert`), with the shortcuts of
-    `services.markup_parsing`, which never change a conversion: a 4,000-character description
+    `services.markup.parsing`, which never change a conversion: a 4,000-character description
     converts in ~100 ms instead of ~250, a line of unclosed markup in 20-150 ms instead of
     170-480. Each element's expression is built once and serves both the inline choice and
     the full one (jira2markdown builds it twice: most of the grammar's build time)."""

@@ -131,8 +131,19 @@ class _SkipToStops(SkipTo):
     everything is tried). pyparsing's own loop otherwise, which tries all three at every
     character."""
 
-    _stop_chars: frozenset[str]
-    _stops: re.Pattern[str]
+    def __init__(
+        self,
+        other: ParserElement,
+        *,
+        include: bool,
+        ignore: ParserElement | str | None,
+        fail_on: ParserElement | None,
+        stop_chars: frozenset[str],
+        stops: re.Pattern[str],
+    ) -> None:
+        super().__init__(other, include=include, ignore=ignore, fail_on=fail_on)
+        self._stop_chars = stop_chars
+        self._stops = stops
 
     def parseImpl(self, instring: str, loc: int, do_actions: bool = True) -> Any:
         startloc = loc
@@ -178,21 +189,61 @@ class _SkipToStops(SkipTo):
 
 
 def skip_faster(grammar: ParserElement) -> ParserElement:
-    """Make every SkipTo in `grammar` whose stops are known (see `first_chars`) jump."""
-    for node in _nodes(grammar):
+    """`grammar` with every SkipTo whose stops are known (see `first_chars`) replaced by a
+    `_SkipToStops` built with SkipTo's public constructor, in the `exprs` and `expr` of the
+    nodes that hold it (a SkipTo elsewhere, such as in an ignore list, is left as it is: slower,
+    never different). The SkipTo nodes given are not changed; the grammar's others are, in
+    place, so build it for this call."""
+    replaced: dict[int, ParserElement] = {}
+    for node in list(_nodes(grammar)):
         if type(node) is SkipTo:
-            looked_for = [node.expr, *node.ignorer.ignoreExprs]
-            if node.failOn is not None:
-                looked_for.append(node.failOn)
-            starts = [first_chars(expr) for expr in looked_for]
-            if all(start is not None for start in starts):
-                stop_chars = frozenset().union(*(start for start in starts if start is not None))
-                stops = "[" + "".join(re.escape(c) for c in sorted(stop_chars)) + "]"
-                # Its stops first, then its class: a node is never half made.
-                setattr(node, "_stop_chars", stop_chars)  # noqa: B010 - not a SkipTo attribute
-                setattr(node, "_stops", re.compile(stops if stop_chars else r"(?!)"))  # noqa: B010
-                node.__class__ = _SkipToStops
-    return grammar
+            faster = _faster_skip(node)
+            if faster is not None:
+                replaced[id(node)] = faster
+    if not replaced:
+        return grammar
+    for node in list(_nodes(grammar)):
+        if isinstance(node, ParseExpression):
+            node.exprs = [replaced.get(id(e), e) for e in node.exprs]
+        elif isinstance(node, ParseElementEnhance) and id(node.expr) in replaced:
+            node.expr = replaced[id(node.expr)]
+    return replaced.get(id(grammar), grammar)
+
+
+def _faster_skip(node: SkipTo) -> ParserElement | None:
+    """A `_SkipToStops` that matches as `node` does, or None when its stops are not known (or
+    it skips ignorables before it starts: jira2markdown's never do)."""
+    if node.ignoreExprs:
+        return None
+    looked_for = [node.expr, *node.ignorer.ignoreExprs]
+    if node.failOn is not None:
+        looked_for.append(node.failOn)
+    starts = [first_chars(expr) for expr in looked_for]
+    if any(start is None for start in starts):
+        return None
+    stop_chars = frozenset().union(*(start for start in starts if start is not None))
+    stops = "[" + "".join(re.escape(c) for c in sorted(stop_chars)) + "]"
+    faster = _SkipToStops(
+        node.expr,
+        include=node.includeMatch,
+        ignore=node.ignoreExpr,
+        fail_on=node.failOn,
+        stop_chars=stop_chars,
+        stops=re.compile(stops if stop_chars else r"(?!)"),
+    )
+    if node.skipWhitespace:
+        faster.set_whitespace_chars(node.whiteChars, copy_defaults=node.copyDefaultWhiteChars)
+    else:
+        faster.leave_whitespace(recursive=False)
+    if node.parseAction:
+        faster.set_parse_action(*node.parseAction, call_during_try=node.callDuringTry)
+    if node.failAction is not None:
+        faster.set_fail_action(node.failAction)
+    if node.customName is not None:
+        faster.set_name(node.customName)
+    if node.resultsName:
+        return faster.set_results_name(node.resultsName, list_all_matches=not node.modalResults)
+    return faster
 
 
 def _nodes(root: ParserElement) -> Iterable[ParserElement]:
