@@ -49,9 +49,11 @@ TINY = Size(linked=(150,))
 def run(size: Size = FULL) -> Result:
     result = Result(NAME, TITLE)
     try:
-        import services.jira_monitor  # noqa: F401 - only whether it exists yet
+        import services.jira_changes.monitor  # noqa: F401 - only whether it exists yet
     except ImportError:
-        return result.skip("services/jira_monitor.py does not exist yet: nothing to measure.")
+        return result.skip(
+            "services/jira_changes/monitor.py does not exist yet: nothing to measure."
+        )
     for n in size.linked:
         cycles = _measure(n, with_bulk=n == max(size.linked))
         if cycles is None:

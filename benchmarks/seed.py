@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 
 from clients.jira_client import JiraIssue
 from models import JiraSlackLink, JiraTicket
-from services.change_detector import baseline
-from services.jira_events import snapshot_of
-from services.tickets import refresh_ticket
+from services.jira_changes.detector import baseline
+from services.jira_changes.events import snapshot_of
+from services.jira_changes.tickets import refresh_ticket
 from services.unit_of_work import UnitOfWorkFactory
 
 

@@ -40,21 +40,21 @@ from handlers.modal_opener import OPENER_THREADS, ModalOpener
 from handlers.notifications import render_notification
 from models import utcnow
 from services.context import ConnectServices
-from services.deliveries import DeliveryProcessor
 from services.failed_work import FailedWork
 from services.held_notifications import HeldNotifications
 from services.housekeeping import Housekeeping
 from services.installations import Installations
-from services.jira_monitor import JiraMonitor
+from services.jira_changes.deliveries import DeliveryProcessor
+from services.jira_changes.intake import WebhookIntake
+from services.jira_changes.monitor import JiraMonitor
+from services.jira_changes.wall import ProjectWall
 from services.notifications import ConnectAccount, Notifier
 from services.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
-from services.project_wall import ProjectWall
 from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads
 from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWork
-from services.webhook_intake import WebhookIntake
 
 log = logging.getLogger("connect")
 T = TypeVar("T")

@@ -12,8 +12,8 @@ from flask import Flask, Response, request
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from bot.web import error_response, header_bytes
+from services.jira_changes.intake import WebhookIntake
 from services.log_context import log_context
-from services.webhook_intake import WebhookIntake
 
 log = logging.getLogger("connect.webhook")
 

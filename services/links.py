@@ -16,8 +16,8 @@ from models import JiraSlackLink, utcnow
 from services.errors import ConnectError, NotPermitted, SlackDown, jira_errors
 from services.issue_keys import project_of
 from services.issues import IssueService
+from services.jira_changes.tickets import seed_ticket
 from services.policy import ConnectPolicy
-from services.tickets import seed_ticket
 from services.unit_of_work import UnitOfWorkFactory
 
 INVITE_FIRST = "I'm not in this channel yet: invite me with `/invite @Connect`, then try again."

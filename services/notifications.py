@@ -26,8 +26,8 @@ from models import (
     utcnow,
 )
 from models.delivery import HELD, PENDING
-from services.change_detector import Change
-from services.jira_events import IssueSnapshot
+from services.jira_changes.detector import Change
+from services.jira_changes.events import IssueSnapshot
 from services.subscription_routing import (
     SUBSCRIPTION_KINDS,
     HeldCheck,

@@ -22,8 +22,8 @@ from clients.slack_client import SlackClient, SlackError, SlackUnavailable
 from clients.slack_teams import team_scope
 from models import NotificationOutbox, utcnow
 from models.delivery import FAILED, PENDING, SENT
+from services.jira_changes.outages import outage_delay
 from services.log_context import log_context
-from services.outages import outage_delay
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 
 log = logging.getLogger(__name__)

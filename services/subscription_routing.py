@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraClient, JiraError, JiraUnavailable
 from models import ChannelSubscription, JiraTicket
-from services.change_detector import ORDER, Change, ChangeKind
-from services.jira_events import IssueSnapshot, utc_iso
+from services.jira_changes.detector import ORDER, Change, ChangeKind
+from services.jira_changes.events import IssueSnapshot, utc_iso
 from services.jql import Clause, JqlQuery, JqlSyntaxError, JqlWall, Junction, Node, Value, parse_jql
 from services.policy import ConnectPolicy
 from services.subscription_filter import (

@@ -20,7 +20,7 @@ from models import (
     SubscriptionThread,
 )
 from models.delivery import DONE, PENDING
-from services.jira_monitor import CURSOR_SCOPE
+from services.jira_changes.monitor import CURSOR_SCOPE
 from services.outbox import SENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter

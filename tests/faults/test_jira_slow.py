@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from bot.container import WORK_THREADS
-from services.jira_monitor import JiraMonitor, PollReport
+from services.jira_changes.monitor import JiraMonitor, PollReport
 from services.notifications import ConnectAccount, Notifier
 from tests.e2e.conftest import RunningConnect
 from tests.faults.helpers import JIRA_TIMEOUT, CallLog, last_response, link_channel

@@ -18,10 +18,10 @@ from models import ChannelSubscription, NotificationOutbox, ProcessedDelivery
 from models.delivery import DONE, FAILED, HELD, PENDING, SENT
 from services.failed_work import FailedWork
 from services.held_notifications import HeldNotifications
+from services.jira_changes.intake import WebhookIntake
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory
-from services.webhook_intake import WebhookIntake
 from tests.integration.test_subscription_fanout import Site, T
 
 

@@ -16,14 +16,14 @@ from sqlalchemy import select
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraUnavailable, SearchPage
 from models import ChannelSubscription, JiraSlackLink, NotificationOutbox, PollCursor
-from services.deliveries import DeliveryProcessor
-from services.jira_events import parse_webhook
-from services.jira_monitor import CURSOR_SCOPE, JiraMonitor
+from services.jira_changes.deliveries import DeliveryProcessor
+from services.jira_changes.events import parse_webhook
+from services.jira_changes.monitor import CURSOR_SCOPE, JiraMonitor
+from services.jira_changes.poll_lease import SITE
+from services.jira_changes.tickets import seed_ticket
 from services.notifications import Notifier
 from services.policy import ConnectPolicy
-from services.poll_lease import SITE
 from services.subscription_routing import SubscriptionRouter
-from services.tickets import seed_ticket
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
@@ -464,7 +464,7 @@ def test_jira_down_keeps_the_cursor_backs_off_and_recovers(
     with jira.act_as("bob@example.com"):
         jira.transition_issue("OPS-2", "11")
     jira.fail_next(JiraUnavailable("Jira is down"), operation="search", times=2)
-    caplog.set_level(logging.INFO, logger="services.jira_monitor")
+    caplog.set_level(logging.INFO, logger="services.jira_changes.monitor")
     attempts: list[bool] = []
     for _ in range(8):  # the worker calls it once a minute
         jira.calls.clear()
@@ -540,7 +540,7 @@ def test_only_the_lease_holder_polls_and_another_takes_over_when_it_dies(
     assert len(calls(jira, "search")) == 3  # the holder's cycles only
     clock.advance(minutes=3, seconds=1)  # the holder died: its lease runs out
     assert second.run_once().polled
-    caplog.set_level(logging.WARNING, logger="services.poll_lease")
+    caplog.set_level(logging.WARNING, logger="services.jira_changes.poll_lease")
     assert not first.run_once().polled  # back from a long pause: it is not the poller now
     assert "taken over" in caplog.text
     second.lease.release()  # a clean shutdown hands over at once

@@ -15,8 +15,8 @@ from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError, SlackUnavailable
 from handlers.notifications import render_notification
 from models import ChannelSubscription, NotificationOutbox, SubscriptionThread
-from services.deliveries import DeliveryProcessor
-from services.jira_events import parse_webhook
+from services.jira_changes.deliveries import DeliveryProcessor
+from services.jira_changes.events import parse_webhook
 from services.links import LinkService
 from services.notifications import Notifier
 from services.outbox import OutboxDispatcher

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from clients.jira_client import JiraUser
-from services.change_detector import Change, baseline, detect
-from services.jira_events import IssueSnapshot, JiraEvent, parse_webhook
+from services.jira_changes.detector import Change, baseline, detect
+from services.jira_changes.events import IssueSnapshot, JiraEvent, parse_webhook
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "jira_webhooks"
 FIXTURE_NAMES = sorted(path.stem for path in FIXTURES.glob("*.json"))

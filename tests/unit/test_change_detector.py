@@ -11,8 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.change_detector import Detection, baseline, detect, detect_deleted, detect_snapshot
-from services.jira_events import delivery_key, parse_webhook
+from services.jira_changes.detector import (
+    Detection,
+    baseline,
+    detect,
+    detect_deleted,
+    detect_snapshot,
+)
+from services.jira_changes.events import delivery_key, parse_webhook
 from tests.unit.jira_webhook_samples import (
     FIXTURE_NAMES,
     T0,

@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from clients.jira_client import JiraHistory
-from services.announced_state import MAX_COMMENTS
-from services.change_detector import Change, baseline, detect, detect_snapshot
-from services.jira_events import CommentInfo
+from services.jira_changes.announced_state import MAX_COMMENTS
+from services.jira_changes.detector import Change, baseline, detect, detect_snapshot
+from services.jira_changes.events import CommentInfo
 from tests.unit.jira_webhook_samples import (
     ALICE,
     BOB,

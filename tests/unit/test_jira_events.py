@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from clients.jira_client import JiraComment, JiraIssue, JiraUser
-from services.jira_events import (
+from services.jira_changes.events import (
     MAX_KEY_LENGTH,
     FieldChange,
     comment_info,

@@ -9,7 +9,7 @@ import pytest
 
 from clients.jira_client import JiraUnavailable
 from models import ChannelSubscription
-from services.jira_events import IssueSnapshot
+from services.jira_changes.events import IssueSnapshot
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from simulators.jira_site.memory import InMemoryJira

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from clients.jira_client import JiraBadRequest
-from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
+from services.jira_changes.poll_search import UpdatedSearch, keys_named, quoted, values_named
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
 

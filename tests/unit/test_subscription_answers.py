@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from models import ChannelSubscription
-from services.jira_events import IssueSnapshot
+from services.jira_changes.events import IssueSnapshot
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from simulators.jira_site.memory import InMemoryJira

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraIssue
 from models import JiraTicket, utcnow
-from services.change_detector import baseline
-from services.jira_events import IssueSnapshot, snapshot_of
+from services.jira_changes.detector import baseline
+from services.jira_changes.events import IssueSnapshot, snapshot_of
 
 
 def ticket_for(session: Session, team_id: str, issue: IssueSnapshot) -> JiraTicket:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from models import ProcessedDelivery
-from services.jira_events import delivery_key, parse_webhook
+from services.jira_changes.events import delivery_key, parse_webhook
 from services.unit_of_work import UnitOfWorkFactory
 
 JIRA_SOURCE = "jira"

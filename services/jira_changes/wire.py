@@ -4,7 +4,7 @@ Shapes follow the payloads Jira Cloud and Data Center actually send (`webhookEve
 `issue_event_type_name`, `user`, `issue`, `changelog`, `comment`). Every field is optional and
 a value of the wrong type becomes None (or is dropped from a list) instead of failing
 validation: a webhook with an odd field must still be read for the parts that make sense.
-`services.jira_events` turns these into Connect's own event types.
+`services.jira_changes.events` turns these into Connect's own event types.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The one change detector: webhook events and poller snapshots in, typed changes out.
 
-Pure: it takes the issue's announced state (`services.announced_state`, stored as JSON) and
-returns the changes to announce with the state after announcing them. A change whose new value
-is what was last announced yields nothing, so the same change seen twice, or by both the
-webhook and the poller, is announced once.
+Pure: it takes the issue's announced state (`services.jira_changes.announced_state`, stored
+as JSON) and returns the changes to announce with the state after announcing them. A change
+whose new value is what was last announced yields nothing, so the same change seen twice, or
+by both the webhook and the poller, is announced once.
 
 Identity. `Change.identity` is the same for the same real change whichever route saw it, and
 different for two changes to the same value (To Do → In Progress → To Do → In Progress is two).
@@ -25,8 +25,8 @@ from datetime import datetime
 from typing import Any, Literal
 
 from clients.jira_client import JiraUser
-from services.announced_state import TRACKED_FIELDS, AnnouncedState
-from services.jira_events import CommentInfo, FieldChange, IssueSnapshot, JiraEvent, utc_iso
+from services.jira_changes.announced_state import TRACKED_FIELDS, AnnouncedState
+from services.jira_changes.events import CommentInfo, FieldChange, IssueSnapshot, JiraEvent, utc_iso
 
 ChangeKind = Literal[
     "moved",

@@ -15,16 +15,16 @@ from sqlalchemy.orm import Session
 
 from models import JiraSlackLink, ProcessedDelivery, utcnow
 from models.delivery import DONE, FAILED, PENDING
-from services.change_detector import detect
-from services.jira_events import IssueSnapshot, JiraEvent, parse_webhook
+from services.jira_changes.detector import detect
+from services.jira_changes.events import IssueSnapshot, JiraEvent, parse_webhook
+from services.jira_changes.intake import JIRA_SOURCE
+from services.jira_changes.outages import describe, is_outage, outage_delay
+from services.jira_changes.tickets import refresh_ticket, ticket_for, with_security
+from services.jira_changes.wall import ProjectWall
 from services.log_context import log_context
 from services.notifications import Notifier
-from services.outages import describe, is_outage, outage_delay
 from services.policy import ConnectPolicy
-from services.project_wall import ProjectWall
-from services.tickets import refresh_ticket, ticket_for, with_security
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
-from services.webhook_intake import JIRA_SOURCE
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ window and never skips one. A key that no longer exists makes Jira reject its wh
 batch (400): the keys Jira names, or else the ones found by halving the batch, are checked by
 issue id; a deleted issue's links are retired and the deletion announced, a moved issue is
 followed to its new key — unless its new project is outside JIRA_PROJECTS, when it is
-retired unannounced (services.project_wall). On other Jira errors the monitor keeps its
+retired unannounced (services.jira_changes.wall). On other Jira errors the monitor keeps its
 cursor and backs off (doubling, up to 10 minutes). Only the holder of the poll lease polls
-(services.poll_lease).
+(services.jira_changes.poll_lease).
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraError, JiraIssue, JiraNotFound
 from models import ChannelSubscription, JiraSlackLink, JiraTicket, PollCursor, utcnow
-from services.change_detector import Change, detect_deleted, detect_snapshot
 from services.issue_keys import parse_issue_key, project_of
-from services.jira_events import IssueSnapshot, comment_info, snapshot_of
+from services.jira_changes.detector import Change, detect_deleted, detect_snapshot
+from services.jira_changes.events import IssueSnapshot, comment_info, snapshot_of
+from services.jira_changes.poll_lease import SITE, PollLease
+from services.jira_changes.poll_search import UpdatedSearch, keys_named, quoted, values_named
+from services.jira_changes.tickets import refresh_ticket, ticket_for
+from services.jira_changes.wall import ProjectWall
 from services.notifications import Announcement, Notifier
 from services.policy import ConnectPolicy
-from services.poll_lease import SITE, PollLease
-from services.poll_search import UpdatedSearch, keys_named, quoted, values_named
-from services.project_wall import ProjectWall
-from services.tickets import refresh_ticket, ticket_for
 from services.unit_of_work import UnitOfWorkFactory, reading
 
 log = logging.getLogger(__name__)

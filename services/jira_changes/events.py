@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from clients.jira_client import JiraComment, JiraHistory, JiraIssue, JiraUser
 from services.issue_keys import project_of
-from services.jira_webhook_wire import (
+from services.jira_changes.wire import (
     WireChangeItem,
     WireComment,
     WireFields,

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.jira_events import CommentInfo, IssueSnapshot, parse_jira_time, utc_iso
+from services.jira_changes.events import CommentInfo, IssueSnapshot, parse_jira_time, utc_iso
 
 STATE_VERSION = 1
 MAX_COMMENTS = 200
