@@ -23,7 +23,7 @@ from bot.database import (
 from bot.logs import configure_logging
 from bot.manifest import dump_manifest, load_manifest, render_manifest
 from bot.settings import Settings, SettingsError, load_settings
-from services.failed_work import FailedWork
+from services.notifications.failed_work import FailedWork
 
 log = logging.getLogger("connect")
 

@@ -40,16 +40,16 @@ from handlers.modal_opener import OPENER_THREADS, ModalOpener
 from handlers.notifications import render_notification
 from models import utcnow
 from services.context import ConnectServices
-from services.failed_work import FailedWork
-from services.held_notifications import HeldNotifications
 from services.housekeeping import Housekeeping
 from services.installations import Installations
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.intake import WebhookIntake
 from services.jira_changes.monitor import JiraMonitor
 from services.jira_changes.wall import ProjectWall
-from services.notifications import ConnectAccount, Notifier
-from services.outbox import OutboxDispatcher
+from services.notifications.failed_work import FailedWork
+from services.notifications.fan_out import ConnectAccount, Notifier
+from services.notifications.held import HeldNotifications
+from services.notifications.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads

@@ -10,7 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
-from services.failed_work import WorkCounts
+from services.notifications.failed_work import WorkCounts
 
 log = logging.getLogger(__name__)
 

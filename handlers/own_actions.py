@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.payloads import SlashCommand
-from services import notifications
 from services.context import ConnectServices
 from services.issue_keys import parse_issue_key
+from services.notifications import fan_out
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class OwnAction:
         issue_key = parse_issue_key(key)
         if issue_key is None:
             return
-        notifications.remember_action(
+        fan_out.remember_action(
             self.services.uow,
             team_id=self.team_id,
             issue_key=issue_key,

@@ -28,7 +28,7 @@ from bot.settings import Settings
 from bot.worker import Worker
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
-from services.outbox import SENDING
+from services.notifications.outbox import SENDING
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
 from simulators.jira_site.webhooks import JiraWebhookEmitter

@@ -22,7 +22,7 @@ from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.jira_changes.tickets import refresh_ticket, ticket_for, with_security
 from services.jira_changes.wall import ProjectWall
 from services.log_context import log_context
-from services.notifications import Notifier
+from services.notifications.fan_out import Notifier
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 

@@ -44,7 +44,7 @@ from services.jira_changes.poll_lease import SITE, PollLease
 from services.jira_changes.poll_search import UpdatedSearch, keys_named, quoted, values_named
 from services.jira_changes.tickets import refresh_ticket, ticket_for
 from services.jira_changes.wall import ProjectWall
-from services.notifications import Announcement, Notifier
+from services.notifications.fan_out import Announcement, Notifier
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory, reading
 

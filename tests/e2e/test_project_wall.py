@@ -21,7 +21,7 @@ from models import (
 )
 from models.delivery import DONE, PENDING
 from services.jira_changes.monitor import CURSOR_SCOPE
-from services.outbox import SENDING
+from services.notifications.outbox import SENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer

@@ -22,7 +22,7 @@ from bot.database import create_db_engine, upgrade
 from clients.jira_client import JiraComment
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
-from services.outbox import SENDING
+from services.notifications.outbox import SENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import comment_json, issue_json, user_json
 from simulators.slack_workspace.server import FakeSlackServer

@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
-from services.outbox import SENDING
+from services.notifications.outbox import SENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.container import WORK_THREADS
 from services.jira_changes.monitor import JiraMonitor, PollReport
-from services.notifications import ConnectAccount, Notifier
+from services.notifications.fan_out import ConnectAccount, Notifier
 from tests.e2e.conftest import RunningConnect
 from tests.faults.helpers import JIRA_TIMEOUT, CallLog, last_response, link_channel
 

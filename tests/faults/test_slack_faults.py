@@ -19,7 +19,7 @@ from bot.database import create_db_engine, session_factory, upgrade
 from clients.slack_web_api import SlackWebApiClient
 from models import NotificationOutbox
 from models.delivery import PENDING, SENT
-from services.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
+from services.notifications.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, unfinished_work

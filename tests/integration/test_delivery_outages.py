@@ -16,9 +16,9 @@ from clients.jira_client import JiraClient, JiraUnavailable
 from clients.slack_limits import MAX_BLOCKS, MAX_MESSAGE_TEXT, MAX_SECTION_TEXT
 from models import ChannelSubscription, NotificationOutbox, ProcessedDelivery
 from models.delivery import DONE, FAILED, HELD, PENDING, SENT
-from services.failed_work import FailedWork
-from services.held_notifications import HeldNotifications
 from services.jira_changes.intake import WebhookIntake
+from services.notifications.failed_work import FailedWork
+from services.notifications.held import HeldNotifications
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory

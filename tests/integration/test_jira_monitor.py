@@ -21,7 +21,7 @@ from services.jira_changes.events import parse_webhook
 from services.jira_changes.monitor import CURSOR_SCOPE, JiraMonitor
 from services.jira_changes.poll_lease import SITE
 from services.jira_changes.tickets import seed_ticket
-from services.notifications import Notifier
+from services.notifications.fan_out import Notifier
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory

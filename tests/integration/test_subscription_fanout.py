@@ -18,8 +18,8 @@ from models import ChannelSubscription, NotificationOutbox, SubscriptionThread
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.events import parse_webhook
 from services.links import LinkService
-from services.notifications import Notifier
-from services.outbox import OutboxDispatcher
+from services.notifications.fan_out import Notifier
+from services.notifications.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
 from services.subscription_routing import SubscriptionRouter
 from services.subscription_threads import SubscriptionThreads

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from models import NotificationOutbox, ProcessedDelivery, utcnow
 from models.delivery import FAILED, HELD, PENDING
 from services.jira_changes.intake import JIRA_SOURCE
-from services.outbox import SENDING
+from services.notifications.outbox import SENDING
 from services.unit_of_work import UnitOfWorkFactory
 
 DELIVERY = "delivery"
