@@ -51,8 +51,8 @@ from services.notifications.fan_out import ConnectAccount, Notifier
 from services.notifications.held import HeldNotifications
 from services.notifications.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
-from services.subscription_routing import SubscriptionRouter
-from services.subscription_threads import SubscriptionThreads
+from services.subscriptions.routing import SubscriptionRouter
+from services.subscriptions.threads import SubscriptionThreads
 from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWork
 

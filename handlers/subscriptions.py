@@ -6,7 +6,7 @@ from handlers import blocks, cards
 from handlers.command_request import CommandRequest, Message
 from models.channels import EVENT_KINDS
 from services.context import ConnectServices
-from services.subscriptions import (
+from services.subscriptions.service import (
     SubscriptionService,
     SubscriptionView,
     parse_subscribe,

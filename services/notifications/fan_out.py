@@ -28,13 +28,13 @@ from models import (
 from models.delivery import HELD, PENDING
 from services.jira_changes.detector import Change
 from services.jira_changes.events import IssueSnapshot
-from services.subscription_routing import (
+from services.subscriptions.routing import (
     SUBSCRIPTION_KINDS,
     HeldCheck,
     Route,
     SubscriptionRouter,
 )
-from services.subscription_threads import MARKER, existing_threads, new_thread
+from services.subscriptions.threads import MARKER, existing_threads, new_thread
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from models import NotificationOutbox, utcnow
 from models.delivery import HELD, PENDING, SKIPPED
 from services.jira_changes.outages import describe, outage_delay
 from services.notifications.fan_out import HELD_CHECK
-from services.subscription_routing import HeldCheck, SubscriptionRouter
+from services.subscriptions.routing import HeldCheck, SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from clients.jira_client import JiraClient
 from models import ProcessedDelivery
 from services.jira_changes.monitor import JiraMonitor
 from services.notifications.fan_out import ConnectAccount, Notifier
-from services.subscription_routing import SubscriptionRouter
+from services.subscriptions.routing import SubscriptionRouter
 from tests.e2e.conftest import RunningConnect, unfinished_work
 from tests.faults.helpers import (
     CallLog,

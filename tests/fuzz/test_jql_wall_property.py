@@ -17,7 +17,7 @@ from services.commands import UsageError
 from services.errors import ConnectError
 from services.issues import IssueService
 from services.policy import ConnectPolicy
-from services.subscriptions import SubscriptionService, parse_subscribe
+from services.subscriptions.service import SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

@@ -20,7 +20,7 @@ from services.jira_changes.intake import WebhookIntake
 from services.notifications.failed_work import FailedWork
 from services.notifications.held import HeldNotifications
 from services.policy import ConnectPolicy
-from services.subscription_routing import SubscriptionRouter
+from services.subscriptions.routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory
 from tests.integration.test_subscription_fanout import Site, T
 

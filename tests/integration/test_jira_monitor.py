@@ -23,7 +23,7 @@ from services.jira_changes.poll_lease import SITE
 from services.jira_changes.tickets import seed_ticket
 from services.notifications.fan_out import Notifier
 from services.policy import ConnectPolicy
-from services.subscription_routing import SubscriptionRouter
+from services.subscriptions.routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

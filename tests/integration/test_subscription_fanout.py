@@ -21,8 +21,8 @@ from services.links import LinkService
 from services.notifications.fan_out import Notifier
 from services.notifications.outbox import OutboxDispatcher
 from services.policy import ConnectPolicy
-from services.subscription_routing import SubscriptionRouter
-from services.subscription_threads import SubscriptionThreads
+from services.subscriptions.routing import SubscriptionRouter
+from services.subscriptions.threads import SubscriptionThreads
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

@@ -13,7 +13,7 @@ from services.commands import UsageError
 from services.errors import InvalidRequest, JiraDown, NotPermitted
 from services.links import BotNotInChannel
 from services.policy import ConnectPolicy
-from services.subscriptions import SubscribeRequest, SubscriptionService, parse_subscribe
+from services.subscriptions.service import SubscribeRequest, SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

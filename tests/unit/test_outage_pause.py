@@ -11,7 +11,7 @@ from clients.jira_client import JiraUnavailable
 from models import ChannelSubscription
 from services.jira_changes.events import IssueSnapshot
 from services.policy import ConnectPolicy
-from services.subscription_routing import SubscriptionRouter
+from services.subscriptions.routing import SubscriptionRouter
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
 

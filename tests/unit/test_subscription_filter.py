@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.jql import parse_jql
-from services.subscription_filter import (
+from services.subscriptions.filter import (
     IssueValues,
     compile_filter,
     fields_of,

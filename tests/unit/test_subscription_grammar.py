@@ -8,7 +8,7 @@ from handlers.subscriptions import describe, slack_text
 from models.channels import EVENT_KINDS
 from services.commands import UsageError, default_parser
 from services.errors import InvalidRequest
-from services.subscriptions import (
+from services.subscriptions.service import (
     SubscriptionView,
     parse_subscribe,
     parse_subscription_number,

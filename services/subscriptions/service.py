@@ -32,7 +32,7 @@ from services.jql.lexer import tokenize
 from services.links import LinkService
 from services.markup import escape_mrkdwn, escape_typed
 from services.policy import ConnectPolicy
-from services.subscription_filter import subscription_query
+from services.subscriptions.filter import subscription_query
 from services.unit_of_work import UnitOfWorkFactory
 
 _EVENTS_OPTION = re.compile(r"(?:^|\s)--events(?:=|\s|$)", re.IGNORECASE)

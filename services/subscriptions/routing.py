@@ -1,6 +1,6 @@
 """Which subscribed channels hear of a change: project, event kinds and JQL filter (SPEC §7).
 
-Filters are evaluated locally where they can be (`services.subscription_filter`); the rest,
+Filters are evaluated locally where they can be (`services.subscriptions.filter`); the rest,
 and filters that need a field the snapshot lacks, are asked of Jira as `key = X AND (jql)`,
 one search per issue version and filter, cached for a short while.
 """
@@ -24,7 +24,7 @@ from services.jira_changes.detector import ORDER, Change, ChangeKind
 from services.jira_changes.events import IssueSnapshot, utc_iso
 from services.jql import Clause, JqlQuery, JqlSyntaxError, JqlWall, Junction, Node, Value, parse_jql
 from services.policy import ConnectPolicy
-from services.subscription_filter import (
+from services.subscriptions.filter import (
     Filter,
     IssueValues,
     fields_of,
