@@ -174,8 +174,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def reencrypt_tokens(settings: Settings, engine: Engine) -> int:
-    from services.installations import Installations
-    from services.token_cipher import TokenCipher
+    from services.people.installations import Installations
+    from services.people.token_cipher import TokenCipher
     from services.unit_of_work import UnitOfWork
 
     if settings.connect_encryption_key is None:

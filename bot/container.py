@@ -41,7 +41,6 @@ from handlers.notifications import render_notification
 from models import utcnow
 from services.context import ConnectServices
 from services.housekeeping import Housekeeping
-from services.installations import Installations
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.intake import WebhookIntake
 from services.jira_changes.monitor import JiraMonitor
@@ -50,10 +49,11 @@ from services.notifications.failed_work import FailedWork
 from services.notifications.fan_out import ConnectAccount, Notifier
 from services.notifications.held import HeldNotifications
 from services.notifications.outbox import OutboxDispatcher
+from services.people.installations import Installations
+from services.people.token_cipher import TokenCipher
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads
-from services.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("connect")

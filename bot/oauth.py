@@ -1,7 +1,7 @@
 """Multi-workspace OAuth mode: Bolt's store interfaces over Connect's own tables.
 
 slack_sdk's SQLAlchemy store keeps tokens in plain text; these keep them encrypted with
-CONNECT_ENCRYPTION_KEY (services/installations.py) in Alembic-managed tables. Requests are
+CONNECT_ENCRYPTION_KEY (services/people/installations.py) in Alembic-managed tables. Requests are
 authorised from the stored installation, without an auth.test call per request.
 """
 
@@ -28,7 +28,7 @@ from slack_sdk.oauth.installation_store import Bot, Installation, InstallationSt
 from slack_sdk.oauth.state_store import OAuthStateStore
 
 from bot.manifest import load_manifest
-from services.installations import Installations, InstalledBot
+from services.people.installations import Installations, InstalledBot
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from services.token_cipher import TokenCipherError, fernet_keys
+from services.people.token_cipher import TokenCipherError, fernet_keys
 
 PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]{0,49}$")
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")

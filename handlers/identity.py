@@ -10,7 +10,7 @@ from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.context import ConnectServices
 from services.errors import InvalidRequest
 from services.markup import escape_typed, slack_to_jira
-from services.user_mapping import ConnectStatus
+from services.people.accounts import ConnectStatus
 
 NO_MAPPING = {
     ConnectStatus.NO_EMAIL: "I can't see an e-mail address on your Slack profile, so I can't "

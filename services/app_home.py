@@ -12,8 +12,8 @@ from models import ChannelSubscription
 from services.errors import ConnectError, JiraDown, SlackDown, jira_errors
 from services.issues import IssueService
 from services.markup import escape_mrkdwn
+from services.people.accounts import UserMapping
 from services.unit_of_work import UnitOfWorkFactory
-from services.user_mapping import UserMapping
 
 MY_ISSUES_LIMIT = 20
 

@@ -8,12 +8,12 @@ from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
 from services.create_issue import CreateIssueService, FormMetadata
-from services.installations import Installations
 from services.issues import IssueService
 from services.links import LinkService
+from services.people.accounts import UserMapping
+from services.people.installations import Installations
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
-from services.user_mapping import UserMapping
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,9 @@ from models.delivery import DONE
 from services.errors import InvalidRequest, jira_errors
 from services.issue_cache import TTLCache
 from services.markup import escape_mrkdwn
+from services.people.accounts import UserMapping
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
-from services.user_mapping import UserMapping
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from bot.database import create_db_engine, session_factory, upgrade
 from bot.settings import Settings
-from services.installations import Installations, InstalledBot
-from services.token_cipher import TokenCipher
+from services.people.installations import Installations, InstalledBot
+from services.people.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWork
 from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer

@@ -23,7 +23,7 @@ from bot.settings import Settings
 from clients.slack_teams import team_scope
 from models import Base, JiraSlackLink, SlackInstallation, utcnow
 from services.links import MessageRef
-from services.token_cipher import TokenCipher
+from services.people.token_cipher import TokenCipher
 from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer

@@ -14,8 +14,8 @@ from sqlalchemy import select, text
 from clients.slack_client import SlackError
 from clients.slack_teams import SlackNotInstalled, TeamRoutedSlack, team_scope
 from models import ChannelSettings, JiraSlackLink, SlackInstallation, SlackOAuthState, UserLink
-from services.installations import Installations, InstalledBot
-from services.token_cipher import TokenCipher
+from services.people.installations import Installations, InstalledBot
+from services.people.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.slack_workspace.server import FakeSlackServer
 from simulators.slack_workspace.web_api import Identity

@@ -17,10 +17,10 @@ from services.channel_settings import ChannelSettingsService
 from services.errors import InvalidRequest, NotPermitted
 from services.housekeeping import purge_finished_work
 from services.issues import IssueService
+from services.people.accounts import UserMapping
 from services.policy import ConnectPolicy
 from services.slack_dedupe import PREVIEW_SOURCE, PreviewThrottle, SlackEventLog
 from services.unit_of_work import UnitOfWorkFactory
-from services.user_mapping import UserMapping
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
 from simulators.slack_workspace.memory import InMemorySlack

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from clients.jira_client import JiraUnavailable, JiraUser
 from clients.slack_client import SlackUnavailable, SlackUser
 from models import UserLink
+from services.people.accounts import ConnectStatus, Mapping, UserMapping
 from services.unit_of_work import UnitOfWorkFactory
-from services.user_mapping import ConnectStatus, Mapping, UserMapping
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
 from simulators.slack_workspace.memory import InMemorySlack
@@ -421,7 +421,7 @@ def test_a_stale_link_survives_a_jira_outage(
     clock.advance(days=2)
     jira.fail_next(JiraUnavailable("Jira is down"), operation="find_users_by_email")
 
-    with caplog.at_level(logging.WARNING, logger="services.user_mapping"):
+    with caplog.at_level(logging.WARNING, logger="services.people.accounts"):
         assert account(mapping.jira_user_for(T, ALICE)) == "acc-alice"
     assert "Jira is down" in caplog.text
     assert verified_at(mapping.whoami(T, ALICE)) == verified

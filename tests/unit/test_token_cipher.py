@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from services.token_cipher import TokenCipher, TokenCipherError, fernet_keys
+from services.people.token_cipher import TokenCipher, TokenCipherError, fernet_keys
 
 TOKEN = "xoxb-1234-5678-abcdefghijklmnop"
 PASSPHRASE = "correct horse battery staple and thirty-two+"

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Base, SlackInstallation, SlackOAuthState, utcnow
 from services.issue_cache import TTLCache
-from services.token_cipher import TokenCipher
+from services.people.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
