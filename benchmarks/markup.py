@@ -361,7 +361,7 @@ JQL_TEXTS = (
 def _jql_row(result: Result, size: Size) -> None:
     """Typed JQL read as search and the picker read it: shape, parse, wall check, wrap.
     The bar is held by each input's median: its cost, not a pause of a shared machine."""
-    from services.issues import looks_like_jql
+    from services.issues.service import looks_like_jql
     from services.jql import MAX_JQL_LENGTH, JqlSyntaxError, JqlWall, parse_jql
 
     wall = JqlWall(frozenset({"OPS", "WEB"}))

@@ -22,7 +22,7 @@ from handlers import (
     message_shortcuts,
     previews,
 )
-from services.issue_cache import IssueCache
+from services.issues.cache import IssueCache
 
 
 def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executor) -> None:

@@ -15,7 +15,7 @@ from handlers.payloads import BlockAction
 from handlers.subscriptions import subscriptions_page
 from services.context import ConnectServices
 from services.errors import ConnectError
-from services.links import INVITE_FIRST
+from services.issues.links import INVITE_FIRST
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from handlers.blocks import line_sections
 from handlers.event_dedupe import read_event
 from handlers.identity import NO_MAPPING
 from handlers.payloads import AppHomeOpened, BlockAction
-from services.app_home import AppHomeService, HomeData, SubscriptionLine
 from services.context import ConnectServices
 from services.errors import user_message_for
+from services.issues.app_home import AppHomeService, HomeData, SubscriptionLine
 
 log = logging.getLogger(__name__)
 

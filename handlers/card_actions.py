@@ -24,8 +24,8 @@ from handlers.card_places import CardPlace, own_action, tell, update_card
 from handlers.payloads import CardAction, OptionsRequest
 from services.context import ConnectServices
 from services.errors import user_message_for
-from services.issue_cache import IssueCache
-from services.issue_keys import parse_issue_key, project_of
+from services.issues.cache import IssueCache
+from services.issues.keys import parse_issue_key, project_of
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from handlers.payloads import CardAction, ViewSubmission
 from services.commands import mentioned_users
 from services.context import ConnectServices
 from services.errors import user_message_for
-from services.issue_keys import parse_issue_key
+from services.issues.keys import parse_issue_key
 from services.markup import slack_to_jira
 
 log = logging.getLogger(__name__)

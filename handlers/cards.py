@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from clients.jira_client import JiraIssue
-from services.issue_keys import parse_issue_key
+from services.issues.keys import parse_issue_key
 from services.markup import escape_mrkdwn
 
 Block = dict[str, Any]

@@ -39,9 +39,9 @@ from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from services.commands import mentioned_users
 from services.context import ConnectServices
-from services.create_issue import IssueDraft, extra_value
 from services.errors import ConnectError, user_message_for
-from services.links import BotNotInChannel, MessageRef
+from services.issues.create import IssueDraft, extra_value
+from services.issues.links import BotNotInChannel, MessageRef
 from services.markup import slack_to_jira, slack_to_plain_text
 
 log = logging.getLogger(__name__)

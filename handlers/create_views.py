@@ -9,7 +9,7 @@ from typing import Any
 
 from clients.jira_client import JiraIssue
 from handlers import cards
-from services.create_issue import SUMMARY_MAX, CreateForm, ExtraField
+from services.issues.create import SUMMARY_MAX, CreateForm, ExtraField
 
 CALLBACK_ID = "create_issue_modal"
 PROJECT_ACTION = "create_project"

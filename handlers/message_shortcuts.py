@@ -46,8 +46,8 @@ from handlers.shortcut_payloads import (
 from services.commands import mentioned_users
 from services.context import ConnectServices
 from services.errors import ConnectError, user_message_for
-from services.issue_keys import parse_issue_key
-from services.links import INVITE_FIRST, BotNotInChannel, MessageRef
+from services.issues.keys import parse_issue_key
+from services.issues.links import INVITE_FIRST, BotNotInChannel, MessageRef
 from services.markup import slack_to_jira
 
 log = logging.getLogger(__name__)

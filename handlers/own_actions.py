@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from handlers.payloads import SlashCommand
 from services.context import ConnectServices
-from services.issue_keys import parse_issue_key
+from services.issues.keys import parse_issue_key
 from services.notifications import fan_out
 
 

@@ -29,8 +29,8 @@ from handlers.payloads import EventCallback, LinkShared, MessageEvent
 from services.channel_settings import ChannelSettingsService
 from services.context import ConnectServices
 from services.errors import ConnectError
-from services.issue_cache import IssueCache
-from services.issue_keys import find_issue_keys, parse_issue_key, project_of
+from services.issues.cache import IssueCache
+from services.issues.keys import find_issue_keys, parse_issue_key, project_of
 from services.policy import ConnectPolicy
 from services.slack_dedupe import PreviewThrottle
 

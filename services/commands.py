@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from services.issue_keys import parse_issue_key
+from services.issues.keys import parse_issue_key
 from services.markup import escape_typed
 
 MAX_COMMAND_TEXT = 4000

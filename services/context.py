@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
-from services.create_issue import CreateIssueService, FormMetadata
-from services.issues import IssueService
-from services.links import LinkService
+from services.issues.create import CreateIssueService, FormMetadata
+from services.issues.links import LinkService
+from services.issues.service import IssueService
 from services.people.accounts import UserMapping
 from services.people.installations import Installations
 from services.policy import ConnectPolicy

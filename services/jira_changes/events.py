@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from clients.jira_client import JiraComment, JiraHistory, JiraIssue, JiraUser
-from services.issue_keys import project_of
+from services.issues.keys import project_of
 from services.jira_changes.wire import (
     WireChangeItem,
     WireComment,

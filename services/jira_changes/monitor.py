@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraError, JiraIssue, JiraNotFound
 from models import ChannelSubscription, JiraSlackLink, JiraTicket, PollCursor, utcnow
-from services.issue_keys import parse_issue_key, project_of
+from services.issues.keys import parse_issue_key, project_of
 from services.jira_changes.detector import Change, detect_deleted, detect_snapshot
 from services.jira_changes.events import IssueSnapshot, comment_info, snapshot_of
 from services.jira_changes.poll_lease import SITE, PollLease

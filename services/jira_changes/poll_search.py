@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraIssue
-from services.issue_keys import find_issue_keys
+from services.issues.keys import find_issue_keys
 
 MAX_PAGES = 1000  # a page token that never ends must not hold the poller forever
 # Creation never changes, so issues updated while the pages are read do not reshuffle them.

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from models import JiraSlackLink, JiraTicket, NotificationOutbox, SubscriptionThread, utcnow
 from models.delivery import HELD, PENDING
-from services.issue_keys import project_of
+from services.issues.keys import project_of
 from services.jira_changes.events import IssueSnapshot
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory

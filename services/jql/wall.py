@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from services.issue_keys import parse_issue_key, project_of
+from services.issues.keys import parse_issue_key, project_of
 from services.jql.lexer import JqlSyntaxError
 from services.jql.parser import parse_jql
 from services.jql.syntax import (

@@ -25,7 +25,7 @@ from clients.jira_client import JiraClient, JiraUnavailable, JiraUser
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable, SlackUser
 from models.base import utcnow
 from models.users import UserLink
-from services.issue_cache import TTLCache
+from services.issues.cache import TTLCache
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Base, SlackInstallation, SlackOAuthState, utcnow
-from services.issue_cache import TTLCache
+from services.issues.cache import TTLCache
 from services.people.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWorkFactory
 

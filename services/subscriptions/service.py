@@ -26,10 +26,10 @@ from models import ChannelSubscription
 from models.channels import EVENT_KINDS
 from services.commands import UsageError
 from services.errors import InvalidRequest, jira_errors
-from services.issues import IssueService
+from services.issues.links import LinkService
+from services.issues.service import IssueService
 from services.jql import JqlSyntaxError, JqlWall, Node
 from services.jql.lexer import tokenize
-from services.links import LinkService
 from services.markup import escape_mrkdwn, escape_typed
 from services.policy import ConnectPolicy
 from services.subscriptions.filter import subscription_query

@@ -194,7 +194,7 @@ def test_assign_on_an_ephemeral_show_card_replaces_it(team: RunningConnect) -> N
 def test_a_notification_carries_the_card_buttons_and_assign_updates_it(
     team: RunningConnect,
 ) -> None:
-    from services.links import MessageRef
+    from services.issues.links import MessageRef
 
     parent = team.slack.slack.add_message("C0GENERAL", "certs expire friday", user="U0ALICE")
     team.runtime.services.links.link_message(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from clients.jira_client import JiraFieldErrors
-from services.links import MessageRef
+from services.issues.links import MessageRef
 from simulators.jira_site.webhooks import issue_json, user_json
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import BOT_USER, TEAM_ID, message_event, next_ts, send_event

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.links import MessageRef
+from services.issues.links import MessageRef
 from simulators.jira_site.webhooks import JiraWebhookEmitter, issue_json, user_json
 from tests.e2e.conftest import RunningConnect, wait_settled
 from tests.e2e.test_commands import wait_for_response

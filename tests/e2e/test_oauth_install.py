@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from bot.settings import Settings
 from clients.slack_teams import team_scope
 from models import Base, JiraSlackLink, SlackInstallation, utcnow
-from services.links import MessageRef
+from services.issues.links import MessageRef
 from services.people.token_cipher import TokenCipher
 from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter

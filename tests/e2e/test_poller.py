@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.container import build_runtime, build_worker
 from models import ProcessedDelivery
 from models.delivery import DONE
-from services.links import MessageRef
+from services.issues.links import MessageRef
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer

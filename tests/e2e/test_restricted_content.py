@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from services.links import MessageRef
+from services.issues.links import MessageRef
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter, comment_json, user_json
 from simulators.slack_workspace.server import FakeSlackServer

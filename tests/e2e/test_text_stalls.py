@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from handlers.create_views import DESCRIPTION_MAX
-from services.links import MessageRef
+from services.issues.links import MessageRef
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from tests.e2e.conftest import RunningConnect
 from tests.e2e.slack_events import message_event, next_ts, send_event

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from clients.jira_client import JiraBadRequest
 from services.commands import UsageError
 from services.errors import ConnectError
-from services.issues import IssueService
+from services.issues.service import IssueService
 from services.policy import ConnectPolicy
 from services.subscriptions.service import SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory

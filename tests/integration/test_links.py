@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from services.errors import NotPermitted
-from services.links import BotNotInChannel, LinkService, MessageRef, remote_link_global_id
+from services.issues.links import BotNotInChannel, LinkService, MessageRef, remote_link_global_id
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.jira_site.memory import InMemoryJira

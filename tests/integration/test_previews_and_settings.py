@@ -12,11 +12,11 @@ from sqlalchemy import select
 from clients.jira_client import JiraUnavailable
 from models import ChannelSettings, ChannelSubscription, ProcessedDelivery
 from models.delivery import DONE
-from services.app_home import AppHomeService
 from services.channel_settings import ChannelSettingsService
 from services.errors import InvalidRequest, NotPermitted
 from services.housekeeping import purge_finished_work
-from services.issues import IssueService
+from services.issues.app_home import AppHomeService
+from services.issues.service import IssueService
 from services.people.accounts import UserMapping
 from services.policy import ConnectPolicy
 from services.slack_dedupe import PREVIEW_SOURCE, PreviewThrottle, SlackEventLog

@@ -11,7 +11,7 @@ from clients.jira_client import JiraUnavailable
 from models.channels import EVENT_KINDS
 from services.commands import UsageError
 from services.errors import InvalidRequest, JiraDown, NotPermitted
-from services.links import BotNotInChannel
+from services.issues.links import BotNotInChannel
 from services.policy import ConnectPolicy
 from services.subscriptions.service import SubscribeRequest, SubscriptionService, parse_subscribe
 from services.unit_of_work import UnitOfWorkFactory

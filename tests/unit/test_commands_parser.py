@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from services.commands import CommandParser, Subcommand, UsageError, default_parser
-from services.issue_keys import find_issue_keys, parse_issue_key, project_of
+from services.issues.keys import find_issue_keys, parse_issue_key, project_of
 
 
 @pytest.fixture

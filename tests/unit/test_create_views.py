@@ -9,7 +9,7 @@ from handlers.create_views import (
     loading_view,
     read_answers,
 )
-from services.create_issue import CreateForm, ExtraField
+from services.issues.create import CreateForm, ExtraField
 
 CONTEXT = CreateContext("message", "T1", "U1", "C1", message_ts="1.2", private_source=True)
 SEVERITY = ExtraField("customfield_1", "Severity", "option", (("s1", "S1"), ("s2", "S2")))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from clients.jira_client import FieldMeta, JiraFieldErrors, JiraUnavailable
-from services.create_issue import CreateIssueService, FormMetadata, IssueDraft
 from services.errors import JiraDown
+from services.issues.create import CreateIssueService, FormMetadata, IssueDraft
 from services.policy import ConnectPolicy
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

@@ -9,8 +9,8 @@ import pytest
 
 from clients.jira_client import JiraUnavailable
 from services.errors import JiraDown
-from services.issue_cache import IssueCache, TTLCache
-from services.issues import IssueService
+from services.issues.cache import IssueCache, TTLCache
+from services.issues.service import IssueService
 from services.policy import ConnectPolicy
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

@@ -4,7 +4,7 @@ import pytest
 
 from clients.jira_client import JiraUnavailable
 from services.errors import InvalidRequest, IssueNotFound, JiraDown
-from services.issues import IssueService
+from services.issues.service import IssueService
 from services.policy import ConnectPolicy
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

@@ -18,8 +18,8 @@ from handlers.channel_settings import settings_text
 from handlers.mentions import command_text, create_prompt, without_share_buttons
 from handlers.payloads import MessageEvent, ViewSubmission
 from handlers.previews import jira_link_keys, preview_keys, preview_message
-from services.app_home import HomeData, SubscriptionLine, my_open_issues_jql
 from services.channel_settings import ChannelSettingsView
+from services.issues.app_home import HomeData, SubscriptionLine, my_open_issues_jql
 from services.policy import ConnectPolicy
 
 JIRA = "https://acme.atlassian.net"

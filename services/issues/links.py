@@ -14,8 +14,8 @@ from clients.jira_client import JiraClient, JiraIssue
 from clients.slack_client import SlackClient, SlackNotInChannel, SlackUnavailable
 from models import JiraSlackLink, utcnow
 from services.errors import ConnectError, NotPermitted, SlackDown, jira_errors
-from services.issue_keys import project_of
-from services.issues import IssueService
+from services.issues.keys import project_of
+from services.issues.service import IssueService
 from services.jira_changes.tickets import seed_ticket
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory

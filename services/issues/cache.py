@@ -12,7 +12,7 @@ import cachetools
 
 from clients.jira_client import JiraIssue
 from services.errors import IssueNotFound
-from services.issues import IssueService
+from services.issues.service import IssueService
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

@@ -14,7 +14,7 @@ from clients.jira_client import (
     Transition,
 )
 from services.errors import InvalidRequest, IssueNotFound, jira_errors
-from services.issue_keys import parse_issue_key, project_of
+from services.issues.keys import parse_issue_key, project_of
 from services.jql import (
     MAX_JQL_LENGTH,
     Clause,

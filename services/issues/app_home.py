@@ -10,7 +10,7 @@ from clients.jira_client import JiraAuthError, JiraError, JiraIssue, JiraUnavail
 from clients.slack_client import SlackUnavailable
 from models import ChannelSubscription
 from services.errors import ConnectError, JiraDown, SlackDown, jira_errors
-from services.issues import IssueService
+from services.issues.service import IssueService
 from services.markup import escape_mrkdwn
 from services.people.accounts import UserMapping
 from services.unit_of_work import UnitOfWorkFactory

@@ -21,7 +21,7 @@ from clients.jira_client import (
 from models import ProcessedDelivery
 from models.delivery import DONE
 from services.errors import InvalidRequest, jira_errors
-from services.issue_cache import TTLCache
+from services.issues.cache import TTLCache
 from services.markup import escape_mrkdwn
 from services.people.accounts import UserMapping
 from services.policy import ConnectPolicy
