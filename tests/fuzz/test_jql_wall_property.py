@@ -5,6 +5,7 @@ outside `JIRA_PROJECTS` (here OPS; WEB-1 is the hidden issue)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -220,10 +221,15 @@ def walled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningConnect]
 )
 @given(text=jql_like.filter(lambda t: t.strip() and "\r" not in t))
 @example(text=BREAK_OUTS[0])
+@example(text="WEB-1")  # a hidden key typed as words: refused or "No issues found", never shown
 def test_signed_search_sends_jira_only_walled_jql(walled: RunningConnect, text: str) -> None:
     walled.jira.reset()
     _, response_url = walled.slash(f"search {text}")
     answer = wait_for_response(walled, response_url)
     sent = searched_jql(walled.jira)
     assert_nothing_hidden_matches(walled.jira.jira, sent)
-    assert "WEB-" not in str(answer.get("blocks", ""))
+    blocks = str(answer.get("blocks", ""))
+    # No hidden issue is shown: no row links to one, and the only WEB keys in the answer are
+    # the ones the person typed, echoed back ("No issues found for “WEB-1”").
+    assert "/browse/WEB-" not in blocks
+    assert set(re.findall(r"WEB-\d+", blocks)) <= set(re.findall(r"WEB-\d+", text))
