@@ -260,6 +260,7 @@ def build_worker(runtime: Runtime) -> Worker:
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,
         subscriptions=router,
+        clock=lambda: runtime.clock(),  # the burst window, on the runtime's clock
     )
     wall = ProjectWall(services.policy)
     processor = DeliveryProcessor(services.uow, notifier, wall=wall)
@@ -269,6 +270,7 @@ def build_worker(runtime: Runtime) -> Worker:
         render_notification,
         worker_id=worker_id,
         threads=SubscriptionThreads(),
+        clock=lambda: runtime.clock(),
     )
     housekeeping = Housekeeping(
         services.uow,
