@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.report import Result, Row, ms, percentile
-from bot import heap
+from bot import gc_tuning
 
 NAME = "markup"
 TITLE = "text conversions and scans of the worst 40,000-character inputs"
@@ -136,7 +136,7 @@ TINY = Size(repeats=1, length=4_000)
 
 def run(size: Size = FULL) -> Result:
     """Timed in a process of its own, as Connect's worker converts in a process of its own,
-    under the collector's settings `serve` applies after start-up (`bot.heap`); in this
+    under the collector's settings `serve` applies after start-up (`bot.gc_tuning`); in this
     harness, after the other benchmarks, full collections of their leftovers were timed as
     conversion time (a 4,000-character conversion read 410 ms once, ~140 ms on its own)."""
     answer = subprocess.run(  # noqa: S603 - our own interpreter and module
@@ -156,7 +156,7 @@ def run(size: Size = FULL) -> Result:
 def main(argv: Sequence[str]) -> int:
     from services import markup  # noqa: F401 - start-up: what the worker has imported
 
-    heap.settle()
+    gc_tuning.settle()
     result = _run(Size(repeats=int(argv[0]), length=int(argv[1])))
     print(json.dumps(dataclasses.asdict(result)))
     return 0

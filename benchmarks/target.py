@@ -36,7 +36,7 @@ from slack_bolt.adapter.flask import SlackRequestHandler
 from slack_sdk import WebClient
 from sqlalchemy import Engine, event
 
-from bot import heap
+from bot import gc_tuning
 from bot.server import WebServer
 
 KINDS = ("connect", "bolt-default", "bolt-pbr")
@@ -118,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     server = WebServer(web, host="127.0.0.1", port=0)
     # As `serve` does after start-up (bot/container.run_until_stopped): the collector's
     # settings. Done for every kind, so the bare Bolt apps run under the same settings.
-    heap.settle()
+    gc_tuning.settle()
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         os._exit(0)  # queued Jira work (minutes of it at 2.5 s a call) is not waited for

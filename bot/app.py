@@ -24,7 +24,7 @@ from clients.slack_teams import current_team
 from handlers import register_listeners
 from handlers.after_ack import AfterAck
 from handlers.modal_opener import ModalOpener
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 
 log = logging.getLogger("connect.slack")
 

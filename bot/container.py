@@ -17,7 +17,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
-from bot import heap
+from bot import gc_tuning
 from bot.app import create_app
 from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
@@ -39,7 +39,7 @@ from handlers.message_shortcuts import PICKER_THREADS
 from handlers.modal_opener import OPENER_THREADS, ModalOpener
 from handlers.notifications import render_notification
 from models import utcnow
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.housekeeping import Housekeeping
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.intake import WebhookIntake
@@ -309,7 +309,7 @@ def run_until_stopped(
 
     `closing` runs first on the way out (Socket Mode lets envelopes in hand finish there)."""
     server.stop_on_signals()
-    heap.settle()
+    gc_tuning.settle()
     if worker:
         worker.start()
     log.info(started, server.url)

@@ -92,7 +92,7 @@ class Metrics:
         self.work_turned_away.labels(listener).inc()
 
     def record(self, service: str, operation: str, outcome: str, seconds: float) -> None:
-        """clients.observe.CallObserver: one outbound call."""
+        """clients.call_observer.CallObserver: one outbound call."""
         self.external_calls.labels(service, operation, outcome).inc()
         if outcome != "ok":
             self.external_errors.labels(service, operation).inc()

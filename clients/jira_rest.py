@@ -33,6 +33,7 @@ from pydantic import SecretStr
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from clients.call_observer import CallObserver, NullObserver
 from clients.jira_client import (
     FieldMeta,
     IssueType,
@@ -55,7 +56,6 @@ from clients.jira_wire import (
     parse_issue,
     parse_user,
 )
-from clients.observe import CallObserver, NullObserver
 
 T = TypeVar("T")
 # Only what JiraIssue needs: Jira's default "*all" can be hundreds of custom fields.

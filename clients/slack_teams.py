@@ -19,7 +19,7 @@ from pydantic import SecretStr
 from slack_sdk import WebClient
 from slack_sdk.web import SlackResponse
 
-from clients.observe import CallObserver
+from clients.call_observer import CallObserver
 from clients.slack_client import SlackError
 from clients.slack_http import PooledWebClient
 from clients.slack_web_api import SlackWebApiClient

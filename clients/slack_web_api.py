@@ -14,7 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from clients.observe import CallObserver, NullObserver
+from clients.call_observer import CallObserver, NullObserver
 from clients.slack_client import (
     Blocks,
     PostedMessage,

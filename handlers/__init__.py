@@ -12,7 +12,6 @@ from concurrent.futures import Executor
 from slack_bolt import App
 
 from handlers import (
-    actions,
     app_home,
     card_actions,
     commands,
@@ -21,6 +20,7 @@ from handlers import (
     mentions,
     message_shortcuts,
     previews,
+    share_and_pages,
 )
 from services.issues.cache import IssueCache
 
@@ -38,7 +38,7 @@ def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executo
     create_issue.register(app)
     message_shortcuts.register(app, picker_pool)
     previews.register(app, issue_cache)
-    actions.register(app)
+    share_and_pages.register(app)
     card_actions.register(app, issue_cache, options_pool)
     app_home.register(app)
     mentions.register(app)

@@ -19,7 +19,7 @@ from handlers.blocks import line_sections
 from handlers.event_dedupe import read_event
 from handlers.identity import NO_MAPPING
 from handlers.payloads import AppHomeOpened, BlockAction
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.app_home import AppHomeService, HomeData, SubscriptionLine
 

@@ -22,7 +22,7 @@ from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
 from handlers.card_places import CardPlace, own_action, tell, update_card
 from handlers.payloads import CardAction, OptionsRequest
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.cache import IssueCache
 from services.issues.keys import parse_issue_key, project_of

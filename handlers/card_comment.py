@@ -22,7 +22,7 @@ from handlers.after_ack import AfterAck
 from handlers.card_places import CardPlace, own_action
 from handlers.payloads import CardAction, ViewSubmission
 from services.commands import mentioned_users
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.keys import parse_issue_key
 from services.markup import slack_to_jira

@@ -20,7 +20,7 @@ from clients.slack_client import SlackError
 from handlers import cards
 from handlers.own_actions import OwnAction
 from handlers.payloads import CardAction
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from handlers import blocks
 from handlers.command_request import CommandRequest, Message
 from services.channel_settings import ChannelSettingsService, ChannelSettingsView
 from services.commands import UsageError
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.markup import escape_typed
 
 SWITCHES = {"on": True, "off": False}

@@ -9,7 +9,7 @@ from typing import Any
 
 from handlers.payloads import SlashCommand
 from services.commands import Invocation
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 
 Message = dict[str, Any]
 

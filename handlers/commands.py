@@ -23,7 +23,7 @@ from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
 from services.commands import SUBCOMMANDS, Subcommand, UsageError
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
 

@@ -38,7 +38,7 @@ from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from services.commands import mentioned_users
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import ConnectError, user_message_for
 from services.issues.create import IssueDraft, extra_value
 from services.issues.links import BotNotInChannel, MessageRef

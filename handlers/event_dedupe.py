@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from handlers.after_ack import AfterAck
 from handlers.payloads import EventCallback
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.slack_dedupe import SlackEventLog
 
 log = logging.getLogger(__name__)

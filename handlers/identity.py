@@ -7,7 +7,7 @@ from handlers import blocks, cards
 from handlers.command_request import CommandRequest, Message
 from handlers.own_actions import OwnAction
 from services.commands import UsageError, mentioned_users, parse_user_mention
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import InvalidRequest
 from services.markup import escape_typed, slack_to_jira
 from services.people.accounts import ConnectStatus

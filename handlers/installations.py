@@ -10,7 +10,7 @@ from slack_bolt import App
 
 from handlers.after_ack import AfterAck
 from handlers.payloads import EventCallback
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from handlers.event_dedupe import hand_over, read_event
 from handlers.modal_opener import ModalOpener
 from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
 from services.commands import UsageError
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import user_message_for
 
 log = logging.getLogger(__name__)

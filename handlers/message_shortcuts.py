@@ -44,7 +44,7 @@ from handlers.shortcut_payloads import (
     SourceMessage,
 )
 from services.commands import mentioned_users
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import ConnectError, user_message_for
 from services.issues.keys import parse_issue_key
 from services.issues.links import INVITE_FIRST, BotNotInChannel, MessageRef

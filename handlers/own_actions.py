@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from handlers.payloads import SlashCommand
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.issues.keys import parse_issue_key
 from services.notifications import fan_out
 

@@ -27,7 +27,7 @@ from handlers.after_ack import AfterAck
 from handlers.event_dedupe import hand_over, read_event
 from handlers.payloads import EventCallback, LinkShared, MessageEvent
 from services.channel_settings import ChannelSettingsService
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import ConnectError
 from services.issues.cache import IssueCache
 from services.issues.keys import find_issue_keys, parse_issue_key, project_of

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers import blocks, cards
 from handlers.command_request import CommandRequest, Message
 from models.channels import EVENT_KINDS
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.subscriptions.service import (
     SubscriptionService,
     SubscriptionView,

@@ -4,7 +4,7 @@ from models.base import Base, utcnow
 from models.channels import ChannelSettings, ChannelSubscription, SubscriptionThread
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
 from models.installations import SlackInstallation, SlackOAuthState
-from models.issues import ConnectAction, JiraSlackLink, JiraTicket
+from models.issues import ConnectAction, JiraSlackLink, KnownIssue
 from models.users import UserLink
 
 __all__ = [
@@ -13,7 +13,7 @@ __all__ = [
     "ChannelSubscription",
     "ConnectAction",
     "JiraSlackLink",
-    "JiraTicket",
+    "KnownIssue",
     "NotificationOutbox",
     "PollCursor",
     "ProcessedDelivery",

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, TeamScoped, UTCDateTime, utcnow
 
 
-class JiraTicket(TeamScoped, Base):
+class KnownIssue(TeamScoped, Base):
     """The cached issue: its last known state, and what Connect last announced of it."""
 
-    __tablename__ = "jira_tickets"
+    __tablename__ = "jira_tickets"  # the table kept its first name
     __table_args__ = (UniqueConstraint("team_id", "issue_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

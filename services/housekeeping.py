@@ -32,7 +32,7 @@ from models import (
     ChannelSubscription,
     ConnectAction,
     JiraSlackLink,
-    JiraTicket,
+    KnownIssue,
     NotificationOutbox,
     ProcessedDelivery,
     SlackOAuthState,
@@ -101,7 +101,7 @@ def purges(now: datetime, cutoff: datetime) -> list[tuple[str, Delete]]:
         ),
         ("channel_subscriptions", _removed_subscriptions(cutoff)),
         ("subscription_threads", _quiet_threads(cutoff)),
-        ("jira_tickets", _unneeded_tickets(cutoff)),
+        ("jira_tickets", _unneeded_known_issues(cutoff)),
         ("slack_oauth_states", delete(SlackOAuthState).where(SlackOAuthState.expires_at < now)),
     ]
 
@@ -139,24 +139,24 @@ def _quiet_threads(cutoff: datetime) -> Delete:
     return delete(SubscriptionThread).where(
         SubscriptionThread.created_at < cutoff,
         ~exists().where(
-            JiraTicket.team_id == SubscriptionThread.team_id,
-            JiraTicket.issue_id == SubscriptionThread.issue_id,
-            JiraTicket.fetched_at >= cutoff,
+            KnownIssue.team_id == SubscriptionThread.team_id,
+            KnownIssue.issue_id == SubscriptionThread.issue_id,
+            KnownIssue.fetched_at >= cutoff,
         ),
     )
 
 
-def _unneeded_tickets(cutoff: datetime) -> Delete:
+def _unneeded_known_issues(cutoff: datetime) -> Delete:
     live_link = exists().where(
-        JiraSlackLink.team_id == JiraTicket.team_id,
-        JiraSlackLink.issue_id == JiraTicket.issue_id,
+        JiraSlackLink.team_id == KnownIssue.team_id,
+        JiraSlackLink.issue_id == KnownIssue.issue_id,
         JiraSlackLink.retired_at.is_(None),
     )
     thread = exists().where(
-        SubscriptionThread.team_id == JiraTicket.team_id,
-        SubscriptionThread.issue_id == JiraTicket.issue_id,
+        SubscriptionThread.team_id == KnownIssue.team_id,
+        SubscriptionThread.issue_id == KnownIssue.issue_id,
     )
-    deleted = and_(JiraTicket.deleted_at.is_not(None), JiraTicket.deleted_at < cutoff)
-    return delete(JiraTicket).where(
-        or_(deleted, JiraTicket.fetched_at < cutoff), ~live_link, ~thread
+    deleted = and_(KnownIssue.deleted_at.is_not(None), KnownIssue.deleted_at < cutoff)
+    return delete(KnownIssue).where(
+        or_(deleted, KnownIssue.fetched_at < cutoff), ~live_link, ~thread
     )

@@ -16,7 +16,7 @@ from models import JiraSlackLink, utcnow
 from services.errors import ConnectError, NotPermitted, SlackDown, jira_errors
 from services.issues.keys import project_of
 from services.issues.service import IssueService
-from services.jira_changes.tickets import seed_ticket
+from services.jira_changes.known_issues import seed_known_issue
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
 
@@ -204,7 +204,7 @@ class LinkService:
                         permalink=permalink,
                     )
                     view = _view(link)
-                    seed_ticket(work.session, team_id, issue)
+                    seed_known_issue(work.session, team_id, issue)
                     work.commit()
                 return view, created
             except IntegrityError:

@@ -18,8 +18,8 @@ from models.delivery import DONE, FAILED, PENDING
 from services.jira_changes.detector import detect
 from services.jira_changes.events import IssueSnapshot, JiraEvent, parse_webhook
 from services.jira_changes.intake import JIRA_SOURCE
+from services.jira_changes.known_issues import known_issue_for, refresh_known_issue, with_security
 from services.jira_changes.outages import describe, is_outage, outage_delay
-from services.jira_changes.tickets import refresh_ticket, ticket_for, with_security
 from services.jira_changes.wall import ProjectWall
 from services.log_context import log_context
 from services.notifications.fan_out import Notifier
@@ -152,9 +152,9 @@ class DeliveryProcessor:
         issue: IssueSnapshot,
         links: Sequence[JiraSlackLink],
     ) -> None:
-        ticket = ticket_for(session, team_id, issue)
-        detection = detect(event, ticket.announced or None)
-        ticket.announced = dict(detection.state)
-        refresh_ticket(ticket, issue)
-        issue = with_security(issue, ticket)
+        known = known_issue_for(session, team_id, issue)
+        detection = detect(event, known.announced or None)
+        known.announced = dict(detection.state)
+        refresh_known_issue(known, issue)
+        issue = with_security(issue, known)
         self.notifier.announce(session, team_id, issue, detection.changes, actor=event.actor)

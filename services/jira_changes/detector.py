@@ -87,7 +87,7 @@ class Detection:
     state: dict[str, Any]  # the AnnouncedState JSON to store
 
 
-class _Found:
+class _Draft:
     """The changes one detection makes, built against its state."""
 
     def __init__(self, state: AnnouncedState, issue: IssueSnapshot) -> None:
@@ -135,7 +135,7 @@ def detect(event: JiraEvent, announced: Mapping[str, Any] | None) -> Detection:
     issue = event.issue
     if event.kind == "unknown" or issue is None or state.deleted:
         return Detection((), state.to_json())
-    found = _Found(state, issue)
+    found = _Draft(state, issue)
     if event.kind == "issue_deleted":
         state.deleted = True
         found.add("deleted", f"{issue.id}:deleted", actor=event.actor, old=issue.key or state.key)
@@ -172,7 +172,7 @@ def detect_snapshot(
     with no announced state only sets the baseline; it announces `created` when the issue was
     created at or after `since`."""
     state = AnnouncedState.load(announced)
-    found = _Found(state, snapshot)
+    found = _Draft(state, snapshot)
     if state.deleted:
         return found.result()
     if not state.baselined:
@@ -204,7 +204,7 @@ def detect_deleted(
     return detect(event, announced)
 
 
-def _moved(found: _Found, changes: Sequence[FieldChange], actor: JiraUser | None) -> None:
+def _moved(found: _Draft, changes: Sequence[FieldChange], actor: JiraUser | None) -> None:
     """A `Key` changelog item, or (for a full snapshot) a key other than the announced one."""
     state, issue = found.state, found.issue
     key_item = next((c for c in changes if c.field == "key" and c.to_string), None)
@@ -233,7 +233,7 @@ def _tracked(change: FieldChange) -> str | None:
 
 
 def _changelog_changes(
-    found: _Found, changes: Sequence[FieldChange], actor: JiraUser | None
+    found: _Draft, changes: Sequence[FieldChange], actor: JiraUser | None
 ) -> list[str]:
     """Changes named by the changelog; returns the fields it spoke about. Several items for
     one field make one change, from the first item's old value to the last one's new."""
@@ -286,7 +286,7 @@ def _same_assignee(state: AnnouncedState, new_id: str | None, new_name: str | No
     )
 
 
-def _snapshot_changes(found: _Found, actor: JiraUser | None) -> None:
+def _snapshot_changes(found: _Draft, actor: JiraUser | None) -> None:
     """Without a changelog of the event: whatever differs between the snapshot and the
     announced state, credited to `actor` (a webhook's user), else to whom the issue's own
     changelog names (the poller asks for it)."""
@@ -325,7 +325,7 @@ def _changed_by(issue: IssueSnapshot, name: str, since: datetime | None) -> Jira
     return max(about, key=lambda found: found[0])[1] if about else None
 
 
-def _comment_event(found: _Found, event: JiraEvent, comment: CommentInfo) -> None:
+def _comment_event(found: _Draft, event: JiraEvent, comment: CommentInfo) -> None:
     if event.kind != "comment_deleted":
         _comment_seen(found, comment, event.actor, edited_hint=event.kind == "comment_updated")
         return
@@ -337,7 +337,7 @@ def _comment_event(found: _Found, event: JiraEvent, comment: CommentInfo) -> Non
 
 
 def _comment_seen(
-    found: _Found, comment: CommentInfo, actor: JiraUser | None, *, edited_hint: bool
+    found: _Draft, comment: CommentInfo, actor: JiraUser | None, *, edited_hint: bool
 ) -> None:
     """A comment as it is now: new → added; known with a later `updated` → edited."""
     state = found.state

@@ -81,7 +81,7 @@ class IssueSnapshot:
     # The poller's: the changelog its search brought (who changed which field, when).
     history: tuple[JiraHistory, ...] = ()
     # The issue security level's name (SPEC §7: then no summary is shown); `security_known`
-    # is False when the delivery does not say (comment events), and the stored ticket tells.
+    # is False when the delivery does not say (comment events), and the stored known tells.
     security: str | None = None
     security_known: bool = False
 

@@ -36,13 +36,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraError, JiraIssue, JiraNotFound
-from models import ChannelSubscription, JiraSlackLink, JiraTicket, PollCursor, utcnow
+from models import ChannelSubscription, JiraSlackLink, KnownIssue, PollCursor, utcnow
 from services.issues.keys import parse_issue_key, project_of
 from services.jira_changes.detector import Change, detect_deleted, detect_snapshot
 from services.jira_changes.events import IssueSnapshot, comment_info, snapshot_of
+from services.jira_changes.known_issues import known_issue_for, refresh_known_issue
 from services.jira_changes.poll_lease import SITE, PollLease
 from services.jira_changes.poll_search import UpdatedSearch, keys_named, quoted, values_named
-from services.jira_changes.tickets import refresh_ticket, ticket_for
 from services.jira_changes.wall import ProjectWall
 from services.notifications.fan_out import Announcement, Notifier
 from services.policy import ConnectPolicy
@@ -101,7 +101,7 @@ class _Cycle:
 
 
 @dataclass
-class _Found:
+class _SearchResult:
     issues: list[JiraIssue] = field(default_factory=list)
     gone: list[tuple[str, str]] = field(default_factory=list)  # (key, issue id)
 
@@ -216,10 +216,10 @@ class JiraMonitor:
                 values_named,
                 lambda project, named, error: self._check_project(cycle, project, error),
             )
-            self._store(cycle, _Found(issues))
+            self._store(cycle, _SearchResult(issues))
 
-    def _search_keys(self, cycle: _Cycle, batch: list[str]) -> _Found:
-        found = _Found()
+    def _search_keys(self, cycle: _Cycle, batch: list[str]) -> _SearchResult:
+        found = _SearchResult()
         found.issues += cycle.search.apart(
             batch,
             lambda part: f"key in ({quoted(part)})",
@@ -229,7 +229,7 @@ class JiraMonitor:
         return found
 
     def _check_key(
-        self, cycle: _Cycle, key: str, error: JiraBadRequest, named: bool, found: _Found
+        self, cycle: _Cycle, key: str, error: JiraBadRequest, named: bool, found: _SearchResult
     ) -> None:
         """Ask for the issue by id: gone, moved (Jira forgot the old key), or not the problem."""
         for issue_id in sorted(cycle.keys.get(key, ())):
@@ -259,7 +259,7 @@ class JiraMonitor:
 
     # -- storing what was found -----------------------------------------------------------------
 
-    def _store(self, cycle: _Cycle, found: _Found) -> None:
+    def _store(self, cycle: _Cycle, found: _SearchResult) -> None:
         fresh = {i.id: i for i in found.issues if i.id not in cycle.seen}
         with self.uow() as work:
             session = work.session
@@ -272,7 +272,7 @@ class JiraMonitor:
 
     def _detect(self, session: Session, cycle: _Cycle, issues: list[JiraIssue]) -> None:
         """The webhook path's steps for each workspace that links or subscribes to the issue:
-        its ticket, the detector, the notifier."""
+        its known, the detector, the notifier."""
         links: dict[str, dict[str, list[JiraSlackLink]]] = defaultdict(lambda: defaultdict(list))
         for ids in _chunks(sorted(issue.id for issue in issues), _IN_CHUNK):
             for link in session.scalars(
@@ -304,7 +304,7 @@ class JiraMonitor:
                     followers[project] = self.notifier.subscribed_teams(session, snapshot)
                 teams |= followers[project]
             teams_of[issue.id] = sorted(teams)
-        tickets = _tickets(session, teams_of)
+        known_issues = _known_issues(session, teams_of)
         announcements: dict[str, list[Announcement]] = defaultdict(list)
         for issue in settled:
             snapshot = snapshots[issue.id]
@@ -314,12 +314,14 @@ class JiraMonitor:
                 for link in linked.get(team_id, ()):
                     if link.issue_key != issue.key:  # moved: followed by its id
                         link.issue_key = issue.key
-                ticket = tickets.get((team_id, issue.id)) or ticket_for(session, team_id, snapshot)
-                detection = detect_snapshot(
-                    snapshot, comments, ticket.announced or None, since=since
+                known = known_issues.get((team_id, issue.id)) or known_issue_for(
+                    session, team_id, snapshot
                 )
-                ticket.announced = dict(detection.state)
-                refresh_ticket(ticket, snapshot)
+                detection = detect_snapshot(
+                    snapshot, comments, known.announced or None, since=since
+                )
+                known.announced = dict(detection.state)
+                refresh_known_issue(known, snapshot)
                 if detection.changes:
                     # Changes are credited by the changelog the search brought.
                     announcements[team_id].append(Announcement(snapshot, detection.changes))
@@ -342,10 +344,10 @@ class JiraMonitor:
         now = self.clock()
         snapshot = IssueSnapshot(id=issue_id, key=key, project_key=project_of(key))
         for team_id in sorted({link.team_id for link in links}):
-            ticket = ticket_for(session, team_id, snapshot)
-            detection = detect_deleted(issue_id, key, ticket.announced or None, actor=None)
-            ticket.announced = dict(detection.state)
-            ticket.deleted_at = ticket.deleted_at or now
+            known = known_issue_for(session, team_id, snapshot)
+            detection = detect_deleted(issue_id, key, known.announced or None, actor=None)
+            known.announced = dict(detection.state)
+            known.deleted_at = known.deleted_at or now
             self._announce(session, cycle, team_id, snapshot, detection.changes)
         for link in links:
             link.retired_at = link.retired_at or now  # also when the webhook told it already
@@ -410,20 +412,22 @@ class JiraMonitor:
         self._resume_at = None
 
 
-def _tickets(session: Session, teams_of: dict[str, list[str]]) -> dict[tuple[str, str], JiraTicket]:
-    """The stored tickets of these issues in the workspaces that follow them, locked."""
+def _known_issues(
+    session: Session, teams_of: dict[str, list[str]]
+) -> dict[tuple[str, str], KnownIssue]:
+    """The stored known issues of these issues in the workspaces that follow them, locked."""
     teams = sorted({team for teams in teams_of.values() for team in teams})
     ids = sorted(issue_id for issue_id, teams in teams_of.items() if teams)
-    tickets: dict[tuple[str, str], JiraTicket] = {}
+    known_issues: dict[tuple[str, str], KnownIssue] = {}
     for chunk in _chunks(ids, _IN_CHUNK):
-        for ticket in session.scalars(
-            select(JiraTicket)
-            .where(JiraTicket.team_id.in_(teams), JiraTicket.issue_id.in_(chunk))
-            .order_by(JiraTicket.id)
+        for known in session.scalars(
+            select(KnownIssue)
+            .where(KnownIssue.team_id.in_(teams), KnownIssue.issue_id.in_(chunk))
+            .order_by(KnownIssue.id)
             .with_for_update()
         ):
-            tickets[(ticket.team_id, ticket.issue_id)] = ticket
-    return tickets
+            known_issues[(known.team_id, known.issue_id)] = known
+    return known_issues
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:

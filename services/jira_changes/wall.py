@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from models import JiraSlackLink, JiraTicket, NotificationOutbox, SubscriptionThread, utcnow
+from models import JiraSlackLink, KnownIssue, NotificationOutbox, SubscriptionThread, utcnow
 from models.delivery import HELD, PENDING
 from services.issues.keys import project_of
 from services.jira_changes.events import IssueSnapshot
@@ -59,7 +59,7 @@ class ProjectWall:
         project: str | None = None,
     ) -> int:
         """Stop following these issues in every workspace; the number of links retired.
-        `key` and `project` (one issue) are stored on its tickets, so that a later delivery
+        `key` and `project` (one issue) are stored on its known issues, so that a later delivery
         naming the issue by id alone is recognised as outside the wall."""
         ids = sorted(set(issue_ids))
         now = self.clock()
@@ -86,17 +86,17 @@ class ProjectWall:
             ).all()
             for row in unsent:
                 session.delete(row)
-            for ticket in session.scalars(
-                select(JiraTicket).where(JiraTicket.issue_id.in_(chunk)).with_for_update()
+            for known in session.scalars(
+                select(KnownIssue).where(KnownIssue.issue_id.in_(chunk)).with_for_update()
             ):
                 # Forgotten: were it to come back, nothing from outside the wall is compared
                 # with (or told as) what was announced before.
-                ticket.announced = {}
-                ticket.summary = ""
+                known.announced = {}
+                known.summary = ""
                 if key:
-                    ticket.issue_key = key
+                    known.issue_key = key
                 if project:
-                    ticket.project_key = project
+                    known.project_key = project
         session.flush()
         return retired
 
@@ -112,11 +112,11 @@ class ProjectWall:
                 .distinct()
             ).all()
             threaded = session.execute(
-                select(SubscriptionThread.issue_id, JiraTicket.project_key)
+                select(SubscriptionThread.issue_id, KnownIssue.project_key)
                 .join(
-                    JiraTicket,
-                    (JiraTicket.team_id == SubscriptionThread.team_id)
-                    & (JiraTicket.issue_id == SubscriptionThread.issue_id),
+                    KnownIssue,
+                    (KnownIssue.team_id == SubscriptionThread.team_id)
+                    & (KnownIssue.issue_id == SubscriptionThread.issue_id),
                 )
                 .distinct()
             ).all()
@@ -136,8 +136,8 @@ class ProjectWall:
 
     def _stored_project(self, session: Session, issue_id: str) -> str | None:
         project = session.scalars(
-            select(JiraTicket.project_key)
-            .where(JiraTicket.issue_id == issue_id, JiraTicket.project_key != "")
+            select(KnownIssue.project_key)
+            .where(KnownIssue.issue_id == issue_id, KnownIssue.project_key != "")
             .limit(1)
         ).first()
         if project:

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraClient, JiraError, JiraUnavailable
-from models import ChannelSubscription, JiraTicket
+from models import ChannelSubscription, KnownIssue
 from services.jira_changes.detector import ORDER, Change, ChangeKind
 from services.jira_changes.events import IssueSnapshot, utc_iso
 from services.jql import Clause, JqlQuery, JqlSyntaxError, JqlWall, Junction, Node, Value, parse_jql
@@ -120,15 +120,15 @@ class SubscriptionRouter:
         """Fill in the key and project a delivery left out (Data Center comment events)."""
         if issue.key and issue.project_key:
             return issue
-        ticket = session.scalars(
-            select(JiraTicket).where(JiraTicket.team_id == team_id, JiraTicket.issue_id == issue.id)
+        known = session.scalars(
+            select(KnownIssue).where(KnownIssue.team_id == team_id, KnownIssue.issue_id == issue.id)
         ).first()
-        if ticket is None or not ticket.issue_key:
+        if known is None or not known.issue_key:
             return issue
         return replace(
             issue,
-            key=issue.key or ticket.issue_key,
-            project_key=issue.project_key or ticket.project_key,
+            key=issue.key or known.issue_key,
+            project_key=issue.project_key or known.project_key,
         )
 
     def routes(

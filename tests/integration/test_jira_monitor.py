@@ -18,9 +18,9 @@ from clients.jira_client import JiraBadRequest, JiraClient, JiraUnavailable, Sea
 from models import ChannelSubscription, JiraSlackLink, NotificationOutbox, PollCursor
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.events import parse_webhook
+from services.jira_changes.known_issues import seed_known_issue
 from services.jira_changes.monitor import CURSOR_SCOPE, JiraMonitor
 from services.jira_changes.poll_lease import SITE
-from services.jira_changes.tickets import seed_ticket
 from services.notifications.fan_out import Notifier
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
@@ -89,7 +89,7 @@ def link(uow: UnitOfWorkFactory, jira: InMemoryJira, *keys: str, team: str = T) 
                     message_ts=f"1700{number:06d}.000100",
                 )
             )
-            seed_ticket(work.session, team, issue)
+            seed_known_issue(work.session, team, issue)
         work.commit()
 
 

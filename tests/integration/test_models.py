@@ -10,7 +10,7 @@ from models import (
     ChannelSettings,
     ChannelSubscription,
     JiraSlackLink,
-    JiraTicket,
+    KnownIssue,
     NotificationOutbox,
     PollCursor,
     ProcessedDelivery,
@@ -25,7 +25,7 @@ T = "T0001"
 
 def sample_rows() -> list[object]:
     return [
-        JiraTicket(team_id=T, issue_id="10001", issue_key="OPS-1", project_key="OPS", summary="s"),
+        KnownIssue(team_id=T, issue_id="10001", issue_key="OPS-1", project_key="OPS", summary="s"),
         JiraSlackLink(
             team_id=T, issue_id="10001", issue_key="OPS-1", channel_id="C1", message_ts="1.1"
         ),
@@ -46,7 +46,7 @@ def test_every_model_round_trips_with_defaults_and_to_dict(uow: UnitOfWorkFactor
         work.commit()
     with uow() as work:
         for model in (
-            JiraTicket,
+            KnownIssue,
             JiraSlackLink,
             ChannelSubscription,
             ChannelSettings,

@@ -15,7 +15,7 @@ from models import (
     ChannelSubscription,
     ConnectAction,
     JiraSlackLink,
-    JiraTicket,
+    KnownIssue,
     NotificationOutbox,
     PollCursor,
     ProcessedDelivery,
@@ -71,8 +71,8 @@ def link(issue: str, **extra: object) -> JiraSlackLink:
     )
 
 
-def ticket(issue: str, **extra: object) -> JiraTicket:
-    return JiraTicket(
+def known(issue: str, **extra: object) -> KnownIssue:
+    return KnownIssue(
         team_id=T,
         issue_id=issue,
         issue_key=f"OPS-{issue}",
@@ -123,11 +123,11 @@ def seed(uow: UnitOfWorkFactory) -> None:
                 SubscriptionThread(
                     team_id=T, channel_id="C1", issue_id="4", thread_ts="4.4", created_at=START
                 ),
-                ticket("1"),  # its link is retired
-                ticket("2"),  # linked
-                ticket("3"),  # quiet subscription thread
-                ticket("4"),  # busy subscription thread: refreshed below
-                ticket("5", deleted_at=START),
+                known("1"),  # its link is retired
+                known("2"),  # linked
+                known("3"),  # quiet subscription thread
+                known("4"),  # busy subscription thread: refreshed below
+                known("5", deleted_at=START),
                 SlackOAuthState(state="spent", expires_at=START + timedelta(minutes=10)),
                 SlackInstallation(team_id=T, bot_token_encrypted="x", installed_at=START),
                 ChannelSettings(team_id=T, channel_id="C1", updated_at=START),
@@ -154,7 +154,7 @@ def rows(uow: UnitOfWorkFactory) -> dict[str, set[str]]:
             "links": set(session.scalars(select(JiraSlackLink.issue_id))),
             "subscriptions": {str(n) for n in session.scalars(select(ChannelSubscription.number))},
             "threads": set(session.scalars(select(SubscriptionThread.issue_id))),
-            "tickets": set(session.scalars(select(JiraTicket.issue_id))),
+            "known_issues": set(session.scalars(select(KnownIssue.issue_id))),
             "states": set(session.scalars(select(SlackOAuthState.state))),
         }
 
@@ -173,7 +173,7 @@ def test_finished_failed_and_expired_rows_go_after_the_retention_period(
     seed(uow)
     later = START + RETENTION + timedelta(hours=1)
     with uow() as work:  # issue 4 changed recently: its subscription thread is still in use
-        busy = work.session.scalars(select(JiraTicket).where(JiraTicket.issue_id == "4")).one()
+        busy = work.session.scalars(select(KnownIssue).where(KnownIssue.issue_id == "4")).one()
         busy.fetched_at = later - timedelta(days=1)
         work.commit()
 
@@ -186,7 +186,7 @@ def test_finished_failed_and_expired_rows_go_after_the_retention_period(
         "links": {"2"},
         "subscriptions": {"2", "3"},
         "threads": {"4"},
-        "tickets": {"2", "4"},
+        "known_issues": {"2", "4"},
         "states": set(),
     }
     assert removed == {

@@ -1,4 +1,4 @@
-"""Buttons on cards: ack at once, act after."""
+"""The Open, Share and list-page buttons: ack at once, act after."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from handlers.after_ack import AfterAck
 from handlers.commands import links_page
 from handlers.payloads import BlockAction
 from handlers.subscriptions import subscriptions_page
-from services.context import ConnectServices
+from services.connect_services import ConnectServices
 from services.errors import ConnectError
 from services.issues.links import INVITE_FIRST
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import heap
+from bot import gc_tuning
 
 
 @pytest.fixture
@@ -22,9 +22,9 @@ def restored_collector() -> Iterator[None]:
 def test_settle_freezes_start_up_and_makes_full_collections_rarer() -> None:
     built_at_start_up = [{"kept": n} for n in range(100)]
     gc.set_threshold(700, 10, 10)  # CPython's defaults
-    heap.settle()
+    gc_tuning.settle()
     assert gc.get_freeze_count() >= len(built_at_start_up)
-    assert gc.get_threshold() == heap.THRESHOLDS
-    young, middle, full = heap.THRESHOLDS
+    assert gc.get_threshold() == gc_tuning.THRESHOLDS
+    young, middle, full = gc_tuning.THRESHOLDS
     assert (young, middle) == (700, 10)  # most garbage cycles die there: collected as often
     assert full > 10
