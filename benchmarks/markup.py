@@ -170,7 +170,7 @@ def _run(size: Size) -> Result:
         adf_to_text,
         jira_to_mrkdwn,
         jira_to_slack_markdown,
-        slack_to_jira,
+        mrkdwn_to_wiki,
         slack_to_plain_text,
     )
 
@@ -202,7 +202,7 @@ def _run(size: Size) -> Result:
             jira_texts,
             WORKER_BAR,
         ),
-        ("Slack -> Jira", lambda t: slack_to_jira(t, user_names=users), slack_texts, WORKER_BAR),
+        ("Slack -> Jira", lambda t: mrkdwn_to_wiki(t, user_names=users), slack_texts, WORKER_BAR),
         (
             "Slack -> plain text (summary)",
             lambda t: slack_to_plain_text(t, user_names=users),

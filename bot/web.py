@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text
 from werkzeug.exceptions import HTTPException
 
 from bot.metrics import CONTENT_TYPE, Metrics
-from handlers.payloads import EventsEnvelope, InteractionEnvelope
+from handlers.payloads import CommandForm, EventsEnvelope, InteractionEnvelope
 from services.log_context import bind, unbind
 
 if TYPE_CHECKING:
@@ -317,7 +317,7 @@ def read_slack_body(body: bytes, content_type: str) -> dict[str, Any] | str:
         return "the body is empty or not form-encoded"
     if "payload" in form:
         return _json_object(form["payload"][0], "payload", InteractionEnvelope)
-    return {name: values[0] for name, values in form.items()}
+    return _valid({name: values[0] for name, values in form.items()}, "form", CommandForm)
 
 
 def bolt_request(body: dict[str, Any], query: str, headers: Any) -> BoltRequest:
@@ -336,6 +336,10 @@ def _json_object(raw: str, what: str, shape: type[BaseModel]) -> dict[str, Any] 
         return f"the {what} is not valid JSON"
     if not isinstance(parsed, dict):
         return f"the {what} is not a JSON object"
+    return _valid(parsed, what, shape)
+
+
+def _valid(parsed: dict[str, Any], what: str, shape: type[BaseModel]) -> dict[str, Any] | str:
     try:
         shape.model_validate(parsed)
     except ValidationError as exc:

@@ -12,7 +12,9 @@ writes the ack need not wait for. The executor
 - guards every task: what it raises ends in a log line of the right level with its traceback,
   never in a dead thread or a silent drop:
   - a payload of an unexpected shape the ack did not need to read (pydantic's
-    ValidationError, a KeyError, …): a WARNING, as for an ack (bot/app.py);
+    ValidationError of a part validated only now): a WARNING, as for an ack (bot/app.py).
+    The payload was validated into a typed object before the ack, so a KeyError, TypeError
+    or ValueError here is Connect's own fault and an ERROR like the rest;
   - Slack refusing or not answering a follow-up call (a modal closed before `views.update`,
     an expired response_url, the network): a WARNING;
   - anything else is Connect's fault: an ERROR under the task's name.
@@ -34,8 +36,6 @@ log = logging.getLogger("connect.slack")
 
 P = ParamSpec("P")
 
-# The same classification as the ack's error handler (bot.app.BAD_INPUT_ERRORS).
-BAD_INPUT_ERRORS = (ValidationError, KeyError, TypeError, ValueError, AttributeError, IndexError)
 SLACK_UNREACHABLE = (SlackApiError, SlackClientError, OSError)
 
 
@@ -103,7 +103,7 @@ class AfterAck:
                     name,
                     code or type(error).__name__,
                 )
-            except BAD_INPUT_ERRORS as error:
+            except ValidationError as error:
                 log.warning(
                     "%s gave up on a malformed Slack payload: %r", name, error, exc_info=error
                 )

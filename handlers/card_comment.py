@@ -25,7 +25,7 @@ from services.commands import mentioned_users
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.keys import parse_issue_key
-from services.markup import slack_to_jira
+from services.markup import mrkdwn_to_wiki
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ def _add(services: ConnectServices, place: CardPlace, text: str) -> str:
     names = {
         uid: services.users.display_name_for(place.team_id, uid) for uid in mentioned_users(text)
     }
-    body = f"{slack_to_jira(text.strip(), user_names=names)}\n\n— {me.display_name} via Slack"
+    body = f"{mrkdwn_to_wiki(text.strip(), user_names=names)}\n\n— {me.display_name} via Slack"
     own = own_action(services, place)
     issue, _comment = services.issues.comment(place.key, body)
     own.accepted(issue.key)

@@ -42,7 +42,7 @@ from services.connect_services import ConnectServices
 from services.errors import ConnectError, user_message_for
 from services.issues.create import IssueDraft, extra_value
 from services.issues.links import BotNotInChannel, MessageRef
-from services.markup import slack_to_jira, slack_to_plain_text
+from services.markup import mrkdwn_to_wiki, slack_to_plain_text
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def fill_from_shortcut(shortcut: Shortcut, client: WebClient, services: ConnectS
         context.private_source = _is_private(services, context.channel_id)
         text = shortcut.message.text or ""
         answers.summary = _first_line(services, context.team_id, text)
-        answers.description = slack_to_jira(
+        answers.description = mrkdwn_to_wiki(
             text, user_names=_names(services, context.team_id, text)
         )
     _fill(services, client, external_id(shortcut.trigger_id), context, answers, ())

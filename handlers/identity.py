@@ -9,7 +9,7 @@ from handlers.own_actions import OwnAction
 from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.connect_services import ConnectServices
 from services.errors import InvalidRequest
-from services.markup import escape_typed, slack_to_jira
+from services.markup import escape_typed, mrkdwn_to_wiki
 from services.people.accounts import ConnectStatus
 
 NO_MAPPING = {
@@ -110,7 +110,7 @@ def comment(services: ConnectServices, request: CommandRequest) -> Message:
     team = command.team_id
     author = services.users.display_name_for(team, command.user_id)
     names = {uid: services.users.display_name_for(team, uid) for uid in mentioned_users(text)}
-    body = f"{slack_to_jira(text.strip(), user_names=names)}\n\n— {author} via Slack"
+    body = f"{mrkdwn_to_wiki(text.strip(), user_names=names)}\n\n— {author} via Slack"
     own = OwnAction.for_command(services, command)
     issue, _comment = services.issues.comment(key, body)
     own.accepted(issue.key)

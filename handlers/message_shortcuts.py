@@ -48,7 +48,7 @@ from services.connect_services import ConnectServices
 from services.errors import ConnectError, user_message_for
 from services.issues.keys import parse_issue_key
 from services.issues.links import INVITE_FIRST, BotNotInChannel, MessageRef
-from services.markup import slack_to_jira
+from services.markup import mrkdwn_to_wiki
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +221,7 @@ def comment_on_picked_issue(
             uid: services.users.display_name_for(source.team_id, uid)
             for uid in mentioned_users(text)
         }
-        quoted = slack_to_jira(text, user_names=names)
+        quoted = mrkdwn_to_wiki(text, user_names=names)
         issue, _comment = services.issues.comment(
             key, comment_body(quoted, author=author, permalink=permalink, actor=own.actor_name)
         )

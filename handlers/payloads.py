@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+
+def _http_url(value: str) -> str:
+    """Slack's response_urls are https URLs (http on a test's 127.0.0.1). Anything else would
+    only fail later, after the ack, inside slack_sdk, where no one can be told."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("is not an http(s) URL")
+    return value
+
+
+ResponseUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class SlackPayload(BaseModel):
@@ -17,7 +30,7 @@ class SlashCommand(SlackPayload):
     team_id: str
     channel_id: str
     user_id: str
-    response_url: str | None = None
+    response_url: ResponseUrl | None = None
     trigger_id: str | None = None
 
 
@@ -62,6 +75,16 @@ class EventsEnvelope(_Nested):
     enterprise_id: str | None = None
 
 
+class _ResponseUrlEntry(SlackPayload):
+    response_url: ResponseUrl | None = None
+
+
+class CommandForm(SlackPayload):
+    """A slash command's form fields, likewise: only what Bolt or a later step would trip on."""
+
+    response_url: ResponseUrl | None = None
+
+
 class _ViewShape(SlackPayload):
     type: str  # Bolt's own checks read view["type"] before any listener runs
     id: str | None = None
@@ -81,8 +104,9 @@ class InteractionEnvelope(_Nested):
     container: dict[str, object] | None = None
     message: _Nested | None = None
     authorizations: list[_Nested] | None = None
+    response_url: ResponseUrl | None = None
     # Bolt takes response_urls[0]["response_url"] when there is no response_url.
-    response_urls: list[dict[str, object]] = []
+    response_urls: list[_ResponseUrlEntry] = []
 
     @field_validator("view", "actions", "container", "message", mode="before")
     @classmethod
@@ -104,7 +128,7 @@ class BlockAction(SlackPayload):
     user: _Ref
     channel: _Ref | None = None
     actions: list[_Action]
-    response_url: str | None = None
+    response_url: ResponseUrl | None = None
     trigger_id: str | None = None
 
     @property
@@ -152,7 +176,7 @@ class Shortcut(SlackPayload):
     user: _Ref
     channel: _Ref | None = None
     message: _Message | None = None
-    response_url: str | None = None
+    response_url: ResponseUrl | None = None
 
 
 # -- events, card actions and options (previews, buttons, App Home, mentions) ----------------
@@ -257,7 +281,7 @@ class CardAction(SlackPayload):
     container: _Container = _Container()
     message: _CardMessage | None = None
     view: _CardView | None = None
-    response_url: str | None = None
+    response_url: ResponseUrl | None = None
     trigger_id: str | None = None
 
     @property

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handlers.payloads import SlackPayload
+from handlers.payloads import ResponseUrl, SlackPayload
 
 METADATA_LIMIT = 3000  # Slack's limit for a view's private_metadata
 # Slack names private channels, DMs and group DMs like this in interaction payloads.
@@ -71,7 +71,7 @@ class MessageShortcut(SlackPayload):
     user: _User
     channel: _Channel
     message: _Message
-    response_url: str | None = None
+    response_url: ResponseUrl | None = None
 
     @property
     def team_id(self) -> str:

@@ -1,6 +1,6 @@
 """Text between Slack and Jira, both ways.
 
-- `slack_to_jira`: Slack mrkdwn → Jira wiki markup (API v2 descriptions and comments).
+- `mrkdwn_to_wiki`: Slack mrkdwn → Jira wiki markup (API v2 descriptions and comments).
 - `slack_to_plain_text`: Slack mrkdwn → plain text, for fields Jira does not render (summary).
 - `jira_to_slack_markdown` / `jira_to_mrkdwn`: Jira wiki markup → Slack's `markdown` block /
   mrkdwn `section` text.
@@ -11,9 +11,7 @@ All pure: no I/O, and odd input gives odd-looking text rather than an exception.
 
 Modules, named by direction: `slack_to_jira` (Slack mrkdwn → Jira wiki and plain text),
 `jira_to_slack` (Jira wiki → Markdown / mrkdwn, on jira2markdown's grammar), `adf` (ADF → wiki)
-and `parsing` (the pyparsing shortcuts and CPU budget `jira_to_slack` uses). The package's
-name `slack_to_jira` is the function, not the module: import from the module by its full
-path (`from services.markup.slack_to_jira import ...`).
+and `parsing` (the pyparsing shortcuts and CPU budget `jira_to_slack` uses).
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ import re
 
 from services.markup.adf import adf_to_text
 from services.markup.jira_to_slack import escape_mrkdwn, jira_to_mrkdwn, jira_to_slack_markdown
-from services.markup.slack_to_jira import decode_entities, slack_to_jira, slack_to_plain_text
+from services.markup.slack_to_jira import decode_entities, mrkdwn_to_wiki, slack_to_plain_text
 
 __all__ = [
     "adf_to_text",
@@ -31,7 +29,7 @@ __all__ = [
     "escape_typed",
     "jira_to_mrkdwn",
     "jira_to_slack_markdown",
-    "slack_to_jira",
+    "mrkdwn_to_wiki",
     "slack_to_plain_text",
     "truncate_for_slack",
 ]

@@ -58,7 +58,7 @@ def decode_entities(text: str) -> str:
     return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
 
 
-def slack_to_jira(
+def mrkdwn_to_wiki(
     text: str,
     *,
     user_names: Mapping[str, str] = _NO_NAMES,

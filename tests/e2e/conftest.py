@@ -143,6 +143,20 @@ def wait_settled(connect: RunningConnect, timeout: float = 20) -> None:
     )
 
 
+def wait_quiet(connect: RunningConnect, timeout: float = 20) -> None:
+    """No work after an ack in flight and the worker settled (`wait_settled`): what a request
+    already answered would make happen has happened. Listeners hand their work over before
+    the HTTP answer (acks run in the request thread), so a request answered is counted."""
+    wait_until(
+        lambda: (
+            connect.runtime.after_ack.in_flight == 0
+            and unfinished_work(connect.runtime.services.uow) == 0
+        ),
+        timeout=timeout,
+        what="the work after acks and the worker to finish",
+    )
+
+
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlackServer]:
     with FakeSlackServer() as server:

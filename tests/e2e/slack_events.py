@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from models import Base
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, wait_quiet
 
 TEAM_ID = "T0TEAM"
 APP_ID = "A0CONNECT"
@@ -93,9 +93,10 @@ def send_event(
     assert response.status_code == 200, response.text
 
 
-def settle(seconds: float = 0.6) -> None:
-    """Time for work after the ack to happen (used only to show that nothing happens)."""
-    time.sleep(seconds)
+def settle(connect: RunningConnect) -> None:
+    """The work the requests sent so far handed over after their acks is done (used to show
+    that nothing happens)."""
+    wait_quiet(connect)
 
 
 def row_counts(connect: RunningConnect) -> dict[str, int]:

@@ -103,7 +103,7 @@ def test_the_home_says_when_jira_is_down(team: RunningConnect) -> None:
 
 def test_the_messages_tab_publishes_nothing(team: RunningConnect) -> None:
     send_event(team, {**home_opened("U0ALICE"), "tab": "messages"})
-    settle()
+    settle(team)
     assert team.slack.calls_to("views.publish") == []
 
 
@@ -139,7 +139,7 @@ def test_mention_show_posts_the_card_and_a_repeat_posts_nothing(team: RunningCon
     assert "OPS-1" in blocks and "card_assign_me" in blocks
     assert "share_issue" not in blocks  # already in the channel
     send_event(team, event, event_id="Ev0MENTION", retry=1)
-    settle()
+    settle(team)
     assert len(posts(team)) == 1
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import bot.container
 from handlers.backlog import BUSY_FIELD_TEXT
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
-from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
+from tests.e2e.conftest import RunningConnect, connect_settings, running_connect, wait_quiet
 from tests.e2e.slack_events import message_event, send_event
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_create_issue import (
@@ -162,7 +161,7 @@ def test_previews_are_skipped_and_plain_talk_never_queues(connect: RunningConnec
     assert connect.runtime.after_ack.pool.backlog == LIMIT
     assert turned_away(connect, "preview") == 1
     jam.clear()
-    time.sleep(0.3)
+    wait_quiet(connect)
     assert connect.slack.calls_to("chat.postMessage") == []
     # With the queue drained, a key is previewed again.
     send_event(connect, message_event("OPS-1 is on fire"))

@@ -160,7 +160,7 @@ def test_comment_opens_a_modal_and_adds_the_comment_credited(team: RunningConnec
     assert done.params["view_id"] == view["id"]
     # A double submit adds one comment.
     team.interact(submission)
-    settle()
+    settle(team)
     assert len([c for c in team.jira.jira.comments("OPS-1") if "Replica" in c.body]) == 1
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import RunningConnect
+from tests.e2e.conftest import RunningConnect, wait_quiet
 from tests.waiting import wait_until
 
 
@@ -150,7 +149,7 @@ def test_once_jiras_answers_are_kept_a_global_shortcut_opens_with_the_form(
     view = json.loads(view) if isinstance(view, str) else view
     assert is_form(view)  # the form itself: no loading view, nothing to update
     assert block_ids(view) == block_ids(first)
-    time.sleep(0.3)
+    wait_quiet(team)
     assert [call.method for call in team.slack.calls] == ["views.open"]
     assert len(team.jira.jira.calls) == asked_jira
     # It is the same form as ever: a project picked, a submission creates.
@@ -184,7 +183,7 @@ def test_the_same_submission_twice_creates_one_issue(team: RunningConnect) -> No
     assert team.interact(payload).status_code == 200
     assert team.interact(payload).status_code == 200
     wait_for_view(team, lambda v: "Created" in str(v["blocks"]))
-    time.sleep(0.3)
+    wait_quiet(team)
     assert (
         len(
             [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,7 @@ from bot.container import build_bolt_app, build_runtime, build_web_app
 from bot.server import WebServer
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
-from tests.e2e.conftest import RunningConnect, connect_settings
+from tests.e2e.conftest import RunningConnect, connect_settings, wait_quiet
 from tests.waiting import wait_until
 
 TEAM = {"id": "T0TEAM", "domain": "acme"}
@@ -389,7 +388,7 @@ def test_comment_adds_the_message_with_permalink_and_author(team: RunningConnect
     assert team.interact(submission).status_code == 200  # a double click
     (reply,) = wait_until(lambda: thread_replies(team, "C0GENERAL", ts))
     assert "Added this message as a comment on *<" in str(reply.blocks) and "OPS-1" in reply.text
-    time.sleep(0.3)
+    wait_quiet(team)
     (comment,) = team.jira.jira.comments("OPS-1")
     permalink = team.slack.slack.get_permalink("C0GENERAL", ts)
     assert comment.body.startswith("The replica is *back*, thanks @Alice Adams\n\n")

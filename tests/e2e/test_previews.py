@@ -67,7 +67,7 @@ def test_a_key_gets_one_compact_preview_in_its_thread(team: RunningConnect) -> N
         assert action in blocks
     # The same key in the same thread within the hour: no second preview.
     send_event(team, message_event("OPS-1 again, sorry", thread_ts=ts))
-    settle()
+    settle(team)
     assert len(posts(team)) == 1
 
 
@@ -86,7 +86,7 @@ def test_several_keys_make_one_preview_listing_each(team: RunningConnect) -> Non
     (preview,) = wait_for_posts(team, 1)
     blocks = json.dumps(preview["blocks"])
     assert all(key in blocks for key in ("OPS-1", "OPS-2", "WEB-1"))
-    settle(0.3)
+    settle(team)
     assert len(posts(team)) == 1
 
 
@@ -99,17 +99,17 @@ def test_bots_edits_joins_and_connects_own_posts_get_no_preview(team: RunningCon
     edit["message"] = {"type": "message", "user": "U0ALICE", "text": "OPS-1 edited", "ts": "1.2"}
     send_event(team, edit)
     send_event(team, message_event("OPS-1 broadcast", subtype="thread_broadcast"))
-    settle()
+    settle(team)
     assert posts(team) == []
 
 
 def test_plain_talk_costs_no_jira_call_and_no_database_write(team: RunningConnect) -> None:
     send_event(team, message_event("warming up"))  # the first request pays for auth.test
-    settle(0.3)
+    settle(team)
     before_jira, before_rows = jira_calls(team), row_counts(team)
     for text in ("good morning", "lunch at 12?", "see https://example.com/ops-1", "ops-12"):
         send_event(team, message_event(text))
-    settle()
+    settle(team)
     assert jira_calls(team) == before_jira
     assert row_counts(team) == before_rows
     assert posts(team) == []
@@ -130,7 +130,7 @@ def test_an_event_delivered_three_times_yields_one_preview(team: RunningConnect)
     send_event(team, event, event_id="Ev0THRICE", retry=1)
     send_event(team, event, event_id="Ev0THRICE", retry=2)
     wait_for_posts(team, 1)
-    settle()
+    settle(team)
     assert len(posts(team)) == 1
 
 
@@ -152,7 +152,7 @@ def test_a_repeated_event_id_after_a_restart_is_not_acted_on(
             work.commit()
         headers = {"X-Slack-Retry-Num": "3", "X-Slack-Retry-Reason": "http_error"}
         assert second.post_slack(body, content_type=JSON, headers=headers).status_code == 200
-        settle()
+        settle(second)
         assert len(posts(second)) == 1
 
 
@@ -162,7 +162,7 @@ def test_settings_previews_off_stops_previews_and_on_brings_them_back(
     _, off = team.slash("settings previews off")
     assert "previews are now *off*" in wait_for_response(team, off)["text"]
     send_event(team, message_event("OPS-1 quietly"))
-    settle()
+    settle(team)
     assert posts(team) == []
     _, shown = team.slash("settings")
     assert "Issue-key previews: *off*" in wait_for_response(team, shown)["text"]
@@ -221,7 +221,7 @@ def test_a_jira_url_is_unfurled_with_its_summary(team: RunningConnect) -> None:
 def test_a_message_with_a_jira_url_is_unfurled_not_previewed(team: RunningConnect) -> None:
     url = f"{team.jira.url}/browse/OPS-1"
     send_event(team, message_event(f"look at <{url}|OPS-1> and <{url}>"))
-    settle()
+    settle(team)
     assert posts(team) == []
 
 
@@ -235,7 +235,7 @@ def test_restricted_issues_are_never_unfurled_or_previewed(
         assert "WEB-1" not in json.dumps(preview)
         send_event(connect, message_event("only WEB-1 here"))
         send_event(connect, link_shared(connect, f"{fake_jira.url}/browse/WEB-1"))
-        settle()
+        settle(connect)
         assert len(posts(connect)) == 1
         assert fake_slack.calls_to("chat.unfurl") == []
         assert not any("WEB-1" in request.path for request in fake_jira.requests)

@@ -11,12 +11,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from bot.database import create_db_engine, upgrade
 from clients.jira_client import JiraComment
@@ -29,6 +28,7 @@ from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
 from tests.e2e.test_cli import bot_env, clean_env, free_port, wait_until_healthy
 from tests.fakes.slack_requests import signed_headers, slash_command_body
+from tests.waiting import wait_until
 
 CHANGES = 24
 
@@ -106,12 +106,11 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
                     SIGNING_SECRET, body, content_type="application/x-www-form-urlencoded"
                 ),
             )
-            deadline = time.monotonic() + 15
-            while (
-                "Linked this channel" not in str(slack.responses()) and time.monotonic() < deadline
-            ):
-                time.sleep(0.05)
-            assert "Linked this channel" in str(slack.responses())
+            wait_until(
+                lambda: "Linked this channel" in str(slack.responses()),
+                timeout=15,
+                what="the channel link to be confirmed",
+            )
 
             for number in range(CHANGES):
                 payload = comment_payload(jira, number)
@@ -125,29 +124,22 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
                 if number == CHANGES // 2:
                     serve_a.send_signal(signal.SIGKILL)  # mid-stream, possibly mid-send
 
-            deadline = time.monotonic() + 120  # a killed sender's claims expire after 60 s
-            while time.monotonic() < deadline:
-                with engine.connect() as connection:
-                    busy = connection.scalar(
-                        select(func.count())
-                        .select_from(NotificationOutbox)
-                        .where(NotificationOutbox.status.in_((PENDING, SENDING)))
-                    )
-                    busy = (busy or 0) + (
-                        connection.scalar(
-                            select(func.count())
-                            .select_from(ProcessedDelivery)
-                            .where(ProcessedDelivery.status == PENDING)
-                        )
-                        or 0
-                    )
-                if not busy:
-                    break
-                time.sleep(0.5)
-            time.sleep(1)
-            posted = " ".join(m.text for m in slack.slack.messages.get("C0OPS", []))
+            # A killed sender's claims expire after 60 s: then the survivor sends what it held.
+            wait_until(
+                lambda: not unfinished(engine),
+                timeout=120,
+                what="both processes' deliveries and notifications to be done",
+            )
+
+            def posted() -> str:
+                return " ".join(m.text for m in slack.slack.messages.get("C0OPS", []))
+
+            wait_until(
+                lambda: all(f"note-{n:02d}" in posted() for n in range(CHANGES)),
+                what="every change to be posted",
+            )
             for number in range(CHANGES):
-                assert posted.count(f"note-{number:02d}") == 1, (number, posted)
+                assert posted().count(f"note-{number:02d}") == 1, (number, posted())
         finally:
             for process in processes:
                 if process.poll() is None:
@@ -158,3 +150,19 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
                 except subprocess.TimeoutExpired:
                     process.kill()
             engine.dispose()
+
+
+def unfinished(engine: Engine) -> int:
+    """Notifications pending or being sent, and deliveries not yet processed."""
+    with engine.connect() as connection:
+        outbox = connection.scalar(
+            select(func.count())
+            .select_from(NotificationOutbox)
+            .where(NotificationOutbox.status.in_((PENDING, SENDING)))
+        )
+        deliveries = connection.scalar(
+            select(func.count())
+            .select_from(ProcessedDelivery)
+            .where(ProcessedDelivery.status == PENDING)
+        )
+    return (outbox or 0) + (deliveries or 0)

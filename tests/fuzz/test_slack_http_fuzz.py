@@ -71,6 +71,7 @@ def test_slash_command_text(app: FuzzedConnect, text: str) -> None:
         },
     )
 )
+@example(fields={"response_url": "0"})  # once failed only after the ack, inside slack_sdk
 def test_slash_command_form_fields(app: FuzzedConnect, fields: dict[str, str]) -> None:
     body = slash_command_body("help", response_url=app.response_url)
     form = {name: values[0] for name, values in parse_qs(body.decode()).items()}

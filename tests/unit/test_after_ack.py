@@ -109,6 +109,21 @@ def test_our_own_fault_is_logged_as_an_error_with_its_traceback(
     assert "in broken" in caplog.text  # the traceback names where it was raised
 
 
+def test_a_key_error_after_the_ack_is_our_fault_not_bad_input(
+    after_ack: AfterAck, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The payload was validated before the ack: a missing key now is a bug of Connect's.
+    def lookup() -> None:
+        _ = {"key": "OPS-1"}["issue"]
+
+    with caplog.at_level(logging.WARNING, logger="connect.slack"):
+        after_ack.submit("transition", lookup)
+        finished(after_ack)
+    (record,) = [r for r in caplog.records if "transition" in r.getMessage()]
+    assert record.levelno == logging.ERROR
+    assert record.exc_info is not None and record.exc_info[0] is KeyError
+
+
 def test_a_malformed_payload_is_a_warning_with_its_traceback(
     after_ack: AfterAck, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -16,7 +16,7 @@ from services.markup import (
     escape_mrkdwn,
     jira_to_mrkdwn,
     jira_to_slack_markdown,
-    slack_to_jira,
+    mrkdwn_to_wiki,
     slack_to_plain_text,
     truncate_for_slack,
 )
@@ -36,7 +36,7 @@ PROPERTY = settings(
 
 
 def to_jira(text: str) -> str:
-    return slack_to_jira(text, user_names=USERS, channel_names=CHANNELS)
+    return mrkdwn_to_wiki(text, user_names=USERS, channel_names=CHANNELS)
 
 
 def jira_unescaped(wiki: str) -> str:
@@ -236,21 +236,21 @@ def test_slack_to_plain_text(slack: Any, plain: str) -> None:
 
 @pytest.mark.parametrize("text", ["", None, 42, b"bytes"])
 def test_slack_to_jira_odd_input_gives_text(text: Any) -> None:
-    assert slack_to_jira(text) == ""
+    assert mrkdwn_to_wiki(text) == ""
 
 
 def test_slack_to_jira_ignores_odd_name_maps() -> None:
-    assert slack_to_jira("<@U1>", user_names=None, channel_names=None) == "@U1"  # type: ignore[arg-type]
+    assert mrkdwn_to_wiki("<@U1>", user_names=None, channel_names=None) == "@U1"  # type: ignore[arg-type]
 
 
 def test_names_are_used_as_given() -> None:
     names = {"U1": "A&amp;B [x]"}
-    assert slack_to_jira("<@U1>", user_names=names) == "@A&amp;B \\[x]"
-    assert slack_to_jira("```<@U1>```", user_names=names) == "{code}\n@A&amp;B [x]\n{code}"
+    assert mrkdwn_to_wiki("<@U1>", user_names=names) == "@A&amp;B \\[x]"
+    assert mrkdwn_to_wiki("```<@U1>```", user_names=names) == "{code}\n@A&amp;B [x]\n{code}"
 
 
 def test_slack_placeholders_in_input_do_not_leak() -> None:
-    assert slack_to_jira("a\x00b\x01c <@U1>\x02") == "abc @U1"
+    assert mrkdwn_to_wiki("a\x00b\x01c <@U1>\x02") == "abc @U1"
 
 
 def test_decode_entities_decodes_only_slacks_three() -> None:
@@ -456,7 +456,7 @@ def slack_escape(typed: str) -> str:
 @PROPERTY
 @given(SLACK_TYPED)
 def test_words_survive_slack_to_jira_to_slack(typed: str) -> None:
-    jira = slack_to_jira(slack_escape(typed))
+    jira = mrkdwn_to_wiki(slack_escape(typed))
     assert words(re.sub(r"(?m)^bq\. |\{(quote|code|noformat)\}", "", jira)) == words(typed)
     assert words(jira_to_mrkdwn(jira)) == words(typed)
     assert words(jira_to_slack_markdown(jira)) == words(typed)
@@ -465,7 +465,7 @@ def test_words_survive_slack_to_jira_to_slack(typed: str) -> None:
 @PROPERTY
 @given(st.text(max_size=400))
 def test_slack_conversions_never_raise(text: str) -> None:
-    assert isinstance(slack_to_jira(text, user_names=USERS), str)
+    assert isinstance(mrkdwn_to_wiki(text, user_names=USERS), str)
     assert isinstance(slack_to_plain_text(text, user_names=USERS), str)
 
 
@@ -474,8 +474,8 @@ def test_slack_conversions_never_raise(text: str) -> None:
 )
 def test_slack_long_text_converts(unit: str) -> None:
     text = (unit * 2000)[:4000]
-    assert slack_to_jira(text).strip()
-    assert isinstance(slack_to_jira(text.replace(" ", "\n")), str)  # 2,000 bare quote marks
+    assert mrkdwn_to_wiki(text).strip()
+    assert isinstance(mrkdwn_to_wiki(text.replace(" ", "\n")), str)  # 2,000 bare quote marks
 
 
 SLACK_PIECES = st.lists(

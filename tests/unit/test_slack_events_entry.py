@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import time
 from typing import Any
@@ -109,6 +110,50 @@ def test_refusals_are_json_and_never_reach_bolt(
     assert answer.get_json()["code"] == code
     assert REQUEST_ID_HEADER in answer.headers
     assert bolt.seen == []
+
+
+FORGED_URLS = ["0", "javascript:alert(1)", "file:///etc/passwd", "https://", "//no-scheme"]
+
+
+@pytest.mark.parametrize("url", FORGED_URLS)
+def test_a_forged_response_url_is_refused_before_the_ack(url: str) -> None:
+    # slack_sdk would only fail on it after the ack, where nobody can be told (SPEC §11).
+    form = urlencode({"command": "/jira", "text": "help", "response_url": url}).encode()
+    action = json.dumps({"type": "block_actions", "response_url": url, "actions": [{}]})
+    submission = json.dumps(
+        {
+            "type": "view_submission",
+            "view": {"type": "modal"},
+            "response_urls": [{"response_url": url}],
+        }
+    )
+    bolt = Bolt(BoltResponse(status=200))
+    client = client_for(bolt)
+    for body in (
+        form,
+        urlencode({"payload": action}).encode(),
+        urlencode({"payload": submission}).encode(),
+    ):
+        answer = client.post("/slack/events", data=body, headers=signed(body))
+        assert answer.status_code == 400, body
+        assert answer.get_json()["code"] == "INVALID_PAYLOAD"
+        assert "response_url" in answer.get_json()["error"]
+    assert bolt.seen == []
+
+
+def test_a_real_response_url_passes() -> None:
+    bolt = Bolt(BoltResponse(status=200))
+    body = urlencode(
+        {
+            "command": "/jira",
+            "text": "help",
+            "response_url": "https://hooks.slack.com/commands/T1/1/x",
+        }
+    ).encode()
+    assert (
+        client_for(bolt).post("/slack/events", data=body, headers=signed(body)).status_code == 200
+    )
+    assert len(bolt.seen) == 1
 
 
 def test_a_fault_of_ours_is_a_logged_500(caplog: pytest.LogCaptureFixture) -> None:

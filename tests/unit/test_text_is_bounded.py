@@ -19,7 +19,7 @@ from handlers.mentions import command_text
 from handlers.payloads import MessageEvent
 from handlers.previews import preview_keys
 from services.commands import mentioned_users
-from services.markup import escape_mrkdwn, slack_to_jira, slack_to_plain_text, truncate_for_slack
+from services.markup import escape_mrkdwn, mrkdwn_to_wiki, slack_to_plain_text, truncate_for_slack
 from services.markup.jira_to_slack import MAX_WIKI_CHARS, jira_to_mrkdwn, jira_to_slack_markdown
 from services.markup.slack_to_jira import _escape_plain, _format_spans
 from services.policy import ConnectPolicy
@@ -111,7 +111,7 @@ def test_escapes_fall_where_the_regex_put_them(text: str) -> None:
 )
 def test_slack_text_far_past_slacks_limit_converts(unit: str) -> None:
     text = huge(unit)
-    converted = finishes(lambda: slack_to_jira(text))
+    converted = finishes(lambda: mrkdwn_to_wiki(text))
     plain = finishes(lambda: slack_to_plain_text(text))
     letters = re.sub(r"[^a-zU1]", "", unit)
     if letters:
@@ -119,8 +119,8 @@ def test_slack_text_far_past_slacks_limit_converts(unit: str) -> None:
 
 
 def test_unclosed_spans_stay_as_typed() -> None:
-    assert slack_to_jira("_x " * 13_333) == "_x " * 13_333
-    assert slack_to_jira("~gone~ " + "*a " * 5) == "-gone- " + "*a " * 5
+    assert mrkdwn_to_wiki("_x " * 13_333) == "_x " * 13_333
+    assert mrkdwn_to_wiki("~gone~ " + "*a " * 5) == "-gone- " + "*a " * 5
 
 
 # -- scans on the ack path ---------------------------------------------------------------------
