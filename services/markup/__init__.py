@@ -10,8 +10,9 @@
 All pure: no I/O, and odd input gives odd-looking text rather than an exception.
 
 Modules, named by direction: `slack_to_jira` (Slack mrkdwn → Jira wiki and plain text),
-`jira_to_slack` (Jira wiki → Markdown / mrkdwn, on jira2markdown's grammar), `adf` (ADF → wiki)
-and `parsing` (the pyparsing shortcuts and CPU budget `jira_to_slack` uses).
+`jira_to_slack` (Jira wiki → Markdown / mrkdwn), `wiki_elements` (the jira2markdown grammar it
+renders with, adapted to Slack), `adf` (ADF → wiki) and `parsing` (the pyparsing shortcuts and
+CPU budget the grammar and `jira_to_slack` use).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from __future__ import annotations
 import re
 
 from services.markup.adf import adf_to_text
-from services.markup.jira_to_slack import escape_mrkdwn, jira_to_mrkdwn, jira_to_slack_markdown
+from services.markup.jira_to_slack import jira_to_mrkdwn, jira_to_slack_markdown
 from services.markup.slack_to_jira import decode_entities, mrkdwn_to_wiki, slack_to_plain_text
+from services.markup.wiki_elements import escape_mrkdwn
 
 __all__ = [
     "adf_to_text",

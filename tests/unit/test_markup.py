@@ -744,7 +744,7 @@ def _grammar_of(kind: str, *, shortcut: bool) -> Any:
     from text to text."""
     from pyparsing import Forward
 
-    from services.markup import jira_to_slack as markup_jira
+    from services.markup import wiki_elements as markup_jira
 
     if (kind, shortcut) not in _GRAMMARS:
         elements = markup_jira._ELEMENTS[kind]
@@ -806,7 +806,7 @@ def test_every_element_says_what_it_starts_with(kind: str) -> None:
     grammar can be read (not a regex), the table says what it says."""
     from pyparsing import Forward
 
-    from services.markup import jira_to_slack as markup_jira
+    from services.markup import wiki_elements as markup_jira
     from services.markup.parsing import CHOSEN_AT, first_chars
 
     read = 0
