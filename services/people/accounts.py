@@ -87,7 +87,11 @@ class UserMapping:
         clock: Callable[[], datetime] = utcnow,
         miss_ttl: timedelta = timedelta(minutes=5),
         profile_ttl: timedelta = timedelta(hours=1),
+        email_matching: bool = True,
     ) -> None:
+        # False in JIRA_AUTH_MODE=user (SPEC §12): a person's account is only the one they
+        # granted (services.people.jira_identity stores it here); no e-mail makes anyone one.
+        self.email_matching = email_matching
         self._uow = uow
         self._slack = slack
         self._jira = jira
@@ -118,6 +122,9 @@ class UserMapping:
         link is still used; without one, `JiraUnavailable`/`SlackUnavailable` propagates.
         """
         key = (team_id, slack_user_id)
+        if not self.email_matching:
+            granted = self.whoami(team_id, slack_user_id)
+            return granted.jira_user if granted else None
         known, user = self._known(key, self._load(key))
         if known:
             return user
