@@ -59,7 +59,8 @@ def share_issue(action: BlockAction, respond: Respond, services: ConnectServices
     if not channel or not key:
         return
     try:
-        issue = services.issues.get(key)
+        # JIRA_AUTH_MODE=user: shared only when the person's own account may read it.
+        issue = services.as_person(action.team.id or "", action.user.id or "").issues.get(key)
         services.slack.post_message(
             channel,
             text=cards.issue_text(issue),

@@ -100,6 +100,16 @@ def not_connected(
     return connect_prompt(services.identity, team_id, user_id, text, pending)
 
 
+def not_connected_text(
+    services: ConnectServices, team_id: str, user_id: str, error: JiraNotConnected
+) -> str:
+    """`not_connected` as one mrkdwn line with a link, for a modal or a plain message."""
+    if services.identity is None:
+        return error.user_message
+    url = services.identity.start_url(team_id, user_id)
+    return f"{error.user_message} <{url}|Connect your Jira account> (the link works once)."
+
+
 def connected_message(connected: Connected) -> tuple[str, list[dict[str, Any]]]:
     """The DM once a person connected: who they are in Jira, and their command to run again."""
     name = cards.escape(connected.grant.display_name)
@@ -112,16 +122,21 @@ def connected_message(connected: Connected) -> tuple[str, list[dict[str, Any]]]:
     if pending is not None:
         shown = escape_typed(pending.text[:200])
         found.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": f"You tried `/jira {shown}`."}}
+        )
+        found.append(
             {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"You tried `/jira {shown}` before connecting."},
-                "accessory": {
-                    "type": "button",
-                    "action_id": RUN_PENDING_ACTION,
-                    "text": {"type": "plain_text", "text": "Run it now"},
-                    "value": pending.to_json()[:2000],
-                    "style": "primary",
-                },
+                "type": "actions",
+                "block_id": "jira_pending",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": RUN_PENDING_ACTION,
+                        "text": {"type": "plain_text", "text": "Run it now"},
+                        "value": pending.to_json()[:2000],
+                        "style": "primary",
+                    }
+                ],
             }
         )
     return text, found
