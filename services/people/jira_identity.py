@@ -273,6 +273,25 @@ class JiraIdentity:
         self._drop(key)
         return True, revoked
 
+    def forget_team(self, team_id: str) -> int:
+        """Connect was uninstalled from the workspace: every person's tokens (and the account
+        links they made) and the sign-ins under way are deleted. The number of grants."""
+        with self._uow() as work:
+            people = list(
+                work.session.scalars(
+                    select(JiraUserToken.slack_user_id).where(JiraUserToken.team_id == team_id)
+                )
+            )
+            for user_id in people:
+                _forget(work.session, (team_id, user_id))
+            work.session.execute(delete(JiraOAuthState).where(JiraOAuthState.team_id == team_id))
+            work.commit()
+        with self._cache_guard:
+            for user_id in people:
+                self._cache.pop((team_id, user_id), None)
+        log.info("Deleted the Jira grants of %d person(s) of workspace %s", len(people), team_id)
+        return len(people)
+
     def reencrypt(self) -> int:
         """Re-encrypt every person's tokens with the first key; the number of grants."""
         with self._uow() as work:
