@@ -281,7 +281,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, with_worker
 
 def run_demo(settings: Settings, *, interactive: bool) -> int:
     from bot.demo.story import interactive as explore
-    from bot.demo.story import play_story
+    from bot.demo.story import play_identity_story, play_story
     from bot.demo.world import DemoWorld
 
     # The story's transcript is the output; the app's own logs would drown it.
@@ -295,6 +295,12 @@ def run_demo(settings: Settings, *, interactive: bool) -> int:
             play_story(world)
     finally:
         world.stop()
+    if not interactive:  # the second act: each person's own Jira account (JIRA_AUTH_MODE=user)
+        second = DemoWorld(settings.database_url if explicit else None, user_mode=True).start()
+        try:
+            play_identity_story(second)
+        finally:
+            second.stop()
     return 0
 
 
