@@ -61,6 +61,7 @@ def connect_prompt(
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {
                 "type": "actions",
+                "block_id": "jira_connect",
                 "elements": [
                     {
                         "type": "button",
@@ -195,6 +196,7 @@ def pat_prompt(current: str | None) -> Message:
             {"type": "section", "text": {"type": "mrkdwn", "text": text}},
             {
                 "type": "actions",
+                "block_id": "jira_connect",
                 "elements": [
                     {
                         "type": "button",

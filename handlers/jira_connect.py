@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
 
 from clients.jira_client import JiraAuthError, JiraError, JiraUnavailable
 from handlers import blocks, cards, commands, identity
@@ -76,33 +77,41 @@ def acknowledge_run_pending(
     )
 
 
-def pat_modal() -> dict[str, Any]:
+def pat_modal(problem: str | None = None) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": "Connect will act in Jira as the owner of this token. Create one in "
+                "Jira under your profile → *Personal Access Tokens*.",
+            },
+        },
+        {
+            "type": "input",
+            "block_id": PAT_BLOCK,
+            "label": {"type": "plain_text", "text": "Personal access token"},
+            "element": {"type": "plain_text_input", "action_id": PAT_INPUT, "max_length": PAT_MAX},
+        },
+    ]
+    if problem:
+        blocks.insert(1, {"type": "section", "text": {"type": "mrkdwn", "text": problem}})
     return {
         "type": "modal",
         "callback_id": PAT_CALLBACK,
         "title": {"type": "plain_text", "text": "Connect Jira"},
         "submit": {"type": "plain_text", "text": "Connect"},
         "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": "Connect will act in Jira as the owner of this token. Create one "
-                    "in Jira under your profile → *Personal Access Tokens*.",
-                },
-            },
-            {
-                "type": "input",
-                "block_id": PAT_BLOCK,
-                "label": {"type": "plain_text", "text": "Personal access token"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": PAT_INPUT,
-                    "max_length": PAT_MAX,
-                },
-            },
-        ],
+        "blocks": blocks,
+    }
+
+
+def notice_view(text: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Connect Jira"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }
 
 
@@ -113,37 +122,65 @@ def open_pat_modal(ack: Ack, body: dict[str, Any], client: WebClient, opener: Mo
         opener.open(client, action.trigger_id, pat_modal(), what="personal token")
 
 
-def submit_pat(ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
-    """Checked before the ack (one `myself` call) so that a refused token is shown on the
-    field; Jira answers `myself` well within Slack's 3 s, or the person is told to retry."""
+def submit_pat(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    """The ack shows "checking"; Jira is asked (`myself`) after it, and the modal then says
+    who the token is, or shows the form again with Jira's refusal."""
     submission = ViewSubmission.model_validate(body)
     token = _typed_token(submission.view.state)
-    team, user = submission.team.id or "", submission.user.id or ""
     if services.identity is None or not token:
         ack(response_action="errors", errors={PAT_BLOCK: "Paste your personal access token."})
         return
-    try:
-        grant = services.identity.save_personal_token(team, user, SecretStr(token))
-    except JiraAuthError:
-        ack(response_action="errors", errors={PAT_BLOCK: "Jira refused this token."})
-        return
-    except JiraUnavailable:
-        ack(
-            response_action="errors",
-            errors={PAT_BLOCK: "Jira is not reachable right now; try again in a minute."},
-        )
-        return
-    except JiraError as error:
-        ack(response_action="errors", errors={PAT_BLOCK: error.message[:150]})
-        return
-    ack()
-    name = cards.escape(grant.display_name)
-    services.identity.tell(
-        team,
-        user,
-        f":white_check_mark: Connected as *{name}* in Jira. What you do in Jira "
-        "from Slack is now done as you.",
+    ack(
+        response_action="update",
+        view=notice_view(":hourglass_flowing_sand: Checking the token with Jira…"),
     )
+    after_ack.submit(
+        "check_personal_token",
+        check_personal_token,
+        submission.team.id or "",
+        submission.user.id or "",
+        submission.view.id,
+        SecretStr(token),
+        client,
+        services,
+    )
+
+
+def check_personal_token(
+    team: str,
+    user: str,
+    view_id: str,
+    token: SecretStr,
+    client: WebClient,
+    services: ConnectServices,
+) -> None:
+    assert services.identity is not None
+    try:
+        grant = services.identity.save_personal_token(team, user, token)
+    except JiraAuthError:
+        view = pat_modal(":warning: Jira refused this token. Check it and paste it again.")
+    except JiraUnavailable:
+        view = pat_modal(":warning: Jira is not reachable right now; try again in a minute.")
+    except JiraError as error:
+        view = pat_modal(f":warning: {cards.escape(error.message[:300])}")
+    else:
+        name = cards.escape(grant.display_name)
+        text = (
+            f":white_check_mark: Connected as *{name}* in Jira. What you do in Jira from Slack "
+            "is now done as you."
+        )
+        view = notice_view(text)
+        services.identity.tell(team, user, text)
+    try:
+        client.views_update(view_id=view_id, view=view)
+    except (SlackClientError, OSError) as error:  # closed meanwhile
+        log.info("could not update the personal token modal: %s", error)
 
 
 def _typed_token(state: dict[str, object]) -> str:

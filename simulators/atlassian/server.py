@@ -116,6 +116,9 @@ class FakeAtlassian:
         self._gateway_calls: list[GatewayCall] = []
         self._httpd: LocalHTTPServer | None = None
 
+    # Refresh tokens only with `offline_access`, as Atlassian; Data Center always gives one.
+    always_refresh = False
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> FakeAtlassian:
@@ -270,7 +273,7 @@ class FakeAtlassian:
             "token_type": "Bearer",
             "scope": " ".join(grant.scopes),
         }
-        if "offline_access" in grant.scopes:
+        if self.always_refresh or "offline_access" in grant.scopes:
             if grant.refresh_token:
                 self._state.refresh.pop(grant.refresh_token, None)
             grant.refresh_token = "fake-refresh-" + secrets.token_urlsafe(24)
@@ -316,9 +319,43 @@ class FakeAtlassian:
         with jira.act_as(who):
             return self.site.api.handle(Request(method, rest, query, body))
 
+    def respond(
+        self, method: str, raw_path: str, query: str, headers: dict[str, str], raw: str
+    ) -> Answer:
+        """One HTTP request to the stand-in, answered."""
+        return _respond(self, method, raw_path, query, headers, raw)
+
     def record_gateway(self, call: GatewayCall) -> None:
         with self._lock:
             self._gateway_calls.append(call)
+
+
+def _respond(
+    fake: FakeAtlassian, method: str, raw_path: str, query: str, headers: dict[str, str], raw: str
+) -> Answer:
+    path = unquote(raw_path)
+    authorization = headers.get("Authorization", "")
+    if path == "/authorize":
+        return authorize_answer(fake, method, query, raw, headers, "/authorize")
+    if path == "/oauth/token" and method == "POST":
+        return Answer(*fake.token(form_or_json(raw)))
+    if path == "/oauth/token/accessible-resources" and method == "GET":
+        if fake.account_for(authorization) is None:
+            return Answer(401, {"code": 401, "message": "Unauthorized"})
+        return Answer(200, fake.accessible_resources())
+    if path.startswith(_GATEWAY_PREFIX):
+        who = fake.account_for(authorization)
+        if who is None:
+            status, body = 401, {"code": 401, "message": "Unauthorized; scope does not match"}
+        else:
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = raw
+            status, body = fake.gateway(method, path, parse_qs(query), parsed, who)
+        fake.record_gateway(GatewayCall(method, raw_path, who, status))
+        return Answer(status, body)
+    return Answer(404, {"code": 404, "message": "Not Found"})
 
 
 def _invalid_grant(description: str) -> dict[str, Any]:
@@ -327,12 +364,66 @@ def _invalid_grant(description: str) -> dict[str, Any]:
 
 _CONSENT_PAGE = """<!doctype html>
 <html><head><title>Allow access?</title></head><body>
-<h1>Connect is requesting access to your Atlassian account</h1>
-<form method="post" action="/authorize">{hidden}
+<h1>Connect is requesting access to your account</h1>
+<form method="post" action="{action}">{hidden}
 <label>Signed in as <select name="account">{options}</select></label>
 <button type="submit">Accept</button>
 </form></body></html>
 """
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: Any = None  # JSON, or text (HTML when `html`)
+    headers: dict[str, str] = field(default_factory=dict)
+    html: bool = False
+
+
+def signed_in(cookie_header: str) -> str | None:
+    """The account a browser is signed in as (`FakeAtlassian.browser`), from its cookies."""
+    for part in cookie_header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == SIGNED_IN_COOKIE and value:
+            return value
+    return None
+
+
+def form_or_json(raw: str) -> dict[str, str]:
+    with contextlib.suppress(ValueError):
+        parsed = json.loads(raw)
+        if isinstance(parsed, dict):
+            return {str(k): str(v) for k, v in parsed.items()}
+    return dict(parse_qsl(raw))
+
+
+def authorize_answer(
+    fake: FakeAtlassian, method: str, query: str, raw: str, headers: dict[str, str], action: str
+) -> Answer:
+    """/authorize: a signed-in browser is sent straight back with a code; anyone else gets
+    the consent form (posted back to `action`)."""
+    params = dict(parse_qsl(raw if method == "POST" else query))
+    problem = fake.authorize_problem(params)
+    if problem is not None:
+        return Answer(400, f"<p>Something went wrong: {html.escape(problem)}</p>", html=True)
+    account = params.get("account") if method == "POST" else signed_in(headers.get("Cookie", ""))
+    account = account or fake.auto_approve_as
+    if account:
+        try:
+            location = fake.approve(params, account)
+        except KeyError:
+            return Answer(400, "<p>Unknown account.</p>", html=True)
+        return Answer(302, None, {"Location": location})
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in params.items()
+    )
+    options = "".join(
+        f'<option value="{html.escape(u.account_id)}">{html.escape(u.display_name)}</option>'
+        for u in fake.site.jira.users()
+    )
+    page = _CONSENT_PAGE.format(action=action, hidden=hidden, options=options)
+    return Answer(200, page, html=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -363,100 +454,26 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode("utf-8") if length else ""
-        path = unquote(split.path)
-        if path == "/authorize":
-            self._authorize(method, split.query, raw)
-        elif path == "/oauth/token" and method == "POST":
-            self._send(*self.fake.token(self._form_or_json(raw)))
-        elif path == "/oauth/token/accessible-resources" and method == "GET":
-            if self.fake.account_for(self.headers.get("Authorization", "")) is None:
-                self._send(401, {"code": 401, "message": "Unauthorized"})
-            else:
-                self._send(200, self.fake.accessible_resources())
-        elif path.startswith(_GATEWAY_PREFIX):
-            self._gateway(method, split.path, split.query, raw)
-        else:
-            self._send(404, {"code": 404, "message": "Not Found"})
+        headers = {name.title(): value for name, value in self.headers.items()}
+        send(self, self.fake.respond(method, split.path, split.query, headers, raw))
 
-    def _authorize(self, method: str, query: str, raw: str) -> None:
-        params = dict(parse_qsl(raw if method == "POST" else query))
-        problem = self.fake.authorize_problem(params)
-        if problem is not None:
-            self._send(400, f"<p>Something went wrong: {html.escape(problem)}</p>", html_page=True)
-            return
-        account = params.get("account") if method == "POST" else self._signed_in()
-        account = account or self.fake.auto_approve_as
-        if account:
-            try:
-                location = self.fake.approve(params, account)
-            except KeyError:
-                self._send(400, "<p>Unknown account.</p>", html_page=True)
-                return
-            self._send(302, None, {"Location": location})
-            return
-        hidden = "".join(
-            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-            for k, v in params.items()
-        )
-        options = "".join(
-            f'<option value="{html.escape(u.account_id)}">{html.escape(u.display_name)}</option>'
-            for u in self.fake.site.jira.users()
-        )
-        page = _CONSENT_PAGE.format(hidden=hidden, options=options)
-        self._send(200, page, html_page=True)
 
-    def _signed_in(self) -> str | None:
-        for part in (self.headers.get("Cookie") or "").split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == SIGNED_IN_COOKIE and value:
-                return value
-        return None
-
-    def _gateway(self, method: str, raw_path: str, query: str, raw: str) -> None:
-        who = self.fake.account_for(self.headers.get("Authorization", ""))
-        path = unquote(raw_path)
-        if who is None:
-            status, answer = 401, {"code": 401, "message": "Unauthorized; scope does not match"}
-        else:
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
-            status, answer = self.fake.gateway(method, path, parse_qs(query), body, who)
-        self.fake.record_gateway(GatewayCall(method, raw_path, who, status))
-        self._send(status, answer)
-
-    @staticmethod
-    def _form_or_json(raw: str) -> dict[str, str]:
-        with contextlib.suppress(ValueError):
-            parsed = json.loads(raw)
-            if isinstance(parsed, dict):
-                return {str(k): str(v) for k, v in parsed.items()}
-        return dict(parse_qsl(raw))
-
-    def _send(
-        self,
-        status: int,
-        answer: Any,
-        extra: dict[str, str] | None = None,
-        *,
-        html_page: bool = False,
-    ) -> None:
-        headers = dict(extra or {})
-        if status == 204 or answer is None:
-            data = b""
-        elif isinstance(answer, str):
-            data = answer.encode()
-            headers["Content-Type"] = "text/html; charset=utf-8" if html_page else "text/plain"
-        else:
-            data = json.dumps(answer).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
+def send(handler: BaseHTTPRequestHandler, answer: Answer) -> None:
+    headers = dict(answer.headers)
+    if answer.status == 204 or answer.body is None:
+        data = b""
+    elif isinstance(answer.body, str):
+        data = answer.body.encode()
+        headers["Content-Type"] = "text/html; charset=utf-8" if answer.html else "text/plain"
+    else:
+        data = json.dumps(answer.body).encode()
+    try:
+        handler.send_response(answer.status)
+        handler.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
