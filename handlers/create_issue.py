@@ -208,11 +208,23 @@ def _fill(
             answers.summary = " ".join(words)  # the first word was not a project after all
         view = form_view(context, form, answers)
     except JiraNotConnected as error:
-        text = identity.not_connected_text(services, context.team_id, context.user_id, error)
-        view = message_view(context, text)
+        view = _form_to_connect(services, context, answers, error)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
     client.views_update(external_id=view_external_id, view=view)
+
+
+def _form_to_connect(
+    services: ConnectServices, context: CreateContext, answers: Answers, error: JiraNotConnected
+) -> dict[str, Any]:
+    """JIRA_AUTH_MODE=user, not connected: the form all the same (as Connect's account reads
+    it), saying to connect first; what is typed stays, and "Create" works once connected."""
+    text = identity.not_connected_text(services, context.team_id, context.user_id, error)
+    try:
+        form = services.create_issue.form(answers.project_key, answers.issue_type_id)
+    except Exception:
+        return message_view(context, text)
+    return form_view(context, form, answers, problem=text)
 
 
 def refresh_form(action: ViewAction, client: WebClient, services: ConnectServices) -> None:
@@ -224,8 +236,7 @@ def refresh_form(action: ViewAction, client: WebClient, services: ConnectService
         form = acting.create_issue.form(answers.project_key, answers.issue_type_id)
         view = form_view(context, form, answers)
     except JiraNotConnected as error:
-        text = identity.not_connected_text(services, context.team_id, context.user_id, error)
-        view = message_view(context, text)
+        view = _form_to_connect(services, context, answers, error)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
     client.views_update(view_id=action.view.id, hash=action.view.hash, view=view)

@@ -5,6 +5,7 @@ shown is what their Jira permissions let them read."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from tests.e2e.identity_site import IdentitySite, atlassian, button_url, site
@@ -179,3 +180,44 @@ def test_the_create_form_and_the_issue_are_the_persons(site: IdentitySite) -> No
     )
     assert issue.reporter is not None and issue.reporter.account_id == "acc-alice"
     assert "via Slack" not in (issue.description or "")
+
+
+def test_a_create_form_opened_before_connecting_completes_after(site: IdentitySite) -> None:
+    site.connect.interact(shortcut_payload("create_issue", "trig-later"))
+    form = wait_for_view(site.connect, is_form)
+    note = json.dumps(form["blocks"])
+    assert "Connect your Jira account first" in note
+    link = re.search(r"<(https://connect\.example\.test/jira/oauth/start\?state=[^|>]+)\|", note)
+    assert link is not None
+    # She connects in the browser, then presses Create on the form she kept open.
+    browser = site.atlassian.browser("acc-alice")
+    start = browser.get(site.local(link.group(1)), allow_redirects=False, timeout=10)
+    back = browser.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    assert "Connected as Alice Adams" in browser.get(site.local(back.headers["Location"])).text
+    task = option_value(form, "issue_type", "Task")
+    site.connect.interact(submission(form, form_values("OPS", task, "Kept while connecting")))
+    wait_for_view(site.connect, lambda v: "Created" in str(v["blocks"]) and v["id"] == form["id"])
+    issue = next(
+        i for i in site.jira.search_all("project = OPS") if i.summary == "Kept while connecting"
+    )
+    assert issue.reporter is not None and issue.reporter.account_id == "acc-alice"
+
+
+def test_an_unfurl_only_for_what_the_poster_may_see(site: IdentitySite) -> None:
+    site.jira.restrict_project("WEB", {"acc-bob"})
+    site.sign_in("U0ALICE")
+    base = site.connect.jira.url
+    links = [{"url": f"{base}/browse/WEB-1", "domain": "127.0.0.1"}]
+    links.append({"url": f"{base}/browse/OPS-1", "domain": "127.0.0.1"})
+    event = {
+        "type": "link_shared",
+        "channel": "C0GENERAL",
+        "user": "U0ALICE",
+        "message_ts": next_ts(),
+        "links": links,
+    }
+    send_event(site.connect, event)
+    unfurl = site.connect.slack.wait_for("chat.unfurl")
+    unfurls = unfurl.params["unfurls"]
+    unfurls = json.loads(unfurls) if isinstance(unfurls, str) else unfurls
+    assert list(unfurls) == [f"{base}/browse/OPS-1"]
