@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_BUTTON_ACTION = "jira_connect_open"
 RUN_PENDING_ACTION = "jira_run_pending"
+BUTTON_VALUE_MAX = 2000  # Slack's limit on a button's value
 
 NO_MAPPING = {
     ConnectStatus.NO_EMAIL: "I can't see an e-mail address on your Slack profile, so I can't "
@@ -120,7 +121,11 @@ def connected_message(connected: Connected) -> tuple[str, list[dict[str, Any]]]:
     )
     found: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     pending = connected.pending
-    if pending is not None:
+    if pending is not None and len(pending.to_json()) > BUTTON_VALUE_MAX:
+        found.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": "Run your command again."}}
+        )
+    elif pending is not None:
         shown = escape_typed(pending.text[:200])
         found.append(
             {"type": "section", "text": {"type": "mrkdwn", "text": f"You tried `/jira {shown}`."}}
@@ -134,7 +139,7 @@ def connected_message(connected: Connected) -> tuple[str, list[dict[str, Any]]]:
                         "type": "button",
                         "action_id": RUN_PENDING_ACTION,
                         "text": {"type": "plain_text", "text": "Run it now"},
-                        "value": pending.to_json()[:2000],
+                        "value": pending.to_json(),
                         "style": "primary",
                     }
                 ],
