@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from clients.jira_client import JiraClient
 from clients.slack_client import SlackClient
 from services.commands import CommandParser, default_parser
+from services.issues.cache import TTLCache
 from services.issues.create import CreateIssueService, FormMetadata
 from services.issues.links import LinkService
 from services.issues.service import IssueService
@@ -15,6 +16,8 @@ from services.people.installations import Installations
 from services.people.jira_identity import JiraIdentity
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory
+
+PERSON_FORMS_TTL = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,11 @@ class ConnectServices:
     form_metadata: FormMetadata = None  # type: ignore[assignment]
     # The Slack user whose Jira account `jira` is (user mode), or None for Connect's own.
     acting_for: tuple[str, str] | None = None
+    # User mode: each person's create-form metadata (what their account may create), kept
+    # like Connect's own so a form does not cost four Jira calls each time.
+    person_forms: TTLCache[tuple[str, str], FormMetadata] = field(
+        default_factory=lambda: TTLCache(PERSON_FORMS_TTL, max_entries=1024)
+    )
 
     def __post_init__(self) -> None:
         if self.users is None:
@@ -54,13 +62,10 @@ class ConnectServices:
         JiraNotConnected when the person has not connected their Jira account."""
         if self.identity is None or self.acting_for == (team_id, slack_user_id):
             return self
+        key = (team_id, slack_user_id)
         person = self.identity.client_for(team_id, slack_user_id)
-        return replace(
-            self,
-            jira=person,
-            form_metadata=FormMetadata(person),
-            acting_for=(team_id, slack_user_id),
-        )
+        forms = self.person_forms.get_or_load(key, lambda: FormMetadata(person))
+        return replace(self, jira=person, form_metadata=forms, acting_for=key)
 
     @property
     def issues(self) -> IssueService:
