@@ -17,6 +17,7 @@ from tests.e2e.slack_events import (
     send_event,
     settle,
 )
+from tests.e2e.test_app_home_and_mentions import home_opened, published_home
 from tests.e2e.test_commands import wait_for_response
 from tests.e2e.test_create_issue import (
     form_values,
@@ -26,6 +27,7 @@ from tests.e2e.test_create_issue import (
     submission,
     wait_for_view,
 )
+from tests.e2e.test_message_shortcuts import suggestion
 from tests.waiting import wait_until
 
 __all__ = ["atlassian", "site"]  # the fixtures
@@ -221,3 +223,36 @@ def test_an_unfurl_only_for_what_the_poster_may_see(site: IdentitySite) -> None:
     unfurls = unfurl.params["unfurls"]
     unfurls = json.loads(unfurls) if isinstance(unfurls, str) else unfurls
     assert list(unfurls) == [f"{base}/browse/OPS-1"]
+
+
+def test_pickers_app_home_and_links_go_through_the_persons_account(site: IdentitySite) -> None:
+    site.jira.update_issue("OPS-1", security="Staff only")
+    site.jira.restrict_security_level("Staff only", {"acc-bob"})
+    site.jira.update_issue("WEB-1", assignee=site.jira.user("acc-alice"))
+    site.jira.restrict_project("WEB", {"acc-bob"})
+
+    # Not connected: App Home offers the connect button, and lists nothing.
+    send_event(site.connect, home_opened("U0ALICE"))
+    home = published_home(site.connect, "U0ALICE")
+    assert "jira_connect_open" in home and "/jira/oauth/start?state=" in home
+
+    site.sign_in("U0ALICE")
+    site.jira.update_issue("OPS-2", assignee=site.jira.user("acc-alice"))
+    send_event(site.connect, home_opened("U0ALICE"))
+    home = published_home(site.connect, "U0ALICE", count=2)
+    assert "OPS-2" in home and "WEB-1" not in home  # assigned to her, but not hers to see
+
+    offered = [o["value"] for o in picker_options(site, "OPS-1")]
+    assert offered == []  # the issue picker does not offer what she may not see
+    assert [o["value"] for o in picker_options(site, "OPS-2")] == ["OPS-2"]
+
+    assert "Linked this channel to *OPS-2*" in site.ask("link OPS-2")["text"]
+    assert "I can't find *OPS-1*" in site.ask("link OPS-1")["text"]  # hidden: not linked
+    read = [c for c in site.atlassian.gateway_calls if c.path.endswith("/issue/OPS-1")]
+    assert read and {c.account_id for c in read} == {"acc-alice"}
+
+
+def picker_options(site: IdentitySite, value: str) -> list[dict[str, Any]]:
+    response = site.connect.interact(suggestion(value))
+    assert response.status_code == 200
+    return list(response.json()["options"])
