@@ -256,3 +256,24 @@ def picker_options(site: IdentitySite, value: str) -> list[dict[str, Any]]:
     response = site.connect.interact(suggestion(value))
     assert response.status_code == 200
     return list(response.json()["options"])
+
+
+def test_an_email_link_left_from_bot_mode_connects_nobody(site: IdentitySite) -> None:
+    from models import UserLink
+
+    with site.connect.runtime.services.uow() as work:  # mapped by e-mail while in `bot` mode
+        work.session.add(
+            UserLink(
+                team_id="T0TEAM",
+                slack_user_id="U0BOB",
+                jira_account_id="acc-bob",
+                jira_display_name="Bob Baker",
+                email="bob@example.com",
+            )
+        )
+        work.commit()
+    site.sign_in("U0ALICE")
+    answer = site.ask("assign OPS-2 <@U0BOB>")["text"]
+    assert "<@U0BOB> has not connected a Jira account yet" in answer
+    assert site.jira.get_issue("OPS-2").assignee is None
+    assert "Connect your Jira account first" in site.ask("show OPS-1", user="U0BOB")["text"]
