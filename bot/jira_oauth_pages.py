@@ -96,7 +96,10 @@ def register_jira_oauth(
         except JiraError:
             log.exception("Finishing a Jira sign-in failed")
             return page(502, "Jira account not connected", "Jira answered something unexpected.")
-        on_connected(connected)
+        try:
+            on_connected(connected)  # the DM; the grant is stored whatever becomes of it
+        except Exception:
+            log.exception("Could not tell a person their Jira account is connected")
         name = connected.grant.display_name
         return page(
             200,
