@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 from sqlalchemy import select
 
@@ -124,3 +125,32 @@ def test_disconnect_deletes_the_tokens(site: IdentitySite) -> None:
     again = site.ask("comment OPS-1 hello")
     assert "Connect your Jira account first" in again["text"]
     button_url(again)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "state=",
+        "code=&state=",
+        "state=" + "A" * 10_000 + "&code=x",
+        "state=%ff%fe%00&code=%ff",
+        "state=a&state=b&code=c&code=d",
+        "error=<b>x</b>&state=%0d%0aSet-Cookie:%20x=1",
+        "code=x&state=" + "%22%3E%3Cscript%3E" * 50,
+    ],
+)
+def test_hostile_callbacks_get_a_plain_400_and_write_nothing(
+    site: IdentitySite, query: str
+) -> None:
+    for path in ("/jira/oauth/callback", "/jira/oauth/start"):
+        page = requests.get(f"{site.connect.url}{path}?{query}", allow_redirects=False, timeout=10)
+        assert page.status_code == 400, (path, page.status_code)
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert (
+            "script" not in page.text and "<b>" not in page.text and "Set-Cookie" not in page.text
+        )
+        assert "Set-Cookie" not in page.headers
+    assert site.atlassian.token_requests == []
+    with site.connect.runtime.services.uow() as work:
+        assert work.session.scalars(select(JiraOAuthState)).all() == []
