@@ -231,6 +231,7 @@ def build_identity(
                 client_secret=secret,
                 site_url=site,
                 timeout=settings.jira_timeout_seconds,
+                observer=metrics,
             )
         else:
             oauth = AtlassianOAuth(
@@ -239,6 +240,7 @@ def build_identity(
                 auth_url=str(settings.jira_oauth_auth_url),
                 api_url=str(settings.jira_oauth_api_url),
                 timeout=settings.jira_timeout_seconds,
+                observer=metrics,
             )
 
     def person_client(base_url: str, token: SecretStr) -> JiraClient:

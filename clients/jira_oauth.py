@@ -8,6 +8,8 @@ again), anything else `JiraUnavailable` or `JiraAuthError` with a fixed message.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -17,6 +19,7 @@ import requests
 from pydantic import SecretStr
 
 from clients.jira_client import JiraAuthError, JiraError, JiraUnavailable
+from clients.observe import CallObserver, NullObserver
 
 CLOUD_SCOPES = ("read:jira-work", "write:jira-work", "read:jira-user", "offline_access")
 CLOUD_AUDIENCE = "api.atlassian.com"
@@ -75,12 +78,14 @@ class AtlassianOAuth:
         auth_url: str,
         api_url: str,
         timeout: float = 10.0,
+        observer: CallObserver | None = None,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
         self._auth_url = auth_url.rstrip("/")
         self._api_url = api_url.rstrip("/")
         self._timeout = timeout
+        self._observer = observer or NullObserver()
 
     def __repr__(self) -> str:
         return f"AtlassianOAuth({self._auth_url!r}, {self._api_url!r})"
@@ -130,14 +135,22 @@ class AtlassianOAuth:
             "client_id": self._client_id,
             "client_secret": self._client_secret.get_secret_value(),
         }
-        answer = self._send("POST", f"{self._auth_url}/oauth/token", json_body=body)
+        answer = observed(
+            self._observer,
+            "oauth_token",
+            lambda: self._send("POST", f"{self._auth_url}/oauth/token", json_body=body),
+        )
         return tokens_from(answer, now)
 
     def _accessible_resources(self, access_token: str) -> list[AccessibleResource]:
-        answer = self._send(
-            "GET",
-            f"{self._api_url}/oauth/token/accessible-resources",
-            headers={"Authorization": f"Bearer {access_token}"},
+        answer = observed(
+            self._observer,
+            "oauth_resources",
+            lambda: self._send(
+                "GET",
+                f"{self._api_url}/oauth/token/accessible-resources",
+                headers={"Authorization": f"Bearer {access_token}"},
+            ),
         )
         if not isinstance(answer, list):
             raise JiraUnavailable("Atlassian answered accessible-resources with something odd.")
@@ -162,6 +175,18 @@ class AtlassianOAuth:
         except requests.RequestException:
             raise JiraUnavailable("Atlassian's sign-in service is not reachable.") from None
         return answer_of(response)
+
+
+def observed(observer: CallObserver, operation: str, call: Callable[[], Any]) -> Any:
+    """`call()`, reported to /metrics as a Jira call (its outcome: "ok" or the error kind)."""
+    started, outcome = time.monotonic(), "ok"
+    try:
+        return call()
+    except JiraError as error:
+        outcome = type(error).__name__
+        raise
+    finally:
+        observer.record("jira", operation, outcome, time.monotonic() - started)
 
 
 def answer_of(response: requests.Response) -> Any:
@@ -207,12 +232,19 @@ class DataCenterOAuth:
     token under `{JIRA_URL}/rest/oauth2/latest/`, scope WRITE, calls straight to the site."""
 
     def __init__(
-        self, *, client_id: str, client_secret: SecretStr, site_url: str, timeout: float = 10.0
+        self,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        site_url: str,
+        timeout: float = 10.0,
+        observer: CallObserver | None = None,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
         self._site_url = site_url.rstrip("/")
         self._timeout = timeout
+        self._observer = observer or NullObserver()
 
     def __repr__(self) -> str:
         return f"DataCenterOAuth({self._site_url!r})"
@@ -249,13 +281,17 @@ class DataCenterOAuth:
             "client_id": self._client_id,
             "client_secret": self._client_secret.get_secret_value(),
         }
-        try:
-            response = requests.post(
-                f"{self._site_url}/rest/oauth2/latest/token", data=body, timeout=self._timeout
-            )
-        except requests.RequestException:
-            raise JiraUnavailable("Jira's sign-in service is not reachable.") from None
-        return tokens_from(answer_of(response), now)
+
+        def post() -> Any:
+            try:
+                response = requests.post(
+                    f"{self._site_url}/rest/oauth2/latest/token", data=body, timeout=self._timeout
+                )
+            except requests.RequestException:
+                raise JiraUnavailable("Jira's sign-in service is not reachable.") from None
+            return answer_of(response)
+
+        return tokens_from(observed(self._observer, "oauth_token", post), now)
 
 
 DATA_CENTER_SCOPE = "WRITE"

@@ -36,6 +36,9 @@ def test_connecting_stores_the_grant_and_says_who_you_are(site: IdentitySite) ->
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert "Connected as *Alice Adams* in Jira" in site.wait_for_dm("U0ALICE", "Connected as")
     assert "You are *Alice Adams* in Jira" in site.ask("whoami")["text"]
+    metrics = requests.get(f"{site.connect.url}/metrics", timeout=10).text
+    assert 'operation="oauth_token",outcome="ok",service="jira"' in metrics
+    assert 'operation="oauth_resources",outcome="ok",service="jira"' in metrics
 
     grants = [t for t in site.atlassian.token_requests if t.grant_type == "authorization_code"]
     assert [(g.status, g.error) for g in grants] == [(200, None)]
