@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -187,8 +188,36 @@ def reencrypt_tokens(settings: Settings, engine: Engine) -> int:
         TokenCipher(settings.connect_encryption_key.get_secret_value()),
     )
     count = installations.reencrypt()
-    print(f"re-encrypted the tokens of {count} installation(s) with the first key")
+    people = _person_grants_reencrypted(settings, lambda: UnitOfWork(sessions))
+    print(
+        f"re-encrypted the tokens of {count} installation(s) and {people} person(s)' Jira "
+        "grant(s) with the first key"
+    )
     return 0
+
+
+def _person_grants_reencrypted(settings: Settings, uow: Any) -> int:
+    """People's Jira tokens (JIRA_AUTH_MODE=user), whatever the mode is now: rows written
+    while it was `user` are re-encrypted all the same."""
+    from services.people.jira_identity import JiraIdentity
+    from services.people.token_cipher import TokenCipher
+
+    key = settings.connect_encryption_key
+    if key is None:  # pragma: no cover - checked by the caller
+        return 0
+
+    def no_client(base_url: str, token: Any) -> Any:
+        raise RuntimeError("re-encrypting calls no Jira")
+
+    identity = JiraIdentity(
+        uow,
+        TokenCipher(key.get_secret_value()),
+        oauth=None,
+        make_client=no_client,
+        site_url=settings.jira_base_url or "",
+        public_url=str(settings.connect_public_url or ""),
+    )
+    return identity.reencrypt()
 
 
 def failed_work(settings: Settings, *, retry: Sequence[str] | None) -> int:
@@ -252,7 +281,7 @@ def serve(settings: Settings, *, host: str | None, port: int | None, with_worker
 
 def run_demo(settings: Settings, *, interactive: bool) -> int:
     from bot.demo.story import interactive as explore
-    from bot.demo.story import play_story
+    from bot.demo.story import play_identity_story, play_story
     from bot.demo.world import DemoWorld
 
     # The story's transcript is the output; the app's own logs would drown it.
@@ -266,6 +295,12 @@ def run_demo(settings: Settings, *, interactive: bool) -> int:
             play_story(world)
     finally:
         world.stop()
+    if not interactive:  # the second act: each person's own Jira account (JIRA_AUTH_MODE=user)
+        second = DemoWorld(settings.database_url if explicit else None, user_mode=True).start()
+        try:
+            play_identity_story(second)
+        finally:
+            second.stop()
     return 0
 
 

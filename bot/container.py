@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from flask import Flask
+from pydantic import SecretStr
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -21,6 +22,7 @@ from bot import gc_tuning
 from bot.app import create_app
 from bot.context_executor import ContextExecutor
 from bot.database import create_db_engine, ensure_schema, session_factory
+from bot.jira_oauth_pages import register_jira_oauth
 from bot.metrics import Metrics
 from bot.oauth import InstallationAuthorize, OnlyAllowedTeams, TeamAllowList, build_oauth_flow
 from bot.server import WebServer
@@ -29,12 +31,14 @@ from bot.web import create_web_app
 from bot.webhook import register_jira_webhook
 from bot.worker import PeriodicJob, Worker
 from clients.jira_client import JiraClient
+from clients.jira_oauth import AtlassianOAuth, DataCenterOAuth, JiraOAuth
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient
 from clients.slack_teams import TeamRoutedSlack
 from clients.slack_web_api import SlackWebApiClient
 from handlers.after_ack import AfterAck
 from handlers.card_actions import OPTIONS_THREADS
+from handlers.identity import tell_connected
 from handlers.message_shortcuts import PICKER_THREADS
 from handlers.modal_opener import OPENER_THREADS, ModalOpener
 from handlers.notifications import render_notification
@@ -50,11 +54,12 @@ from services.notifications.fan_out import ConnectAccount, Notifier
 from services.notifications.held import HeldNotifications
 from services.notifications.outbox import OutboxDispatcher
 from services.people.installations import Installations
+from services.people.jira_identity import JiraIdentity
 from services.people.token_cipher import TokenCipher
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads
-from services.unit_of_work import UnitOfWork
+from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("connect")
 T = TypeVar("T")
@@ -163,11 +168,19 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         retry_budget_seconds=settings.jira_retry_budget_seconds,
         observer=metrics,
     )
+    identity = (
+        build_identity(
+            settings, lambda: UnitOfWork(sessions), slack, metrics, lambda: runtime.clock()
+        )
+        if settings.user_mode
+        else None
+    )
     services = ConnectServices(
         uow=lambda: UnitOfWork(sessions),
         jira=jira,
         slack=slack,
         installations=installations,
+        identity=identity,
         policy=ConnectPolicy(
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
@@ -195,6 +208,63 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
     metrics.watch_work(lambda: runtime.after_ack.backlog)
     metrics.watch_failed_work(FailedWork(services.uow).counts)
     return runtime
+
+
+def build_identity(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    slack: SlackClient,
+    metrics: Metrics,
+    clock: Callable[[], datetime],
+) -> JiraIdentity:
+    """JIRA_AUTH_MODE=user: people's grants, and a `jira`-package client per person (Bearer,
+    through Atlassian's gateway on Cloud, straight to the site on Data Center)."""
+    site = _required(settings.jira_base_url)
+    data_center = settings.jira_pat is not None  # as for the bot's client above
+    oauth: JiraOAuth | None = None
+    if settings.jira_oauth_client:
+        client_id = _required(settings.jira_oauth_client_id)
+        secret = _required(settings.jira_oauth_client_secret)
+        if data_center:
+            oauth = DataCenterOAuth(
+                client_id=client_id,
+                client_secret=secret,
+                site_url=site,
+                timeout=settings.jira_timeout_seconds,
+                observer=metrics,
+            )
+        else:
+            oauth = AtlassianOAuth(
+                client_id=client_id,
+                client_secret=secret,
+                auth_url=str(settings.jira_oauth_auth_url),
+                api_url=str(settings.jira_oauth_api_url),
+                timeout=settings.jira_timeout_seconds,
+                observer=metrics,
+            )
+
+    def person_client(base_url: str, token: SecretStr) -> JiraClient:
+        return JiraRestClient(
+            base_url,
+            pat=token,
+            site_url=site,
+            deployment_type="Server" if data_center else "Cloud",
+            timeout=settings.jira_timeout_seconds,
+            retry_budget_seconds=settings.jira_retry_budget_seconds,
+            observer=metrics,
+        )
+
+    return JiraIdentity(
+        uow,
+        TokenCipher(_required(settings.connect_encryption_key).get_secret_value()),
+        oauth=oauth,
+        make_client=person_client,
+        site_url=site,
+        public_url=str(_required(settings.connect_public_url)),
+        slack=slack,
+        clock=clock,
+        cloud=not data_center,
+    )
 
 
 def build_bolt_app(runtime: Runtime) -> App:
@@ -230,17 +300,28 @@ def build_bolt_app(runtime: Runtime) -> App:
 def build_web_app(runtime: Runtime, bolt_app: App) -> Flask:
     secret = runtime.settings.jira_webhook_secret
     intake = WebhookIntake(runtime.services.uow)
+    services = runtime.services
+
+    def routes(web: Flask) -> None:
+        register_jira_webhook(
+            web,
+            secret=secret.get_secret_value() if secret else None,
+            intake=intake,
+            wake=runtime.deliveries_wake.set,
+        )
+        if services.identity is not None:  # JIRA_AUTH_MODE=user
+            register_jira_oauth(
+                web,
+                identity=services.identity,
+                on_connected=lambda connected: tell_connected(services, connected),
+            )
+
     return create_web_app(
         bolt_app=bolt_app,
         signing_secret=_required(runtime.settings.slack_signing_secret).get_secret_value(),
         engine=runtime.engine,
         metrics=runtime.metrics,
-        extra_routes=lambda web: register_jira_webhook(
-            web,
-            secret=secret.get_secret_value() if secret else None,
-            intake=intake,
-            wake=runtime.deliveries_wake.set,
-        ),
+        extra_routes=routes,
     )
 
 

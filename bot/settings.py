@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     connect_channel_managers: Literal["members", "admins"] = "members"
     slack_allowed_teams: CommaList = ()
 
+    # SPEC §12: whose Jira account acts. `user`: each person's own, through OAuth 2.0 (or a
+    # personal access token on Data Center without an OAuth client).
+    jira_auth_mode: Literal["bot", "user"] = "bot"
+    jira_oauth_client_id: str | None = None
+    jira_oauth_client_secret: SecretStr | None = None
+    jira_oauth_auth_url: AnyHttpUrl = AnyHttpUrl("https://auth.atlassian.com")
+    jira_oauth_api_url: AnyHttpUrl = AnyHttpUrl("https://api.atlassian.com")
+
     @field_validator("jira_projects", "connect_admins", "slack_allowed_teams", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
@@ -120,6 +128,11 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc)) from None
         return value
 
+    @field_validator("jira_auth_mode", mode="before")
+    @classmethod
+    def _auth_mode(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @field_validator("connect_log_format", mode="before")
     @classmethod
     def _log_format(cls, value: Any) -> Any:
@@ -144,7 +157,20 @@ class Settings(BaseSettings):
     def _oauth_pair(self) -> Settings:
         if bool(self.slack_client_id) != bool(self.slack_client_secret):
             raise ValueError("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must be set together")
+        if bool(self.jira_oauth_client_id) != bool(self.jira_oauth_client_secret):
+            raise ValueError(
+                "JIRA_OAUTH_CLIENT_ID and JIRA_OAUTH_CLIENT_SECRET must be set together"
+            )
         return self
+
+    @property
+    def user_mode(self) -> bool:
+        """JIRA_AUTH_MODE=user: Connect acts in Jira as each person (SPEC §12)."""
+        return self.jira_auth_mode == "user"
+
+    @property
+    def jira_oauth_client(self) -> bool:
+        return bool(self.jira_oauth_client_id and self.jira_oauth_client_secret)
 
     @property
     def oauth_mode(self) -> bool:
@@ -171,6 +197,27 @@ class Settings(BaseSettings):
             missing.append("JIRA_URL")
         if not (self.jira_pat or (self.jira_email and self.jira_api_token)):
             missing.append("JIRA_EMAIL and JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)")
+        if self.user_mode:
+            missing += self._missing_for_user_mode()
+        return missing
+
+    def _missing_for_user_mode(self) -> list[str]:
+        missing: list[str] = []
+        if not self.jira_pat and not self.jira_oauth_client:
+            missing.append(
+                "JIRA_OAUTH_CLIENT_ID and JIRA_OAUTH_CLIENT_SECRET (JIRA_AUTH_MODE=user on Jira "
+                "Cloud: the Atlassian OAuth 2.0 app people connect through)"
+            )
+        if not self.connect_public_url:
+            missing.append(
+                "CONNECT_PUBLIC_URL (JIRA_AUTH_MODE=user: Jira sends people back to "
+                "/jira/oauth/callback there)"
+            )
+        if not self.connect_encryption_key:
+            missing.append(
+                "CONNECT_ENCRYPTION_KEY (JIRA_AUTH_MODE=user stores people's Jira tokens "
+                "encrypted with it)"
+            )
         return missing
 
     def require_production(self) -> None:

@@ -85,7 +85,12 @@ _DEADLINE: contextvars.ContextVar[float] = contextvars.ContextVar("jira_retry_de
 
 
 class JiraRestClient:
-    """Thread-safe. Cloud: `email` + `api_token` (basic auth); Data Center: `pat` (Bearer)."""
+    """Thread-safe. Cloud: `email` + `api_token` (basic auth); Data Center: `pat` (Bearer).
+
+    A person's client (SPEC §12) is a Bearer one too: `pat` is their OAuth access token,
+    `base_url` Atlassian's gateway (`…/ex/jira/{cloudid}`), `site_url` the Jira site that issue
+    links point at, and `deployment_type` what the bot's client already read from serverInfo.
+    """
 
     def __init__(
         self,
@@ -97,6 +102,8 @@ class JiraRestClient:
         timeout: float = 10.0,
         retry_budget_seconds: float = 10.0,
         observer: CallObserver | None = None,
+        site_url: str | None = None,
+        deployment_type: str | None = None,
     ) -> None:
         basic = bool(email) and api_token is not None
         if basic == (pat is not None):
@@ -111,7 +118,10 @@ class JiraRestClient:
         self._lock = threading.Lock()
         self._info_lock = threading.Lock()
         self._jira: JIRA | None = None
-        self._info: ServerInfo | None = None
+        self._site_url = (site_url or base_url).rstrip("/")
+        self._info: ServerInfo | None = (
+            ServerInfo(self._site_url, deployment_type, "") if deployment_type else None
+        )
 
     def __repr__(self) -> str:
         return f"JiraRestClient({self._base_url!r})"
@@ -276,6 +286,8 @@ class JiraRestClient:
                         max_retries=0,
                     )
                 _tune_session(self._jira._session, self._base_url)
+                if self._info is not None:  # known already: read by @cloud_api checks
+                    self._jira.deploymentType = self._info.deployment_type
             return self._jira
 
     def _server_info(self) -> ServerInfo:
@@ -346,7 +358,7 @@ class JiraRestClient:
 
     def _fetch_issue(self, key: str) -> JiraIssue:
         raw = self._retried(self._client().issue, _quoted(key), fields=",".join(ISSUE_FIELDS)).raw
-        return parse_issue(raw or {}, self._base_url)
+        return parse_issue(raw or {}, self._site_url)
 
     def _search(
         self,
@@ -386,7 +398,7 @@ class JiraRestClient:
             )
             end = start + len(raw.get("issues", []))
             token = str(end) if raw.get("issues") and end < int(raw.get("total", 0)) else None
-        issues = tuple(parse_issue(item, self._base_url) for item in raw.get("issues", []))
+        issues = tuple(parse_issue(item, self._site_url) for item in raw.get("issues", []))
         return SearchPage(issues, str(token) if token else None)
 
 

@@ -17,6 +17,7 @@ from handlers import (
     commands,
     create_issue,
     installations,
+    jira_connect,
     mentions,
     message_shortcuts,
     previews,
@@ -43,3 +44,4 @@ def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executo
     app_home.register(app)
     mentions.register(app)
     installations.register(app)
+    jira_connect.register(app)

@@ -7,21 +7,24 @@ the ack. When Jira is down the home still publishes and says so.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from clients.jira_client import JiraError
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import line_sections
 from handlers.event_dedupe import read_event
-from handlers.identity import NO_MAPPING
+from handlers.identity import CONNECT_BUTTON_ACTION, NO_MAPPING
 from handlers.payloads import AppHomeOpened, BlockAction
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.app_home import AppHomeService, HomeData, SubscriptionLine
+from services.people.jira_identity import JiraNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +66,9 @@ def acknowledge_connect(
 
 def connect_and_publish(action: BlockAction, client: WebClient, services: ConnectServices) -> None:
     team, user = action.team.id or "", action.user.id or ""
+    if services.user_mode:  # nothing to match: the home's button opens Jira's consent screen
+        publish(services, client, team, user)
+        return
     try:
         result = services.users.connect(team, user)
         notice = None
@@ -81,9 +87,20 @@ def publish(
     *,
     notice: str | None = None,
 ) -> None:
-    data = AppHomeService(services.uow, services.users, services.issues).load(team_id, user_id)
+    issues, connect_url = services.issues, None
+    if services.identity is not None:  # JIRA_AUTH_MODE=user: the issues their token may read
+        try:
+            issues = services.as_person(team_id, user_id).issues
+        except JiraNotConnected:
+            connect_url = services.identity.start_url(team_id, user_id)
+        except JiraError as error:
+            notice = notice or user_message_for(error)
+    data = AppHomeService(services.uow, services.users, issues).load(team_id, user_id)
+    if connect_url is not None:
+        data = replace(data, jira_user=None, issues=())
+    view = home_view(data, notice=notice, connect_url=connect_url)
     try:
-        client.views_publish(user_id=user_id, view=home_view(data, notice=notice))
+        client.views_publish(user_id=user_id, view=view)
     except (SlackClientError, OSError) as error:
         log.warning("could not publish the App Home of %s: %s", user_id, error)
 
@@ -91,13 +108,16 @@ def publish(
 # -- pure builders ----------------------------------------------------------------------------
 
 
-def home_view(data: HomeData, *, notice: str | None = None) -> dict[str, Any]:
+def home_view(
+    data: HomeData, *, notice: str | None = None, connect_url: str | None = None
+) -> dict[str, Any]:
+    """`connect_url` (JIRA_AUTH_MODE=user, not connected): the button opens Jira's consent."""
     blocks: list[dict[str, Any]] = [_header("Connect")]
     if notice:
         blocks.append(_section(notice))
     if data.problem:
         blocks.append(_section(data.problem))
-    blocks += _mapping_blocks(data)
+    blocks += _connect_blocks(connect_url) if connect_url else _mapping_blocks(data)
     blocks.append({"type": "divider"})
     blocks += _issue_blocks(data)
     blocks.append({"type": "divider"})
@@ -126,6 +146,26 @@ def _mapping_blocks(data: HomeData) -> list[dict[str, Any]]:
                 "action_id": CONNECT_ACTION,
                 "value": "connect",
                 **({"style": "primary"} if data.jira_user is None else {}),
+            },
+        }
+    ]
+
+
+def _connect_blocks(url: str) -> list[dict[str, Any]]:
+    text = (
+        "*Your Jira account*\nYou have not connected your Jira account. Connect acts in Jira as "
+        "you, with what your Jira permissions allow."
+    )
+    return [
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": text},
+            "accessory": {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Connect"},
+                "action_id": CONNECT_BUTTON_ACTION,
+                "url": url,
+                "style": "primary",
             },
         }
     ]

@@ -17,7 +17,7 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraError, JiraIssue, JiraUser, Transition
-from handlers import card_comment, cards
+from handlers import card_comment, cards, identity
 from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
 from handlers.card_places import CardPlace, own_action, tell, update_card
@@ -26,6 +26,7 @@ from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.cache import IssueCache
 from services.issues.keys import parse_issue_key, project_of
+from services.people.jira_identity import JiraNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +80,11 @@ class CardActions:
         if key is None:
             return
 
-        def assign(me: JiraUser) -> tuple[JiraIssue, str]:
-            issue = services.issues.assign(key, me)
+        def assign(acting: ConnectServices, me: JiraUser) -> tuple[JiraIssue, str]:
+            issue = acting.issues.assign(key, me)
             return issue, f"<@{action.user.id}> assigned this to *{cards.escape(me.display_name)}*"
 
-        self._act(services, client, respond, action, key, assign)
+        self._act(services, client, respond, action, key, lambda me, acting: assign(acting, me))
 
     def transition(
         self,
@@ -97,15 +98,15 @@ class CardActions:
         if key is None or not picked:
             return
 
-        def move(me: JiraUser) -> tuple[JiraIssue, str]:
-            moved = services.issues.transition(key, picked)
+        def move(acting: ConnectServices, me: JiraUser) -> tuple[JiraIssue, str]:
+            moved = acting.issues.transition(key, picked)
             note = (
                 f"<@{action.user.id}> moved this {cards.escape(moved.before.status)} → "
                 f"*{cards.escape(moved.after.status)}*"
             )
             return moved.after, note
 
-        self._act(services, client, respond, action, key, move)
+        self._act(services, client, respond, action, key, lambda me, acting: move(acting, me))
 
     def _act(
         self,
@@ -114,17 +115,23 @@ class CardActions:
         respond: Respond | None,
         action: CardAction,
         key: str,
-        change: Callable[[JiraUser], tuple[JiraIssue, str]],
+        change: Callable[[JiraUser, ConnectServices], tuple[JiraIssue, str]],
     ) -> None:
         place = CardPlace.of(action, key)
         try:
+            # JIRA_AUTH_MODE=user: the person's own token (their permissions, their name).
+            acting = services.as_person(place.team_id, place.user_id)
             me = services.users.jira_user_for(place.team_id, place.user_id)
             if me is None:
                 tell(services, respond, action, NOT_CONNECTED)
                 return
             own = own_action(services, place)
-            issue, note = change(me)
+            issue, note = change(me, acting)
             own.accepted(issue.key)
+        except JiraNotConnected as error:
+            prompt = identity.not_connected(services, place.team_id, place.user_id, error)
+            tell(services, respond, action, prompt["text"], card=prompt["blocks"][1:])
+            return
         except Exception as error:
             message = user_message_for(error)
             if message is None:
@@ -149,7 +156,12 @@ class TransitionOptions:
         if key is None or not services.policy.project_allowed(project_of(key)):
             ack(options=[])
             return
-        lookup = self._executor.submit(services.jira.transitions, key)
+        team, user = request.team.id or "", request.user.id or ""
+
+        def look_up() -> list[Transition]:  # those the person may make, in JIRA_AUTH_MODE=user
+            return services.as_person(team, user).jira.transitions(key)
+
+        lookup = self._executor.submit(look_up)
         try:
             transitions = lookup.result(timeout=self._deadline)
         except TimeoutError:
@@ -158,6 +170,8 @@ class TransitionOptions:
             transitions = []
         except JiraError as error:
             log.info("transitions of %s: %s", key, error.message)
+            transitions = []
+        except JiraNotConnected:
             transitions = []
         ack(options=transition_options(transitions, request.value))
 

@@ -17,7 +17,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from handlers import cards
+from handlers import cards, identity
 from handlers.after_ack import AfterAck
 from handlers.card_places import CardPlace, own_action
 from handlers.payloads import CardAction, ViewSubmission
@@ -26,6 +26,7 @@ from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.keys import parse_issue_key
 from services.markup import mrkdwn_to_wiki
+from services.people.jira_identity import JiraNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,9 @@ def check_mapping(
         if services.users.jira_user_for(place.team_id, place.user_id) is not None:
             return
         text = NOT_CONNECTED
+        if services.user_mode:
+            error = JiraNotConnected()
+            text = identity.not_connected_text(services, place.team_id, place.user_id, error)
     except Exception as error:
         text = user_message_for(error) or NOT_CONNECTED
     try:
@@ -199,6 +203,8 @@ def add_comment(
         return
     try:
         text = _add(services, place, comment)
+    except JiraNotConnected as error:
+        text = identity.not_connected_text(services, place.team_id, place.user_id, error)
     except Exception as error:
         text = user_message_for(error) or ""
         if not text:
@@ -211,14 +217,17 @@ def add_comment(
 
 
 def _add(services: ConnectServices, place: CardPlace, text: str) -> str:
+    acting = services.as_person(place.team_id, place.user_id)  # JIRA_AUTH_MODE=user: as them
     me = services.users.jira_user_for(place.team_id, place.user_id)
     if me is None:
         return NOT_CONNECTED
     names = {
         uid: services.users.display_name_for(place.team_id, uid) for uid in mentioned_users(text)
     }
-    body = f"{mrkdwn_to_wiki(text.strip(), user_names=names)}\n\n— {me.display_name} via Slack"
+    body = mrkdwn_to_wiki(text.strip(), user_names=names)
+    if not services.user_mode:  # in user mode Jira shows the person as the author
+        body += f"\n\n— {me.display_name} via Slack"
     own = own_action(services, place)
-    issue, _comment = services.issues.comment(place.key, body)
+    issue, _comment = acting.issues.comment(place.key, body)
     own.accepted(issue.key)
     return f":white_check_mark: Added your comment to *<{issue.url}|{issue.key}>*."

@@ -26,6 +26,7 @@ from services.commands import SUBCOMMANDS, Subcommand, UsageError
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
+from services.people.jira_identity import JiraNotConnected, PendingCommand
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,15 @@ def run_jira(request: CommandRequest, respond: Respond, services: ConnectService
     run = SLOW_SUBCOMMANDS.get(invocation.name)
     if run is None:
         return
+    command = request.command
     try:
-        reply = run(services, request)
+        acting = services
+        if invocation.name in AS_PERSON:  # JIRA_AUTH_MODE=user: with the person's own token
+            acting = services.as_person(command.team_id, command.user_id)
+        reply = run(acting, request)
+    except JiraNotConnected as error:
+        pending = PendingCommand(command.text.strip(), command.channel_id)
+        reply = identity.not_connected(services, command.team_id, command.user_id, error, pending)
     except UsageError as error:
         reply = blocks.usage_error_message(error, services.parser)
     except Exception as error:
@@ -168,6 +176,11 @@ def _with_card(text: str, issue: JiraIssue) -> Message:
         ],
     }
 
+
+# What reads or changes Jira for the person who asked: in JIRA_AUTH_MODE=user these run with
+# their own Jira token (their permissions, their name in Jira's history); the rest (the
+# channel's own lists and settings, and identity itself) need no Jira account of theirs.
+AS_PERSON = frozenset({"show", "search", "transition", "assign", "comment", "link", "subscribe"})
 
 # Answered by the ack itself: `help` is a message, `create` opens a modal while the
 # trigger_id lives. Every other subcommand runs after the ack.

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
-from handlers import cards
+from handlers import cards, identity
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
 from handlers.blocks import one_of
@@ -43,6 +43,7 @@ from services.errors import ConnectError, user_message_for
 from services.issues.create import IssueDraft, extra_value
 from services.issues.links import BotNotInChannel, MessageRef
 from services.markup import mrkdwn_to_wiki, slack_to_plain_text
+from services.people.jira_identity import JiraNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,9 @@ def open_from_shortcut(
     shortcut = Shortcut.model_validate(body)
     context = _shortcut_context(shortcut)
     ack()
-    form = services.create_issue.cached_form() if shortcut.message is None else None
+    # The form Connect keeps is its own account's: in JIRA_AUTH_MODE=user, the person's projects.
+    keep = shortcut.message is None and not services.user_mode
+    form = services.create_issue.cached_form() if keep else None
     if form is not None:
         view = form_view(context, form, Answers())
         opener.open(client, shortcut.trigger_id, view, what="create", logger=log)
@@ -199,13 +202,29 @@ def _fill(
     words: tuple[str, ...],
 ) -> None:
     try:
-        form = services.create_issue.form(answers.project_key)
+        acting = services.as_person(context.team_id, context.user_id)
+        form = acting.create_issue.form(answers.project_key)
         if words and form.project.key != (answers.project_key or ""):
             answers.summary = " ".join(words)  # the first word was not a project after all
         view = form_view(context, form, answers)
+    except JiraNotConnected as error:
+        view = _form_to_connect(services, context, answers, error)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
     client.views_update(external_id=view_external_id, view=view)
+
+
+def _form_to_connect(
+    services: ConnectServices, context: CreateContext, answers: Answers, error: JiraNotConnected
+) -> dict[str, Any]:
+    """JIRA_AUTH_MODE=user, not connected: the form all the same (as Connect's account reads
+    it), saying to connect first; what is typed stays, and "Create" works once connected."""
+    text = identity.not_connected_text(services, context.team_id, context.user_id, error)
+    try:
+        form = services.create_issue.form(answers.project_key, answers.issue_type_id)
+    except Exception:
+        return message_view(context, text)
+    return form_view(context, form, answers, problem=text)
 
 
 def refresh_form(action: ViewAction, client: WebClient, services: ConnectServices) -> None:
@@ -213,8 +232,11 @@ def refresh_form(action: ViewAction, client: WebClient, services: ConnectService
     context = CreateContext.load(action.view.private_metadata)
     answers = read_answers(action.view.state)
     try:
-        form = services.create_issue.form(answers.project_key, answers.issue_type_id)
+        acting = services.as_person(context.team_id, context.user_id)
+        form = acting.create_issue.form(answers.project_key, answers.issue_type_id)
         view = form_view(context, form, answers)
+    except JiraNotConnected as error:
+        view = _form_to_connect(services, context, answers, error)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
     client.views_update(view_id=action.view.id, hash=action.view.hash, view=view)
@@ -267,24 +289,31 @@ def create(
     team_id = origin.team_id or submission.team.id or ""
     if not services.create_issue.claim_submission(team_id, f"{view.id}:{view.hash}"):
         return
+    acting = services
     try:
+        # JIRA_AUTH_MODE=user: created by the person themselves (Jira names them reporter).
+        acting = services.as_person(origin.team_id, origin.user_id)
         draft = _draft(services, origin, answers)
         own = _own_action(services, origin)
-        issue = services.create_issue.create(
-            draft, credit=f"_Created by {own.actor_name} via Slack_"
-        )
+        credit = "" if services.user_mode else f"_Created by {own.actor_name} via Slack_"
+        issue = acting.create_issue.create(draft, credit=credit)
         own.accepted(issue.key)
+    except JiraNotConnected as error:
+        # The form stays, with what was typed: once connected, "Create" again completes it.
+        text = identity.not_connected_text(services, origin.team_id, origin.user_id, error)
+        _show_form_again(services, client, view.id, origin, answers, None, problem=text)
+        return
     except JiraFieldErrors as error:
-        _show_form_again(services, client, view.id, origin, answers, error)
+        _show_form_again(acting, client, view.id, origin, answers, error)
         return
     except Exception as error:
         message = user_message_for(error)
         if message is None:
             log.exception("creating an issue failed")
-        _show_form_again(services, client, view.id, origin, answers, None, problem=message)
+        _show_form_again(acting, client, view.id, origin, answers, None, problem=message)
         return
     client.views_update(view_id=view.id, view=created_view(origin, issue))
-    _confirm(services, origin, issue)
+    _confirm(acting, origin, issue)
 
 
 def _draft(services: ConnectServices, context: CreateContext, answers: Answers) -> IssueDraft:

@@ -35,6 +35,8 @@ def forget_workspace(envelope: EventCallback, services: ConnectServices) -> None
     team = envelope.team_id
     if not team:
         return
+    if services.identity is not None:  # people's Jira tokens go whatever the Slack mode
+        services.identity.forget_team(team)
     if services.installations is None:  # single-workspace mode: the token is the operator's
         log.warning(
             "Connect was uninstalled from Slack workspace %s: SLACK_BOT_TOKEN no longer works",

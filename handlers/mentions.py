@@ -19,13 +19,15 @@ from clients.slack_client import SlackError
 from handlers import blocks, cards, create_issue
 from handlers.after_ack import AfterAck
 from handlers.command_request import CommandRequest, Message
-from handlers.commands import SLOW_SUBCOMMANDS
+from handlers.commands import AS_PERSON, SLOW_SUBCOMMANDS
 from handlers.event_dedupe import hand_over, read_event
+from handlers.identity import not_connected
 from handlers.modal_opener import ModalOpener
 from handlers.payloads import AppMention, BlockAction, EventCallback, SlashCommand
 from services.commands import UsageError
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
+from services.people.jira_identity import JiraNotConnected, PendingCommand
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +167,15 @@ def mention_reply(services: ConnectServices, command: SlashCommand) -> tuple[str
     if run is None:  # pragma: no cover - every subcommand but help and create is slow
         return invocation.name, blocks.help_message(parser)
     try:
-        return invocation.name, run(services, CommandRequest(command, invocation))
+        acting = services
+        if invocation.name in AS_PERSON:  # JIRA_AUTH_MODE=user: with their own Jira token
+            acting = services.as_person(command.team_id, command.user_id)
+        return invocation.name, run(acting, CommandRequest(command, invocation))
+    except JiraNotConnected as error:
+        # "connect" is private: the button (bound to this person) is shown to them alone.
+        pending = PendingCommand(command.text.strip(), command.channel_id)
+        prompt = not_connected(services, command.team_id, command.user_id, error, pending)
+        return "connect", prompt
     except UsageError as error:
         return invocation.name, blocks.usage_error_message(error, parser)
     except Exception as error:

@@ -24,6 +24,7 @@ from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
+from handlers.identity import not_connected_text
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.picker_views import (
@@ -49,6 +50,7 @@ from services.errors import ConnectError, user_message_for
 from services.issues.keys import parse_issue_key
 from services.issues.links import INVITE_FIRST, BotNotInChannel, MessageRef
 from services.markup import mrkdwn_to_wiki
+from services.people.jira_identity import JiraNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -176,9 +178,15 @@ def link_to_picked_issue(
 ) -> None:
     user_id = submission.user.id
     try:
+        acting = services.as_person(source.team_id, user_id)  # JIRA_AUTH_MODE=user: as them
         services.links.ensure_bot_in_channel(source.channel_id)
         ref = MessageRef(source.team_id, source.channel_id, source.message_ts, source.thread_ts)
-        outcome = services.links.link_message(ref, user_id, key)
+        outcome = acting.links.link_message(ref, user_id, key)
+    except JiraNotConnected as error:
+        _tell(
+            services, source, user_id, not_connected_text(services, source.team_id, user_id, error)
+        )
+        return
     except Exception as error:
         _tell(services, source, user_id, _failure_text(error, source, "link a message"))
         return
@@ -206,6 +214,7 @@ def comment_on_picked_issue(
     if not services.create_issue.claim_submission(source.team_id, f"comment:{view.id}:{view.hash}"):
         return
     try:
+        acting = services.as_person(source.team_id, user_id)  # JIRA_AUTH_MODE=user: as them
         services.links.ensure_bot_in_channel(source.channel_id)
         permalink = _permalink(services, source)
         text = source.text if source.text_complete else _full_text(client, source)
@@ -222,10 +231,16 @@ def comment_on_picked_issue(
             for uid in mentioned_users(text)
         }
         quoted = mrkdwn_to_wiki(text, user_names=names)
-        issue, _comment = services.issues.comment(
-            key, comment_body(quoted, author=author, permalink=permalink, actor=own.actor_name)
+        actor = None if services.user_mode else own.actor_name
+        issue, _comment = acting.issues.comment(
+            key, comment_body(quoted, author=author, permalink=permalink, actor=actor)
         )
         own.accepted(issue.key)
+    except JiraNotConnected as error:
+        _tell(
+            services, source, user_id, not_connected_text(services, source.team_id, user_id, error)
+        )
+        return
     except Exception as error:
         _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
         return
@@ -234,10 +249,12 @@ def comment_on_picked_issue(
     _reply(services, source, user_id, f"Added this message as a comment on {issue.key}", [section])
 
 
-def comment_body(quoted: str, *, author: str, permalink: str, actor: str) -> str:
-    """The Jira comment: the message, then who wrote it where, and who added it."""
+def comment_body(quoted: str, *, author: str, permalink: str, actor: str | None) -> str:
+    """The Jira comment: the message, then who wrote it where, and who added it (unless Jira
+    shows that already: JIRA_AUTH_MODE=user, `actor` None)."""
     text = quoted.strip() or NO_TEXT
-    return f"{text}\n\n— {author} in Slack: {permalink}\n(added by {actor} via Slack)"
+    added = f"\n(added by {actor} via Slack)" if actor else ""
+    return f"{text}\n\n— {author} in Slack: {permalink}{added}"
 
 
 def _permalink(services: ConnectServices, source: SourceMessage) -> str:
@@ -337,7 +354,9 @@ class IssuePicker:
 
     def suggest(self, ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
         suggestion = BlockSuggestion.model_validate(body)
-        lookup = self._executor.submit(matching_issues, services, suggestion.value)
+        lookup = self._executor.submit(
+            matching_issues, services, suggestion.value, (suggestion.team_id, suggestion.user.id)
+        )
         try:
             issues = lookup.result(timeout=self._deadline)
         except TimeoutError:
@@ -347,13 +366,18 @@ class IssuePicker:
         ack(options=issue_options(issues))
 
 
-def matching_issues(services: ConnectServices, typed: str) -> tuple[JiraIssue, ...]:
-    """Within JIRA_PROJECTS (IssueService enforces it); nothing when Jira fails."""
+def matching_issues(
+    services: ConnectServices, typed: str, person: tuple[str, str] | None = None
+) -> tuple[JiraIssue, ...]:
+    """Within JIRA_PROJECTS (IssueService enforces it) and, in JIRA_AUTH_MODE=user, what the
+    person's own Jira account may see; nothing when Jira fails or they are not connected."""
     query = typed.strip()[:PICKER_QUERY_MAX]
     if not query:
         return ()
     key = parse_issue_key(query)
     try:
+        if person is not None:
+            services = services.as_person(*person)
         if key is not None:
             return (services.issues.get(key),)
         return services.issues.search(query, limit=PICKER_LIMIT).issues

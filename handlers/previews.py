@@ -28,13 +28,16 @@ from handlers.event_dedupe import hand_over, read_event
 from handlers.payloads import EventCallback, LinkShared, MessageEvent
 from services.channel_settings import ChannelSettingsService
 from services.connect_services import ConnectServices
-from services.errors import ConnectError
-from services.issues.cache import IssueCache
+from services.errors import ConnectError, IssueNotFound
+from services.issues.cache import IssueCache, TTLCache
 from services.issues.keys import find_issue_keys, parse_issue_key, project_of
+from services.people.jira_identity import JiraNotConnected
 from services.policy import ConnectPolicy
 from services.slack_dedupe import PreviewThrottle
 
 log = logging.getLogger(__name__)
+
+CONNECT_HINT_TTL = 24 * 3600.0
 
 MAX_PREVIEW_KEYS = 5
 MAX_UNFURLS = 5
@@ -118,6 +121,44 @@ class Previews:
 
     def __init__(self, cache: IssueCache) -> None:
         self.cache = cache
+        # JIRA_AUTH_MODE=user: who was told (once a day) that their keys get no preview until
+        # they connect.
+        self.hinted: TTLCache[tuple[str, str], bool] = TTLCache(CONNECT_HINT_TTL)
+
+    def readable(
+        self, services: ConnectServices, team_id: str, user_id: str | None, keys: list[str]
+    ) -> list[JiraIssue]:
+        """The issues behind `keys` that may be shown: in JIRA_AUTH_MODE=user only those the
+        poster's own Jira account may read (JiraNotConnected when they have none)."""
+        if services.identity is None:
+            return [i for i in (self.cache.get(services.issues, k) for k in keys) if i]
+        if not user_id:
+            return []
+        reader = services.as_person(team_id, user_id).issues
+        found = []
+        for key in keys:  # not through the shared cache: what one person may see is theirs
+            try:
+                found.append(reader.get(key))
+            except IssueNotFound:
+                continue
+        return found
+
+    def hint_connect(
+        self, services: ConnectServices, team_id: str, channel: str, user_id: str | None
+    ) -> None:
+        """Once a day per person: their keys get no preview until they connect their Jira."""
+        if services.identity is None or not user_id or self.hinted.lookup((team_id, user_id))[0]:
+            return
+        self.hinted.put((team_id, user_id), True)
+        url = services.identity.start_url(team_id, user_id)
+        text = (
+            "Connect previews Jira issues only for people who connected their Jira account, so "
+            f"that nobody shows an issue they may not see. <{url}|Connect your Jira account>."
+        )
+        try:
+            services.slack.post_ephemeral(channel, user_id, text=text)
+        except SlackError as error:
+            log.info("could not hint %s to connect: %s", user_id, error)
 
     def on_message(
         self,
@@ -173,6 +214,7 @@ class Previews:
             links,
             client,
             services,
+            envelope.team_id,
         )
 
     def preview(
@@ -192,9 +234,12 @@ class Previews:
         if not claimed:
             return
         try:
-            issues = [i for i in (self.cache.get(services.issues, k) for k in claimed) if i]
+            issues = self.readable(services, team, message.user, claimed)
             if issues:
                 services.slack.post_message(channel, thread_ts=thread, **preview_message(issues))
+        except JiraNotConnected:
+            throttle.release(team, channel, thread, claimed)
+            self.hint_connect(services, team, channel, message.user)
         except (ConnectError, SlackError) as error:
             # Not previewed after all: a later mention in this thread may try again.
             log.info("no preview of %s in %s: %s", ", ".join(claimed), channel, error)
@@ -206,13 +251,18 @@ class Previews:
         links: dict[str, str],
         client: WebClient,
         services: ConnectServices,
+        team_id: str = "",
     ) -> None:
         unfurls: dict[str, Any] = {}
         try:
+            keys = list(dict.fromkeys(links.values()))
+            readable = {i.key: i for i in self.readable(services, team_id, event.user, keys)}
             for url, key in links.items():
-                issue = self.cache.get(services.issues, key)
+                issue = readable.get(key)
                 if issue is not None:
                     unfurls[url] = {"blocks": cards.issue_card(issue)}
+        except JiraNotConnected:
+            return
         except ConnectError as error:
             log.info("no unfurl in %s: %s", event.channel, error.user_message)
             return

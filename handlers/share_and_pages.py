@@ -11,11 +11,13 @@ from clients.slack_client import SlackNotInChannel
 from handlers import blocks, cards
 from handlers.after_ack import AfterAck
 from handlers.commands import links_page
+from handlers.identity import not_connected
 from handlers.payloads import BlockAction
 from handlers.subscriptions import subscriptions_page
 from services.connect_services import ConnectServices
 from services.errors import ConnectError
 from services.issues.links import INVITE_FIRST
+from services.people.jira_identity import JiraNotConnected
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,8 @@ def share_issue(action: BlockAction, respond: Respond, services: ConnectServices
     if not channel or not key:
         return
     try:
-        issue = services.issues.get(key)
+        # JIRA_AUTH_MODE=user: shared only when the person's own account may read it.
+        issue = services.as_person(action.team.id or "", action.user.id or "").issues.get(key)
         services.slack.post_message(
             channel,
             text=cards.issue_text(issue),
@@ -73,6 +76,10 @@ def share_issue(action: BlockAction, respond: Respond, services: ConnectServices
         )
     except SlackNotInChannel:
         respond(**blocks.ephemeral(INVITE_FIRST), replace_original=False)
+        return
+    except JiraNotConnected as error:
+        team, user = action.team.id or "", action.user.id or ""
+        respond(**not_connected(services, team, user, error), replace_original=False)
         return
     except ConnectError as error:
         respond(**blocks.ephemeral(error.user_message), replace_original=False)

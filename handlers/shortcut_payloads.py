@@ -121,6 +121,11 @@ class BlockSuggestion(SlackPayload):
     block_id: str | None = None
     value: str = ""
     user: _User
+    team: _Team | None = None
+
+    @property
+    def team_id(self) -> str:
+        return self.team.id if self.team else (self.user.team_id or "")
 
 
 class SourceMessage(BaseModel):

@@ -5,6 +5,7 @@ from models.channels import ChannelSettings, ChannelSubscription, SubscriptionTh
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
 from models.installations import SlackInstallation, SlackOAuthState
 from models.issues import ConnectAction, JiraSlackLink, KnownIssue
+from models.jira_identity import JiraOAuthState, JiraUserToken
 from models.users import UserLink
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "ChannelSettings",
     "ChannelSubscription",
     "ConnectAction",
+    "JiraOAuthState",
     "JiraSlackLink",
+    "JiraUserToken",
     "KnownIssue",
     "NotificationOutbox",
     "PollCursor",

@@ -128,11 +128,11 @@ SUBCOMMANDS = (
     Subcommand(
         "connect",
         "connect",
-        "map you to the Jira account with your Slack e-mail",
+        "connect your Jira account (by your Slack e-mail, or Jira's consent screen)",
         private=True,
     ),
-    Subcommand("whoami", "whoami", "show which Jira account you are mapped to", private=True),
-    Subcommand("disconnect", "disconnect", "forget your Jira mapping", private=True),
+    Subcommand("whoami", "whoami", "show which Jira account is yours", private=True),
+    Subcommand("disconnect", "disconnect", "disconnect your Jira account", private=True),
     Subcommand(
         "settings",
         "settings [previews on|off | notify all|important]",

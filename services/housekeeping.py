@@ -15,6 +15,7 @@ What each table keeps:
 - `jira_tickets`: issues no live link or subscription thread needs, deleted or unchanged
   before the window (seen again, an issue's state is read afresh, announcing nothing old).
 - `slack_oauth_states`: spent install states once they have expired.
+- `jira_oauth_states`: `/jira connect` sign-ins never finished, once they have expired.
 Installations, channel settings, user links and the poller's cursor are one row per
 workspace, channel, person or scope, and are removed when a workspace uninstalls.
 """
@@ -31,6 +32,7 @@ from sqlalchemy.orm import aliased
 from models import (
     ChannelSubscription,
     ConnectAction,
+    JiraOAuthState,
     JiraSlackLink,
     KnownIssue,
     NotificationOutbox,
@@ -103,6 +105,7 @@ def purges(now: datetime, cutoff: datetime) -> list[tuple[str, Delete]]:
         ("subscription_threads", _quiet_threads(cutoff)),
         ("jira_tickets", _unneeded_known_issues(cutoff)),
         ("slack_oauth_states", delete(SlackOAuthState).where(SlackOAuthState.expires_at < now)),
+        ("jira_oauth_states", delete(JiraOAuthState).where(JiraOAuthState.expires_at < now)),
     ]
 
 

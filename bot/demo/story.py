@@ -173,6 +173,51 @@ def play_story(world: DemoWorld, out: TextIO = sys.stdout) -> str:
     return key
 
 
+def play_identity_story(world: DemoWorld, out: TextIO = sys.stdout) -> None:
+    """JIRA_AUTH_MODE=user: Alice connects her own Jira account and acts as herself; Bob, not
+    connected, is offered the button. `world` runs with `user_mode=True`."""
+    show = Transcript(world, out)
+    show.print("\nNow the same workspace with JIRA_AUTH_MODE=user: Connect acts in Jira as each")
+    show.print("person, with their own Jira account and permissions.")
+
+    show.step("Alice runs /jira connect")
+    answers = world.slash("U0ALICE", "C0SUPPORT", "connect")
+    show.show_private("U0ALICE", answers)
+    url = _button_url(answers)
+
+    show.step("Alice presses the button: Jira's consent screen (approved), then back to Connect")
+    page = world.browse(url, signed_in_as="acc-alice")
+    show.print(f"  Alice's browser: {_page_text(page.text)}")
+    world.settle()
+    show.show_channels()
+
+    show.step("Alice comments on OPS-1 with /jira comment, as herself")
+    text = "Replica disk was full; cleaned up and re-ran the backup."
+    show.show_private("U0ALICE", world.slash("U0ALICE", "C0SUPPORT", f"comment OPS-1 {text}"))
+    comment = world.jira.comments("OPS-1")[-1]
+    author = comment.author.display_name if comment.author else "?"
+    show.print(f"  In Jira, OPS-1's new comment is by {author}: {comment.body}")
+
+    show.step("Bob, not connected yet, asks for WEB-1")
+    show.show_private("U0BOB", world.slash("U0BOB", "C0SUPPORT", "show WEB-1"))
+    show.print("\n`JIRA_AUTH_MODE=user` in the README says how to set up the Jira OAuth app.")
+
+
+def _button_url(answers: Sequence[Mapping[str, Any]]) -> str:
+    for answer in answers:
+        for block in answer.get("blocks") or []:
+            for element in block.get("elements") or []:
+                if element.get("url"):
+                    return str(element["url"])
+    raise RuntimeError("Connect answered /jira connect without a button")
+
+
+def _page_text(html: str) -> str:
+    start = html.find("<p>")
+    end = html.find("</p>", start)
+    return html[start + 3 : end] if start >= 0 and end > start else html[:200]
+
+
 def _created_key(world: DemoWorld) -> str:
     issues = world.jira.search_all('text ~ "Checkout returns"')
     if not issues:

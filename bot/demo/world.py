@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from cryptography.fernet import Fernet
 from sqlalchemy import func, select
 
 from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app, build_worker
@@ -29,8 +31,10 @@ from bot.worker import Worker
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.notifications.outbox import SENDING
+from simulators.atlassian.server import FakeAtlassian
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data
+from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.memory import InMemorySlack
 from simulators.slack_workspace.server import FakeSlackServer
@@ -45,7 +49,14 @@ CHANNELS = {"C0SUPPORT": "support", "C0OPS": "ops"}
 
 
 class DemoWorld:
-    def __init__(self, database_url: str | None = None) -> None:
+    """`user_mode`: JIRA_AUTH_MODE=user, each person connecting their own Jira account. The
+    in-memory Jira is then also served over HTTP with the Atlassian sign-in and API gateway in
+    front of it (simulators.atlassian), whose consent page approves whoever the browser is."""
+
+    def __init__(self, database_url: str | None = None, *, user_mode: bool = False) -> None:
+        self.user_mode = user_mode
+        self.jira_server: FakeJiraServer | None = None
+        self.atlassian: FakeAtlassian | None = None
         self._tmp = tempfile.TemporaryDirectory(prefix="connect-demo-")
         self.database_url = database_url or f"sqlite:///{Path(self._tmp.name) / 'demo.db'}"
         self.slack = InMemorySlack(team_id=TEAM, team_domain="demo")
@@ -67,21 +78,24 @@ class DemoWorld:
 
     def start(self) -> DemoWorld:
         self.slack_server.start()
-        settings = Settings.model_validate(
-            {
-                "slack_bot_token": self.slack_server.token,
-                "slack_signing_secret": self.signing_secret,
-                "slack_api_url": self.slack_server.api_url,
-                "jira_url": self.jira.server_info().base_url,
-                "jira_pat": "in-memory",  # the demo's Jira is in this process: no credentials
-                "jira_webhook_secret": self.webhook_secret,
-                "database_url": self.database_url,
-                "connect_poll_interval": 0,
-            }
-        )
+        values: dict[str, Any] = {
+            "slack_bot_token": self.slack_server.token,
+            "slack_signing_secret": self.signing_secret,
+            "slack_api_url": self.slack_server.api_url,
+            "jira_url": self.jira.server_info().base_url,
+            "jira_pat": "in-memory",  # the demo's Jira is in this process: no credentials
+            "jira_webhook_secret": self.webhook_secret,
+            "database_url": self.database_url,
+            "connect_poll_interval": 0,
+        }
+        port = 0
+        if self.user_mode:
+            port = _free_port()  # Jira sends the browser back to CONNECT_PUBLIC_URL
+            values.update(self._user_mode_settings(port))
+        settings = Settings.model_validate(values)
         self.runtime = build_runtime(settings, jira=self.jira)
         app = build_web_app(self.runtime, build_bolt_app(self.runtime))
-        self.server = WebServer(app, host="127.0.0.1", port=0)
+        self.server = WebServer(app, host="127.0.0.1", port=port)
         threading.Thread(target=self.server.run, name="demo-web", daemon=True).start()
         self.worker = build_worker(self.runtime)
         self.worker.start()
@@ -98,7 +112,34 @@ class DemoWorld:
         if self.runtime:
             self.runtime.close()
         self.slack_server.stop()
+        if self.atlassian:
+            self.atlassian.stop()
+        if self.jira_server:
+            self.jira_server.stop()
         self._tmp.cleanup()
+
+    def _user_mode_settings(self, port: int) -> dict[str, Any]:
+        self.jira_server = FakeJiraServer(self.jira).start()
+        self.atlassian = FakeAtlassian(self.jira_server).start()
+        return {
+            "jira_url": self.jira_server.url,
+            "jira_pat": None,
+            "jira_email": self.jira_server.email,
+            "jira_api_token": self.jira_server.api_token,
+            "jira_auth_mode": "user",
+            "jira_oauth_client_id": self.atlassian.client_id,
+            "jira_oauth_client_secret": self.atlassian.client_secret,
+            "jira_oauth_auth_url": self.atlassian.url,
+            "jira_oauth_api_url": self.atlassian.url,
+            "connect_public_url": f"http://127.0.0.1:{port}",
+            "connect_encryption_key": Fernet.generate_key().decode(),
+        }
+
+    def browse(self, url: str, *, signed_in_as: str) -> requests.Response:
+        """A person's browser, signed in to Atlassian, opening a link Connect gave them: it
+        follows the redirects through Jira's consent screen back to Connect."""
+        assert self.atlassian is not None
+        return self.atlassian.browser(signed_in_as).get(url, timeout=10)
 
     @property
     def url(self) -> str:
@@ -257,6 +298,24 @@ class DemoWorld:
 
     # -- plumbing -----------------------------------------------------------------------------
 
+    def click(self, user: str, channel: str, button: dict[str, Any]) -> list[dict[str, Any]]:
+        """A person presses a message button (block_actions); what only they see after."""
+        response_url = self.slack_server.response_url()
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "demo"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0CONNECT",
+            "channel": {"id": channel},
+            "container": {"type": "message", "channel_id": channel},
+            "trigger_id": self._trigger(),
+            "response_url": response_url,
+            "actions": [{**button, "action_ts": str(time.time())}],
+        }
+        self._post_form(urlencode({"payload": json.dumps(payload)}).encode())
+        self.settle()
+        return self.slack_server.responses(response_url)
+
     def _trigger(self) -> str:
         self._triggers += 1
         return f"{self._triggers}.{int(time.time())}.demo{secrets.token_hex(4)}"
@@ -290,3 +349,9 @@ class DemoWorld:
             timeout=10,
             headers={"Content-Type": "application/json", "X-Hub-Signature": f"sha256={signature}"},
         )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from clients.jira_client import JiraClient, JiraUnavailable, JiraUser
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable, SlackUser
 from models.base import utcnow
+from models.jira_identity import JiraUserToken
 from models.users import UserLink
 from services.issues.cache import TTLCache
 from services.unit_of_work import UnitOfWorkFactory
@@ -87,7 +88,11 @@ class UserMapping:
         clock: Callable[[], datetime] = utcnow,
         miss_ttl: timedelta = timedelta(minutes=5),
         profile_ttl: timedelta = timedelta(hours=1),
+        email_matching: bool = True,
     ) -> None:
+        # False in JIRA_AUTH_MODE=user (SPEC §12): a person's account is only the one they
+        # granted (services.people.jira_identity stores it here); no e-mail makes anyone one.
+        self.email_matching = email_matching
         self._uow = uow
         self._slack = slack
         self._jira = jira
@@ -118,6 +123,8 @@ class UserMapping:
         link is still used; without one, `JiraUnavailable`/`SlackUnavailable` propagates.
         """
         key = (team_id, slack_user_id)
+        if not self.email_matching:
+            return self._granted(key)
         known, user = self._known(key, self._load(key))
         if known:
             return user
@@ -244,6 +251,17 @@ class UserMapping:
         return applied
 
     # -- storage ----------------------------------------------------------------------------
+
+    def _granted(self, key: _Key) -> JiraUser | None:
+        """User mode: the account of the person's own grant; a link left from e-mail matching
+        (before the mode changed) makes nobody anybody."""
+        with self._uow() as work:
+            row = work.session.execute(
+                select(JiraUserToken.jira_account_id, JiraUserToken.jira_display_name).where(
+                    JiraUserToken.team_id == key[0], JiraUserToken.slack_user_id == key[1]
+                )
+            ).one_or_none()
+        return JiraUser(row[0], row[1]) if row is not None else None
 
     def _load(self, key: _Key) -> Mapping | None:
         with self._uow() as work:

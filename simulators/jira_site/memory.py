@@ -6,6 +6,11 @@ are simulated with `act_as(user)`, which sets who is behind the calls made in th
 this thread (Connect's own account otherwise), plus the Jira-side helpers `add_issue`,
 `update_issue`, `move_issue` and `delete_issue`. `fail_next` injects failures and
 `delay_seconds` slows every call down.
+
+Permissions: `restrict_project` and `restrict_security_level` name who may browse a project
+or an issue of a security level. Someone else acting (`act_as`) gets what Jira gives a person
+without the permission: the issue is "not found", searches and project lists leave it out,
+and creating in the project is refused. Connect's own account sees everything.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ from simulators.jira_site.model import (
     draft_issue,
     jql_known,
     jql_row,
+    project_ref,
     system_fields,
     validate_create,
 )
@@ -88,6 +94,8 @@ class InMemoryJira:
         self._next_id = 10001
         self._failures: list[tuple[str | None, JiraError]] = []
         self._listeners: list[Callable[[IssueChange], None]] = []
+        self._project_readers: dict[str, frozenset[str]] = {}  # project key -> account ids
+        self._level_readers: dict[str, frozenset[str]] = {}  # security level -> account ids
 
     def forget_changes(self) -> None:
         """Clear `changes`: what happened so far is history, not news (e.g. seeding)."""
@@ -114,6 +122,31 @@ class InMemoryJira:
         """Adds a (custom) field to the create screen of one project's issue type."""
         with self._lock:
             self._extra_fields.setdefault((project_key, issue_type), []).append(meta)
+
+    def restrict_project(self, key: str, readers: set[str] | frozenset[str]) -> None:
+        """Only these account ids (and Connect's own account) may browse project `key`."""
+        with self._lock:
+            self._project_readers[key] = frozenset(readers)
+            self._version += 1
+
+    def restrict_security_level(self, level: str, readers: set[str] | frozenset[str]) -> None:
+        """Only these account ids (and Connect's own account) may browse issues of `level`."""
+        with self._lock:
+            self._level_readers[level] = frozenset(readers)
+            self._version += 1
+
+    def may_browse(self, issue: JiraIssue, user: JiraUser | None = None) -> bool:
+        """Whether `user` (the one acting on this thread by default) may see `issue`."""
+        who = (user or self._current_actor()).account_id
+        return self._may_browse_project(issue.project_key, who) and (
+            issue.security is None
+            or who == self._me.account_id
+            or who in self._level_readers.get(issue.security, frozenset({who}))
+        )
+
+    def _may_browse_project(self, project_key: str, who: str) -> bool:
+        readers = self._project_readers.get(project_key)
+        return readers is None or who == self._me.account_id or who in readers
 
     def now(self) -> datetime:
         """The clock of this Jira, to the millisecond as Jira keeps it."""
@@ -234,7 +267,8 @@ class InMemoryJira:
                 if len(self._found) >= 64:
                     self._found.clear()
                 self._found[memo] = refs
-            return [self._records[ref].issue for ref in refs]
+            found = [self._records[ref].issue for ref in refs]
+            return [issue for issue in found if self.may_browse(issue)]
 
     def _candidates(self, query: JqlSearch, rows: list[JqlRow]) -> list[JqlRow]:
         """The rows `query` can match: for `key in (…) AND …`, only the listed issues' rows."""
@@ -262,7 +296,7 @@ class InMemoryJira:
 
     def myself(self) -> JiraUser:
         self._enter("myself")
-        return self._me
+        return self._current_actor()  # a person's token (the OAuth gateway) is that person
 
     def get_issue(self, key: str) -> JiraIssue:
         self._enter("get_issue", key)
@@ -302,8 +336,9 @@ class InMemoryJira:
 
     def projects(self) -> list[JiraProject]:
         self._enter("projects")
+        who = self._current_actor().account_id
         with self._lock:
-            return list(self._projects.values())
+            return [p for p in self._projects.values() if self._may_browse_project(p.key, who)]
 
     def issue_types(self, project_key: str) -> list[IssueType]:
         self._enter("issue_types", project_key)
@@ -325,6 +360,13 @@ class InMemoryJira:
     def create_issue(self, fields: Mapping[str, Any]) -> JiraIssue:
         self._enter("create_issue", dict(fields))
         with self._lock:
+            wanted = project_ref(fields.get("project"))
+            project = next((p for p in self._projects.values() if wanted in (p.key, p.id)), None)
+            who = self._current_actor().account_id
+            if project is not None and not self._may_browse_project(project.key, who):
+                raise JiraFieldErrors(
+                    {"project": "You do not have permission to create issues in this project."}
+                )
             draft, custom = validate_create(fields, self._projects, self._users, self._extra_fields)
             issue = self._insert(replace(draft, reporter=draft.reporter or self._current_actor()))
             self._records[issue.id].custom.update(custom)
@@ -430,13 +472,14 @@ class InMemoryJira:
 
     def _record(self, key: str) -> StoredIssue:
         issue_id = self._ids.get(key.strip().upper())
-        if issue_id is None:
+        if issue_id is None or not self.may_browse(self._records[issue_id].issue):
             raise JiraNotFound(NOT_FOUND, status=404)
         return self._records[issue_id]
 
     def _project(self, key: str) -> JiraProject:
+        who = self._current_actor().account_id
         for project in self._projects.values():
-            if key in (project.key, project.id):
+            if key in (project.key, project.id) and self._may_browse_project(project.key, who):
                 return project
         raise JiraNotFound(f"No project could be found with key '{key}'.", status=404)
 

@@ -192,6 +192,11 @@ def _user(
     return users.get(wanted or "")
 
 
+def project_ref(value: Any) -> str | None:
+    """The key or id a create request names its project by."""
+    return _ref(value, "key")
+
+
 def _ref(value: Any, name_key: str) -> str | None:
     """A REST reference such as {"key": "OPS"}, {"id": "10001"} or a bare string."""
     if isinstance(value, Mapping):

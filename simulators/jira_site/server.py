@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from simulators.jira_site.memory import InMemoryJira
@@ -34,6 +34,17 @@ from simulators.local_http import LocalHTTPServer
 DEFAULT_EMAIL = "connect-bot@example.com"
 DEFAULT_API_TOKEN = "fake-cloud-api-token-0123456789"  # noqa: S105 - the stand-in's own
 DEFAULT_PAT = "fake-datacenter-pat-0123456789"
+
+
+class PeopleProvider(Protocol):
+    """Who else may call the site (a Data Center OAuth provider, people's personal tokens):
+    simulators.atlassian.data_center."""
+
+    def provider_answer(
+        self, method: str, raw_path: str, query: str, headers: dict[str, str], raw: str
+    ) -> Any: ...
+
+    def person_for(self, authorization: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class FakeJiraServer:
         self.api = FakeJiraApi(self.jira, deployment_type, base_url="")
         self.email, self.api_token, self.pat = email, api_token, pat
         self.delay_seconds = 0.0
+        self.people: PeopleProvider | None = None  # people with tokens of their own
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
@@ -191,6 +203,16 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode("utf-8") if length else ""
+        people = self.fake.people
+        if people is not None:  # its OAuth pages and token endpoint, before the REST API
+            headers = {name.title(): value for name, value in self.headers.items()}
+            provided = people.provider_answer(self.command, split.path, split.query, headers, raw)
+            if provided is not None:
+                extra = dict(provided.headers)
+                if provided.html:
+                    extra["Content-Type"] = "text/html; charset=utf-8"
+                self._send(provided.status, provided.body, extra)
+                return
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -211,9 +233,16 @@ class _Handler(BaseHTTPRequestHandler):
             extra = {"Retry-After": failure.retry_after} if failure.retry_after else {}
             message = "Rate limit exceeded." if failure.status == 429 else "Service unavailable."
             return failure.status, {"errorMessages": [message], "errors": {}}, extra
-        if not self.fake._authorised(self.headers.get("Authorization", "")):
-            message = "Client must be authenticated to access this resource."
-            return 401, message, {"WWW-Authenticate": 'Basic realm="protected-area"'}
+        authorization = self.headers.get("Authorization", "")
+        people = self.fake.people
+        if not self.fake._authorised(authorization):
+            person = people.person_for(authorization) if people is not None else None
+            if person is None:
+                message = "Client must be authenticated to access this resource."
+                return 401, message, {"WWW-Authenticate": 'Basic realm="protected-area"'}
+            with self.fake.jira.act_as(person):  # their name, their permissions
+                status, answer = self.fake.api.handle(request)
+            return status, answer, {}
         status, answer = self.fake.api.handle(request)
         return status, answer, {}
 

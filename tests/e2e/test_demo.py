@@ -45,6 +45,10 @@ def test_the_demo_tells_the_story_and_exits_0(tmp_path: Path) -> None:
     # a subscribed channel hears of a new issue
     assert "Subscribed this channel (#1) to project *OPS*" in story
     assert "*Carol Chen* created <https://jira.example.com/browse/OPS-5|OPS-5>" in story
+    # JIRA_AUTH_MODE=user: Alice connects through the consent page and acts as herself
+    assert "Alice's browser: Connected as Alice Adams; you can close this tab" in story
+    assert "In Jira, OPS-1's new comment is by Alice Adams" in story
+    assert "Connect your Jira account first" in story  # Bob, not connected
     assert not list(tmp_path.iterdir())  # a temporary database, left nowhere
 
 

@@ -33,7 +33,13 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 RETENTION = timedelta(days=30)
 # Tables whose rows are one per workspace, channel, person or poller scope: bounded by what
 # exists in Slack and Jira, removed when the workspace uninstalls.
-ONE_PER_THING = {"slack_installations", "channel_settings", "user_links", "poll_cursors"}
+ONE_PER_THING = {
+    "slack_installations",
+    "channel_settings",
+    "user_links",
+    "poll_cursors",
+    "jira_user_tokens",  # one grant per person, deleted by disconnect and uninstall
+}
 
 
 def housekeeping(uow: UnitOfWorkFactory, at: datetime) -> Housekeeping:
@@ -220,3 +226,24 @@ def test_a_failed_notification_retried_recently_is_kept(uow: UnitOfWorkFactory) 
         row.available_at = later - timedelta(days=2)
         work.commit()
     assert housekeeping(uow, later).run_once() == {}
+
+
+def test_expired_jira_sign_ins_are_purged(uow: UnitOfWorkFactory) -> None:
+    from models import JiraOAuthState
+
+    with uow() as work:
+        for state, minutes in (("expired", 10), ("live", 70)):
+            work.session.add(
+                JiraOAuthState(
+                    state=state,
+                    team_id=T,
+                    slack_user_id="U1",
+                    created_at=START,
+                    expires_at=START + timedelta(minutes=minutes),
+                )
+            )
+        work.commit()
+    removed = housekeeping(uow, START + timedelta(hours=1)).run_once()
+    assert removed == {"jira_oauth_states": 1}
+    with uow() as work:
+        assert list(work.session.scalars(select(JiraOAuthState.state))) == ["live"]
