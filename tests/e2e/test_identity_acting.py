@@ -152,7 +152,7 @@ def test_a_preview_is_posted_only_when_the_poster_may_see_the_issue(site: Identi
     shown = next_ts()
     send_event(site.connect, message_event("see OPS-1", ts=shown, user="U0ALICE"))
     wait_until(lambda: bot_replies(shown), what="the preview of OPS-1")
-    settle()
+    settle(site.connect)
     assert bot_replies(hidden) == []
 
     # Carol is not connected: no preview, and a hint (to her alone) to connect.
@@ -162,7 +162,7 @@ def test_a_preview_is_posted_only_when_the_poster_may_see_the_issue(site: Identi
         "chat.postEphemeral", lambda c: c.params["user"] == "U0CAROL"
     )
     assert "Connect your Jira account" in hint.params["text"]
-    settle()
+    settle(site.connect)
     assert bot_replies(quiet) == []
 
 
