@@ -54,6 +54,7 @@ from services.people.token_cipher import TokenCipher
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads
+from services.thread_sync.processor import ReplySync, Writer
 from services.unit_of_work import UnitOfWork
 
 log = logging.getLogger("connect")
@@ -69,6 +70,8 @@ HOUSEKEEPING_INTERVAL = 3600.0
 # Idle polling of the shared tables; a webhook stored here wakes its job at once.
 DELIVERY_INTERVAL = 1.0
 OUTBOX_INTERVAL = 0.25
+# Replies of synced threads stored by any process (SPEC §13).
+REPLIES_INTERVAL = 0.25
 # Notifications held for an outage carry their own next try; this is how often it is looked at.
 HELD_INTERVAL = 1.0
 
@@ -277,8 +280,18 @@ def build_worker(runtime: Runtime) -> Worker:
         retention=timedelta(days=runtime.settings.connect_retention_days),
         clock=lambda: runtime.clock(),
     )
+    replies = ReplySync(
+        services.uow,
+        services.slack,
+        lambda _team_id, _user_id: Writer(services.jira),  # bot mode: credited by name
+        services.users.display_name_for,
+        worker_id=worker_id,
+        clock=lambda: runtime.clock(),
+        outage_pause=runtime.settings.jira_outage_pause_seconds,
+    )
     jobs = [
         runtime.deliveries_job(processor.run_once),
+        PeriodicJob("replies", REPLIES_INTERVAL, replies.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
         PeriodicJob("held", HELD_INTERVAL, HeldNotifications(services.uow, router).run_once),
         # Its first run, as the worker starts, retires what a shorter JIRA_PROJECTS left out.

@@ -220,6 +220,18 @@ class JiraClient(Protocol):
 
     def add_comment(self, key: str, body: str) -> JiraComment: ...
 
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        """Every comment of the issue, oldest first."""
+        ...
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        """Raises JiraNotFound when the comment (or its issue) is gone."""
+        ...
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        """Raises JiraNotFound when the comment (or its issue) is gone."""
+        ...
+
     def upsert_remote_link(
         self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None
     ) -> None:

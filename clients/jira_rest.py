@@ -226,6 +226,24 @@ class JiraRestClient:
 
         return self._call("add_comment", run)
 
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        def run() -> list[JiraComment]:
+            raw = self._paged(f"issue/{_quoted(key)}/comment", ("comments",))
+            return [parse_comment(item) for item in raw]
+
+        return self._call("issue_comments", run)
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        path = f"issue/{_quoted(key)}/comment/{_quoted(comment_id)}"
+        return self._call(
+            "update_comment",
+            lambda: parse_comment(self._rest("PUT", path, body={"body": body}) or {}),
+        )
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        path = f"issue/{_quoted(key)}/comment/{_quoted(comment_id)}"
+        self._call("delete_comment", lambda: self._rest("DELETE", path))
+
     def upsert_remote_link(
         self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None
     ) -> None:

@@ -21,6 +21,7 @@ from handlers import (
     mentions,
     message_shortcuts,
     previews,
+    thread_sync,
 )
 from services.issues.cache import IssueCache
 
@@ -37,6 +38,7 @@ def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executo
     commands.register(app)
     create_issue.register(app)
     message_shortcuts.register(app, picker_pool)
+    thread_sync.register(app, issue_cache)  # before previews: it hands messages on to them
     previews.register(app, issue_cache)
     actions.register(app)
     card_actions.register(app, issue_cache, options_pool)

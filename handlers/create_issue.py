@@ -37,6 +37,7 @@ from handlers.create_views import (
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
+from handlers.thread_sync import sync_switch
 from services.commands import mentioned_users
 from services.context import ConnectServices
 from services.errors import ConnectError, user_message_for
@@ -368,7 +369,7 @@ def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue
                 context.team_id, context.channel_id, context.message_ts, context.thread_ts
             )
             try:
-                services.links.link_message(ref, context.user_id, issue.key, issue=issue)
+                linked = services.links.link_message(ref, context.user_id, issue.key, issue=issue)
             except BotNotInChannel as error:
                 _dm(services, context.user_id, f"{text}. {error.user_message}", card)
                 return
@@ -381,7 +382,7 @@ def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue
             services.slack.post_message(
                 context.channel_id,
                 text=text,
-                blocks=[*card, note],
+                blocks=[*card, note, sync_switch(issue.key, linked.link.sync_replies)],
                 thread_ts=context.thread_ts or context.message_ts,
             )
         elif context.source == "command" and context.response_url:

@@ -43,6 +43,7 @@ from handlers.shortcut_payloads import (
     PickerSubmission,
     SourceMessage,
 )
+from handlers.thread_sync import sync_switch
 from services.commands import mentioned_users
 from services.context import ConnectServices
 from services.errors import ConnectError, user_message_for
@@ -190,7 +191,7 @@ def link_to_picked_issue(
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": f"Linked by <@{user_id}>"}],
     }
-    card = [*cards.issue_card(issue), linked_by]
+    card = [*cards.issue_card(issue), linked_by, sync_switch(issue.key, outcome.link.sync_replies)]
     _reply(services, source, user_id, f"Linked to {cards.issue_text(issue)}", card)
 
 

@@ -5,6 +5,7 @@ from models.channels import ChannelSettings, ChannelSubscription, SubscriptionTh
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
 from models.installations import SlackInstallation, SlackOAuthState
 from models.issues import ConnectAction, JiraSlackLink, JiraTicket
+from models.threads import SyncedReply
 from models.users import UserLink
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "SlackInstallation",
     "SlackOAuthState",
     "SubscriptionThread",
+    "SyncedReply",
     "UserLink",
     "utcnow",
 ]

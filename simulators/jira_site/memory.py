@@ -88,6 +88,8 @@ class InMemoryJira:
         self._next_id = 10001
         self._failures: list[tuple[str | None, JiraError]] = []
         self._listeners: list[Callable[[IssueChange], None]] = []
+        # Comments deleted so far, by id: their webhook still describes them.
+        self.deleted_comments: dict[str, JiraComment] = {}
 
     def forget_changes(self) -> None:
         """Clear `changes`: what happened so far is history, not news (e.g. seeding)."""
@@ -378,6 +380,40 @@ class InMemoryJira:
             self._set(key, updated=now)
             self._announce(record.issue.key, "comment", None, comment.id)
             return comment
+
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        self._enter("issue_comments", key)
+        with self._lock:
+            return list(self._record(key).comments)
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        self._enter("update_comment", key, comment_id, body)
+        with self._lock:
+            record = self._record(key)
+            if not body.strip():
+                raise JiraFieldErrors({"comment": "Comment body can not be empty!"})
+            index = self._comment_index(record, comment_id)
+            now = self.now()
+            comment = replace(record.comments[index], body=body, updated=now)
+            record.comments[index] = comment
+            self._set(key, updated=now)
+            self._announce(record.issue.key, "comment_updated", None, comment.id)
+            return comment
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        self._enter("delete_comment", key, comment_id)
+        with self._lock:
+            record = self._record(key)
+            comment = record.comments.pop(self._comment_index(record, comment_id))
+            self.deleted_comments[comment.id] = comment
+            self._set(key, updated=self.now())
+            self._announce(record.issue.key, "comment_deleted", None, comment.id)
+
+    def _comment_index(self, record: StoredIssue, comment_id: str) -> int:
+        for index, comment in enumerate(record.comments):
+            if comment.id == comment_id:
+                return index
+        raise JiraNotFound(f"Can not find a comment for the id: {comment_id}.", status=404)
 
     def upsert_remote_link(
         self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None

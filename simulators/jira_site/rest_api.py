@@ -102,6 +102,13 @@ class FakeJiraApi:
                 ("POST", "issue/(?P<key>[^/]+)/transitions", self.transition),
                 ("PUT", "issue/(?P<key>[^/]+)/assignee", self.assign),
                 ("POST", "issue/(?P<key>[^/]+)/comment", self.comment),
+                ("GET", "issue/(?P<key>[^/]+)/comment", self.comments),
+                ("PUT", "issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)", self.edit_comment),
+                (
+                    "DELETE",
+                    "issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)",
+                    self.delete_comment,
+                ),
                 ("GET", "issue/(?P<key>[^/]+)/remotelink", self.remote_links),
                 ("POST", "issue/(?P<key>[^/]+)/remotelink", self.remote_link),
                 ("GET", "user/search", self.user_search),
@@ -358,6 +365,21 @@ class FakeJiraApi:
     def comment(self, request: Request, key: str) -> Answer:
         created = self.jira.add_comment(key, str((request.body or {}).get("body") or ""))
         return 201, self.comment_json(key, created)
+
+    def comments(self, request: Request, key: str) -> Answer:
+        found = [self.comment_json(key, c) for c in self.jira.issue_comments(key)]
+        start = request.number("startAt", 0)
+        size = request.number("maxResults", 50)
+        page = found[start : start + size]
+        return 200, {"startAt": start, "maxResults": size, "total": len(found), "comments": page}
+
+    def edit_comment(self, request: Request, key: str, comment_id: str) -> Answer:
+        body = str((request.body or {}).get("body") or "")
+        return 200, self.comment_json(key, self.jira.update_comment(key, comment_id, body))
+
+    def delete_comment(self, request: Request, key: str, comment_id: str) -> Answer:
+        self.jira.delete_comment(key, comment_id)
+        return 204, None
 
     def remote_links(self, request: Request, key: str) -> Answer:
         return 200, [
