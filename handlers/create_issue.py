@@ -21,6 +21,7 @@ from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
 from handlers.blocks import one_of
+from handlers.conversation import conversation_text, thread_size
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -183,6 +184,7 @@ def fill_from_shortcut(shortcut: Shortcut, client: WebClient, services: ConnectS
     answers = Answers()
     if shortcut.message is not None and context.channel_id:
         context.private_source = _is_private(services, context.channel_id)
+        context.thread_size = thread_size(client, context.channel_id, shortcut.message.thread_ts)
         text = shortcut.message.text or ""
         answers.summary = _first_line(services, context.team_id, text)
         answers.description = slack_to_jira(
@@ -269,6 +271,8 @@ def create(
     if not services.create_issue.claim_submission(team_id, f"{view.id}:{view.hash}"):
         return
     try:
+        if answers.whole_thread and origin.channel_id and origin.message_ts:
+            answers.description = _with_conversation(services, client, origin, answers)
         draft = _draft(services, origin, answers)
         own = _own_action(services, origin)
         issue = services.create_issue.create(
@@ -286,6 +290,20 @@ def create(
         return
     client.views_update(view_id=view.id, view=created_view(origin, issue))
     _confirm(services, origin, issue)
+
+
+def _with_conversation(
+    services: ConnectServices, client: WebClient, context: CreateContext, answers: Answers
+) -> str:
+    """The whole thread; what the person wrote above it, unless it is only the first message."""
+    thread = context.thread_ts or context.message_ts or ""
+    conversation = conversation_text(
+        services, client, context.team_id, context.channel_id or "", thread
+    )
+    typed = answers.description.strip()
+    if typed and typed not in conversation:
+        return f"{typed}\n\n----\n{conversation}"
+    return conversation
 
 
 def _draft(services: ConnectServices, context: CreateContext, answers: Answers) -> IssueDraft:

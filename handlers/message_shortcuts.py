@@ -24,6 +24,7 @@ from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
+from handlers.conversation import conversation_text, thread_size, wants_whole_thread
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.picker_views import (
@@ -115,8 +116,15 @@ def check_channel(
         return
     if channel is None or not channel.is_member:
         view = notice_modal(callback_id, title, DM_UNREACHABLE if source.dm else INVITE_FIRST)
-    elif shortcut.callback_id == COMMENT_SHORTCUT and channel.is_private and not source.private:
-        view = comment_modal(source.model_copy(update={"private": True}))
+    elif shortcut.callback_id == COMMENT_SHORTCUT:
+        size = thread_size(client, source.channel_id, shortcut.message.thread_ts)
+        private = channel.is_private and not source.private
+        if size < 2 and not private:
+            return
+        update: dict[str, Any] = {"thread_size": size}
+        if private:
+            update["private"] = True
+        view = comment_modal(source.model_copy(update=update))
     else:
         return
     try:
@@ -145,6 +153,8 @@ def submit_picked_issue(
 ) -> None:
     submission = PickerSubmission.model_validate(body)
     source = SourceMessage.from_metadata(submission.view.private_metadata)  # broken: a 400
+    view_state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    whole_thread = wants_whole_thread(view_state) and source.thread_size > 1
     picked = submission.picked(ISSUE_BLOCK, PICKER_ACTION)
     key = parse_issue_key(picked or "")
     if not picked:
@@ -167,6 +177,7 @@ def submit_picked_issue(
             key,
             client,
             services,
+            whole_thread,
         )
         return
     ack(response_action="errors", errors={ISSUE_BLOCK: error})
@@ -201,6 +212,7 @@ def comment_on_picked_issue(
     key: str,
     client: WebClient,
     services: ConnectServices,
+    whole_thread: bool = False,
 ) -> None:
     user_id, view = submission.user.id, submission.view
     # A double click submits the same view twice: one comment.
@@ -218,11 +230,17 @@ def comment_on_picked_issue(
             channel_id=source.channel_id,
             thread_ts=source.reply_ts,  # where the confirmation is posted
         )
-        names = {
-            uid: services.users.display_name_for(source.team_id, uid)
-            for uid in mentioned_users(text)
-        }
-        quoted = slack_to_jira(text, user_names=names)
+        if whole_thread:
+            thread = source.reply_ts
+            quoted = conversation_text(services, client, source.team_id, source.channel_id, thread)
+            permalink = services.slack.get_permalink(source.channel_id, thread)
+            author = "a conversation"
+        else:
+            names = {
+                uid: services.users.display_name_for(source.team_id, uid)
+                for uid in mentioned_users(text)
+            }
+            quoted = slack_to_jira(text, user_names=names)
         issue, _comment = services.issues.comment(
             key, comment_body(quoted, author=author, permalink=permalink, actor=own.actor_name)
         )
@@ -230,9 +248,10 @@ def comment_on_picked_issue(
     except Exception as error:
         _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
         return
-    line = f"Added this message as a comment on {_ref(issue)}."
+    what = "the whole thread" if whole_thread else "this message"
+    line = f"Added {what} as a comment on {_ref(issue)}."
     section = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
-    _reply(services, source, user_id, f"Added this message as a comment on {issue.key}", [section])
+    _reply(services, source, user_id, f"Added {what} as a comment on {issue.key}", [section])
 
 
 def comment_body(quoted: str, *, author: str, permalink: str, actor: str) -> str:
