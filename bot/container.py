@@ -31,6 +31,7 @@ from bot.worker import PeriodicJob, Worker
 from clients.jira_client import JiraClient
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient
+from clients.slack_files import SlackFileDownloads
 from clients.slack_teams import TeamRoutedSlack
 from clients.slack_web_api import SlackWebApiClient
 from handlers.after_ack import AfterAck
@@ -54,6 +55,7 @@ from services.people.token_cipher import TokenCipher
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads
+from services.thread_sync.attachments import AttachmentCopier
 from services.thread_sync.processor import ReplySync, Writer
 from services.unit_of_work import UnitOfWork
 
@@ -166,11 +168,18 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         retry_budget_seconds=settings.jira_retry_budget_seconds,
         observer=metrics,
     )
+    downloads = SlackFileDownloads(
+        (lambda team: _required(installations).bot_token(team))
+        if settings.oauth_mode
+        else (lambda _team: settings.slack_bot_token),
+        api_url=slack_api,
+    )
     services = ConnectServices(
         uow=lambda: UnitOfWork(sessions),
         jira=jira,
         slack=slack,
         installations=installations,
+        attachments=AttachmentCopier(downloads, max_mb=settings.jira_attachment_max_mb),
         policy=ConnectPolicy(
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
@@ -288,6 +297,7 @@ def build_worker(runtime: Runtime) -> Worker:
         worker_id=worker_id,
         clock=lambda: runtime.clock(),
         outage_pause=runtime.settings.jira_outage_pause_seconds,
+        attachments=services.attachments,
     )
     jobs = [
         runtime.deliveries_job(processor.run_once),

@@ -24,7 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from io import BufferedReader
+from typing import IO, Any, TypeVar, cast
 from urllib.parse import quote
 
 import requests
@@ -36,6 +37,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception
 from clients.jira_client import (
     FieldMeta,
     IssueType,
+    JiraAttachment,
     JiraBadRequest,
     JiraComment,
     JiraError,
@@ -225,6 +227,20 @@ class JiraRestClient:
             return parse_comment(self._retried(self._client().add_comment, _quoted(key), body).raw)
 
         return self._call("add_comment", run)
+
+    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
+        def run() -> JiraAttachment:
+            # The `jira` package streams the file in a multipart body (requests_toolbelt) and
+            # sends `X-Atlassian-Token: no-check`, which Jira's attachments resource requires.
+            attached = self._client().add_attachment(
+                _quoted(key), attachment=cast(BufferedReader, content), filename=filename
+            )
+            raw = attached.raw or {}
+            return JiraAttachment(
+                str(raw.get("id", "")), str(raw.get("filename", filename)), int(raw.get("size", 0))
+            )
+
+        return self._call("add_attachment", run)
 
     def issue_comments(self, key: str) -> list[JiraComment]:
         def run() -> list[JiraComment]:

@@ -13,8 +13,9 @@ from slack_sdk.errors import SlackClientError
 
 from services.commands import mentioned_users
 from services.context import ConnectServices
-from services.markup import slack_to_jira
+from services.markup import escape_mrkdwn, slack_to_jira
 from services.thread_sync.capture import CapturedMessage, conversation_markup
+from services.thread_sync.replies import ReplyFile
 
 log = logging.getLogger(__name__)
 
@@ -129,3 +130,49 @@ def conversation_text(
     messages = thread_messages(client, channel_id, thread_ts)
     permalink = services.slack.get_permalink(channel_id, thread_ts)
     return conversation_markup(captured(services, team_id, messages), permalink=permalink)
+
+
+def source_files(
+    client: WebClient, channel_id: str, thread_ts: str, message_ts: str, *, whole: bool
+) -> list[ReplyFile]:
+    """The files of the message (or of every message of the thread), as Slack has them now."""
+    if whole:
+        messages = thread_messages(client, channel_id, thread_ts)
+    else:
+        answer = client.conversations_replies(
+            channel=channel_id, ts=thread_ts, oldest=message_ts, inclusive=True, limit=2
+        )
+        messages = [m for m in answer.get("messages") or [] if m.get("ts") == message_ts]
+    found = (
+        ReplyFile.from_slack(item)
+        for message in messages
+        for item in message.get("files") or []
+        if isinstance(item, dict)
+    )
+    return [item for item in found if item is not None]
+
+
+def attach_source_files(
+    services: ConnectServices,
+    client: WebClient,
+    issue_key: str,
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    message_ts: str,
+    *,
+    whole: bool,
+) -> str | None:
+    """Copy the files to the issue; a line for the confirmation (None when there were none)."""
+    copier = services.attachments
+    if copier is None:
+        return None
+    try:
+        files = source_files(client, channel_id, thread_ts, message_ts, whole=whole)
+    except (SlackClientError, OSError) as error:
+        log.info("could not read the files of %s: %s", message_ts, error)
+        return "The message's files could not be read from Slack; none were attached."
+    if not files:
+        return None
+    report = copier.copy(services.jira, issue_key, team_id, files)
+    return escape_mrkdwn(report.text()) if not report.empty else None

@@ -21,7 +21,7 @@ from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
 from handlers.blocks import one_of
-from handlers.conversation import conversation_text, thread_size
+from handlers.conversation import attach_source_files, conversation_text, thread_size
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -289,7 +289,19 @@ def create(
         _show_form_again(services, client, view.id, origin, answers, None, problem=message)
         return
     client.views_update(view_id=view.id, view=created_view(origin, issue))
-    _confirm(services, origin, issue)
+    files = None
+    if origin.source == "message" and origin.channel_id and origin.message_ts:
+        files = attach_source_files(
+            services,
+            client,
+            issue.key,
+            origin.team_id,
+            origin.channel_id,
+            origin.thread_ts or origin.message_ts,
+            origin.message_ts,
+            whole=answers.whole_thread,
+        )
+    _confirm(services, origin, issue, files)
 
 
 def _with_conversation(
@@ -377,8 +389,11 @@ def _show_form_again(
     client.views_update(view_id=view_id, view=view)
 
 
-def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue) -> None:
-    """Tell the person where they acted: the thread, the command's channel, or a DM."""
+def _confirm(
+    services: ConnectServices, context: CreateContext, issue: JiraIssue, files: str | None = None
+) -> None:
+    """Tell the person where they acted: the thread, the command's channel, or a DM; and
+    which of the message's files were attached to the issue, and which not."""
     card = cards.issue_card(issue)
     text = f"Created {cards.issue_text(issue)}"
     try:
@@ -391,12 +406,12 @@ def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue
             except BotNotInChannel as error:
                 _dm(services, context.user_id, f"{text}. {error.user_message}", card)
                 return
-            note = {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"Created by <@{context.user_id}> from this thread"}
-                ],
-            }
+            elements = [
+                {"type": "mrkdwn", "text": f"Created by <@{context.user_id}> from this thread"}
+            ]
+            if files:
+                elements.append({"type": "mrkdwn", "text": files[:2000]})
+            note = {"type": "context", "elements": elements}
             services.slack.post_message(
                 context.channel_id,
                 text=text,

@@ -238,8 +238,8 @@ def form_view(
     if context.private_source:
         blocks.append(
             _note(
-                ":lock: This message is from a private conversation. Its text will be visible "
-                "to everyone who can see the Jira issue."
+                ":lock: This message is from a private conversation. Its text (and its files, "
+                "which are attached) will be visible to everyone who can see the Jira issue."
             )
         )
     for block_id, text in errors.items():

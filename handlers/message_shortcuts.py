@@ -24,7 +24,12 @@ from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
-from handlers.conversation import conversation_text, thread_size, wants_whole_thread
+from handlers.conversation import (
+    attach_source_files,
+    conversation_text,
+    thread_size,
+    wants_whole_thread,
+)
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.picker_views import (
@@ -248,8 +253,20 @@ def comment_on_picked_issue(
     except Exception as error:
         _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
         return
+    files = attach_source_files(
+        services,
+        client,
+        issue.key,
+        source.team_id,
+        source.channel_id,
+        source.reply_ts,
+        source.message_ts,
+        whole=whole_thread,
+    )
     what = "the whole thread" if whole_thread else "this message"
     line = f"Added {what} as a comment on {_ref(issue)}."
+    if files:
+        line = f"{line}\n{files}"
     section = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
     _reply(services, source, user_id, f"Added {what} as a comment on {issue.key}", [section])
 

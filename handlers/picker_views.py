@@ -20,8 +20,8 @@ OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
 PREVIEW_MAX = 200
 NO_TEXT = "(a message with no text)"
 PRIVATE_NOTICE = (
-    ":lock: This message is from a private conversation: its text will be visible to "
-    "everyone who can see the Jira issue."
+    ":lock: This message is from a private conversation: its text (and its files, which are "
+    "attached) will be visible to everyone who can see the Jira issue."
 )
 
 View = dict[str, Any]

@@ -13,6 +13,7 @@ from services.issues.service import IssueService
 from services.people.accounts import UserMapping
 from services.people.installations import Installations
 from services.policy import ConnectPolicy
+from services.thread_sync.attachments import AttachmentCopier
 from services.unit_of_work import UnitOfWorkFactory
 
 
@@ -25,6 +26,8 @@ class ConnectServices:
     parser: CommandParser = field(default_factory=default_parser)
     # Multi-workspace OAuth mode only: the workspaces Connect is installed in.
     installations: Installations | None = None
+    # Copies Slack files to Jira issues (SPEC §13); None: files are not copied.
+    attachments: AttachmentCopier | None = None
     # Holds caches and per-user locks, so there is one per process, built with the rest.
     users: UserMapping = field(init=False)
     form_metadata: FormMetadata = field(init=False)

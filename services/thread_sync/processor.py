@@ -34,6 +34,7 @@ from models.delivery import DONE, FAILED, PENDING
 from services.commands import mentioned_users
 from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.markup import escape_mrkdwn, slack_to_jira
+from services.thread_sync.attachments import AttachmentCopier
 from services.thread_sync.echoes import trailing_permalink
 from services.thread_sync.replies import REPLY_SOURCE, ReplyChange, synced_link_query
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
@@ -81,6 +82,7 @@ class ReplySync:
         clock: Callable[[], datetime] = utcnow,
         lease: timedelta = LEASE,
         outage_pause: float | None = None,
+        attachments: AttachmentCopier | None = None,
     ) -> None:
         """`outage_pause`: the first wait after Jira or Slack was found away, doubling up to
         5 minutes (None: the deliveries' own back-off)."""
@@ -92,6 +94,7 @@ class ReplySync:
         self.clock = clock
         self.lease = lease
         self.outage_pause = outage_pause
+        self.attachments = attachments
 
     def run_once(self, limit: int = 50) -> int:
         done = 0
@@ -207,14 +210,28 @@ class ReplySync:
         state = self._prepare(change)
         if state is None:
             return
-        comment_id = self._comment_for(change, state)
-        if comment_id is not None:
-            self._finish(state[0], comment_id, change)
+        made = self._comment_for(change, state)
+        if made is None:
+            return
+        comment_id, new = made
+        self._finish(state[0], comment_id, change)
+        if new and change.files and self.attachments is not None:
+            self._attach(change, state[1])
+
+    def _attach(self, change: ReplyChange, issue_id: str) -> None:
+        """The reply's files on the issue; its author is told what was left out, and why."""
+        assert self.attachments is not None
+        writer = self.writer_for(change.team_id, change.user_id)
+        report = self.attachments.copy(writer.jira, issue_id, change.team_id, change.files)
+        if report.skipped:
+            self._tell_author(
+                change, f"Your reply is in Jira as a comment. {escape_mrkdwn(report.text())}"
+            )
 
     def _comment_for(
         self, change: ReplyChange, state: tuple[int, str, str | None, str, bool]
-    ) -> str | None:
-        """The comment's id once it says what the reply says; None when nothing was written."""
+    ) -> tuple[str, bool] | None:
+        """The comment's id once it says what the reply says, and whether it is new."""
         _reply_id, issue_id, comment_id, permalink, unsure = state
         writer = self.writer_for(change.team_id, change.user_id)
         body = self.comment_body(change, permalink, credit=writer.credit)
@@ -222,10 +239,10 @@ class ReplySync:
             found = _comment_with(writer.jira, issue_id, permalink)
             comment_id = found.id if found is not None else None
         if comment_id is None:
-            return writer.jira.add_comment(issue_id, body).id
+            return writer.jira.add_comment(issue_id, body).id, True
         if change.kind == "edited":
-            return writer.jira.update_comment(issue_id, comment_id, body).id
-        return comment_id  # found: an earlier try made it
+            return writer.jira.update_comment(issue_id, comment_id, body).id, False
+        return comment_id, False  # found: an earlier try made it
 
     def _prepare(self, change: ReplyChange) -> tuple[int, str, str | None, str, bool] | None:
         """The reply's row (made, with its permalink, before Jira is called); None when there

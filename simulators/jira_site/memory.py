@@ -16,11 +16,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from clients.jira_client import (
     FieldMeta,
     IssueType,
+    JiraAttachment,
     JiraBadRequest,
     JiraComment,
     JiraError,
@@ -88,6 +89,7 @@ class InMemoryJira:
         self._next_id = 10001
         self._failures: list[tuple[str | None, JiraError]] = []
         self._listeners: list[Callable[[IssueChange], None]] = []
+        self.attachment_limit = 100 * 1024 * 1024  # the site's own limit on one file
         # Comments deleted so far, by id: their webhook still describes them.
         self.deleted_comments: dict[str, JiraComment] = {}
 
@@ -380,6 +382,32 @@ class InMemoryJira:
             self._set(key, updated=now)
             self._announce(record.issue.key, "comment", None, comment.id)
             return comment
+
+    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
+        self._enter("add_attachment", key, filename)
+        data = content.read()
+        with self._lock:
+            record = self._record(key)
+            if len(data) > self.attachment_limit:
+                raise JiraBadRequest(
+                    f"The file {filename} is larger than the attachment size limit.", status=413
+                )
+            attachment = JiraAttachment(str(self._take_id()), filename, len(data))
+            record.attachments.append((attachment, data))
+            self._set(key, updated=self.now())
+            return attachment
+
+    def attachments(self, key: str) -> list[JiraAttachment]:
+        """The issue's files (a Jira-side helper, not logged)."""
+        with self._lock:
+            return [attachment for attachment, _ in self._record(key).attachments]
+
+    def attachment_content(self, key: str, attachment_id: str) -> bytes:
+        with self._lock:
+            for attachment, data in self._record(key).attachments:
+                if attachment.id == attachment_id:
+                    return data
+        raise JiraNotFound(f"No attachment {attachment_id}.", status=404)
 
     def issue_comments(self, key: str) -> list[JiraComment]:
         self._enter("issue_comments", key)

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.policy
 import json
 import threading
 import time
 from dataclasses import dataclass
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
@@ -189,14 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8") if length else ""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        request = Request(self.command, unquote(split.path), parse_qs(split.query), body)
         headers = {name.title(): value for name, value in self.headers.items()}  # one spelling
+        body = self._body(headers)
+        request = Request(self.command, unquote(split.path), parse_qs(split.query), body, headers)
         status, answer, extra = self._answer(request)
         self.fake._record(  # the path as sent, still quoted
             RecordedRequest(request.method, split.path, request.query, headers, body, status)
@@ -204,6 +201,20 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.delay_seconds:
             time.sleep(self.fake.delay_seconds)
         self._send(status, answer, extra)
+
+    def _body(self, headers: dict[str, str]) -> Any:
+        """JSON (or text); a multipart upload as {"files": [(name, bytes), …]}."""
+        length = int(headers.get("Content-Length") or 0)
+        chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
+        data = _read_chunked(self.rfile) if chunked else self.rfile.read(length) if length else b""
+        content_type = headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            return {"files": _multipart_files(content_type, data)}
+        raw = data.decode("utf-8", errors="replace")
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw
 
     def _answer(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         failure = self.fake._take_failure(request.path)
@@ -235,3 +246,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test): nothing left to answer
+
+
+def _read_chunked(stream: Any) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size = int(stream.readline().strip() or b"0", 16)
+        if size == 0:
+            stream.readline()
+            return b"".join(parts)
+        parts.append(stream.read(size))
+        stream.readline()
+
+
+def _multipart_files(content_type: str, data: bytes) -> list[tuple[str, bytes]]:
+    """The `file` parts of a multipart/form-data body: (file name, content)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + data
+    )
+    found = []
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") != "file":
+            continue
+        payload = part.get_payload(decode=True)
+        found.append(
+            (part.get_filename() or "file", payload if isinstance(payload, bytes) else b"")
+        )
+    return found
