@@ -31,7 +31,7 @@ from services.issues.cache import IssueCache
 from services.issues.keys import parse_issue_key
 from services.issues.links import MessageRef
 from services.thread_sync.replies import ReplyIntake, reply_change
-from services.thread_sync.switch import SyncSwitch
+from services.thread_sync.switch import PRIVATE_SYNC_NOTICE, SyncSwitch
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,8 @@ def link_synced_thread(
         f"<@{command.user_id}> linked *{issue.key}* here{why}: its updates come to this "
         "thread, and replies in it become Jira comments."
     )
+    if services.slack.channel_info(command.channel_id).is_private:
+        text = f"{text}\n{PRIVATE_SYNC_NOTICE}"
     posted = services.slack.post_message(
         command.channel_id, text=text, blocks=synced_card(issue, text)
     )

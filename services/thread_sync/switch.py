@@ -29,13 +29,21 @@ class SyncChanged:
     changed: bool  # False: it already was so
 
 
-def sync_announcement(user_id: str, key: str, on: bool) -> str:
+# SPEC §4's notice for private conversations, for what a synced thread sends.
+PRIVATE_SYNC_NOTICE = (
+    ":lock: This is a private conversation: the replies and files sent to Jira will be "
+    "visible to everyone who can see the issue."
+)
+
+
+def sync_announcement(user_id: str, key: str, on: bool, *, private: bool = False) -> str:
     if on:
-        return (
+        text = (
             f":arrows_counterclockwise: <@{user_id}> turned on sync with *{key}*: replies in "
             "this thread now become Jira comments (edits and deletions follow), and Jira "
             "comments come back here."
         )
+        return f"{text}\n{PRIVATE_SYNC_NOTICE}" if private else text
     return (
         f":no_entry_sign: <@{user_id}> stopped syncing this thread with *{key}*: new replies "
         "stay in Slack. Jira's updates still come here."
@@ -83,7 +91,11 @@ class SyncSwitch:
         return SyncChanged(issue_key, channel_id, thread_ts, on, changed)
 
     def announce(self, channel_id: str, thread_ts: str, user_id: str, key: str, on: bool) -> None:
-        text = sync_announcement(user_id, key, on)
+        try:
+            private = on and self.slack.channel_info(channel_id).is_private
+        except SlackError:
+            private = True  # unknown: say it rather than not
+        text = sync_announcement(user_id, key, on, private=private)
         try:
             self.slack.post_message(channel_id, text=text, thread_ts=thread_ts)
         except SlackError as error:  # the switch is set; only the notice is missing

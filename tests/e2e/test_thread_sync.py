@@ -372,3 +372,13 @@ def _press(
         response_url=connect.slack.response_url(),
     )
     assert connect.interact(payload).status_code == 200
+
+
+def test_a_synced_thread_in_a_private_channel_says_what_jira_will_show(
+    team: RunningConnect,
+) -> None:
+    team.slack.slack.add_channel("G0SECRET", "secret", members=["U0ALICE"], is_private=True)
+    response, url = team.slash("link OPS-1 --sync", channel="G0SECRET")
+    wait_until(lambda: team.slack.responses(url), what="the link answer")
+    card = next(m for m in team.slack.slack.top_level("G0SECRET") if "OPS-1" in m.text)
+    assert "private conversation" in card.text and "visible to everyone" in card.text
