@@ -379,6 +379,7 @@ def test_a_synced_thread_in_a_private_channel_says_what_jira_will_show(
 ) -> None:
     team.slack.slack.add_channel("G0SECRET", "secret", members=["U0ALICE"], is_private=True)
     response, url = team.slash("link OPS-1 --sync", channel="G0SECRET")
+    assert response.status_code == 200
     wait_until(lambda: team.slack.responses(url), what="the link answer")
     card = next(m for m in team.slack.slack.top_level("G0SECRET") if "OPS-1" in m.text)
     assert "private conversation" in card.text and "visible to everyone" in card.text
