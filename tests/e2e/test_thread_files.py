@@ -20,6 +20,7 @@ from tests.e2e.test_conversation_capture import (
     issue_named,
 )
 from tests.e2e.test_create_issue import form_values, option_value, submission, wait_for_view
+from tests.e2e.test_message_shortcuts import ALICE, TEAM, open_modal, picked
 from tests.e2e.test_thread_sync import comment_of, seeded, synced_thread
 from tests.waiting import wait_until
 
@@ -103,3 +104,38 @@ def test_a_synced_reply_brings_its_file_and_its_author_hears_of_a_skipped_one(
     wait_settled(team)
     assert len(note) == 1 and "over the 1 MB limit" in note[0].text
     assert [a.filename for a in team.jira.jira.attachments("OPS-1")] == ["screen.png"]
+
+
+def test_comment_on_an_issue_brings_the_messages_file(team: RunningConnect) -> None:
+    message, _ = team.slack.add_file(CHANNEL, "trace.txt", LOG, user="U0BOB", text="the trace")
+    payload = {
+        "type": "message_action",
+        "token": "deprecated",
+        "action_ts": "1700000000.000100",
+        "team": TEAM,
+        "user": ALICE,
+        "channel": {"id": CHANNEL, "name": "general"},
+        "callback_id": "comment_on_issue_from_message",
+        "trigger_id": "trig-comment-file",
+        "response_url": team.slack.response_url(),
+        "message_ts": message.ts,
+        "message": {"type": "message", "user": "U0BOB", "ts": message.ts, "text": "the trace"},
+    }
+    view = open_modal(team, payload)
+    assert team.interact(picked(view, "OPS-2")).json() == {"response_action": "clear"}
+    wait_until(
+        lambda: [a.filename for a in team.jira.jira.attachments("OPS-2")] == ["trace.txt"],
+        what="the file on the issue",
+    )
+    said = wait_until(
+        lambda: next(
+            (
+                m
+                for m in team.slack.slack.thread(CHANNEL, message.ts)
+                if "Attached" in str(m.blocks)
+            ),
+            None,
+        ),
+        what="the confirmation",
+    )
+    assert "Attached to Jira: trace.txt" in str(said.blocks)
