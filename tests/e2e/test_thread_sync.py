@@ -383,3 +383,57 @@ def test_a_synced_thread_in_a_private_channel_says_what_jira_will_show(
     wait_until(lambda: team.slack.responses(url), what="the link answer")
     card = next(m for m in team.slack.slack.top_level("G0SECRET") if "OPS-1" in m.text)
     assert "private conversation" in card.text and "visible to everyone" in card.text
+
+
+def test_jiras_echo_that_overtakes_the_bookkeeping_is_still_kept_out(
+    team: RunningConnect,
+) -> None:
+    """Jira may deliver the webhook of a comment before Connect has noted the comment's id
+    (both within a second): the reply's permalink, noted before Jira was called, is enough."""
+    from datetime import UTC, datetime
+
+    from simulators.jira_site.webhooks import comment_json, issue_json, user_json
+
+    thread = synced_thread(team)
+    posted = team.slack.slack.add_message(CHANNEL, "in flight", user="U0BOB", thread_ts=thread)
+    permalink = team.slack.slack.get_permalink(CHANNEL, posted.ts)
+    issue = team.jira.jira.get_issue("OPS-1")
+    with team.runtime.services.uow() as work:  # the row as written just before Jira is called
+        work.session.add(
+            SyncedReply(
+                team_id=TEAM_ID,
+                channel_id=CHANNEL,
+                message_ts=posted.ts,
+                thread_ts=thread,
+                issue_id=issue.id,
+                issue_key="OPS-1",
+                slack_user_id="U0BOB",
+                permalink=permalink,
+            )
+        )
+        work.commit()
+    me = team.jira.jira.myself()
+    now = datetime.now(UTC)
+    for number, body in enumerate(
+        (f"in flight\n\n— Bob Baker (via Slack): {permalink}", "written in Jira meanwhile")
+    ):
+        comment = JiraComment(str(80_000 + number), body, me, now, now)
+        payload = {
+            "timestamp": 1795670000000 + number,
+            "webhookEvent": "comment_created",
+            "user": user_json(me, cloud=True),
+            "issue": issue_json(issue, cloud=True),
+            "comment": comment_json(comment, cloud=True),
+        }
+        assert team.jira_webhook(payload).status_code == 200
+    wait_until(
+        lambda: any("written in Jira meanwhile" in t for t in thread_texts(team, thread)),
+        what="the other comment in the thread",
+    )
+    wait_settled(team)
+    told = [
+        m.text + str(m.blocks)
+        for m in team.slack.slack.thread(CHANNEL, thread)
+        if m.user == "UCONNECTBOT"
+    ]
+    assert not any("in flight" in t for t in told), told
