@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackClientError
 from services.commands import mentioned_users
 from services.context import ConnectServices
 from services.markup import escape_mrkdwn, slack_to_jira
-from services.thread_sync.capture import CapturedMessage, conversation_markup
+from services.thread_sync.capture import JIRA_TEXT_LIMIT, CapturedMessage, conversation_markup
 from services.thread_sync.replies import ReplyFile
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,13 @@ def captured(
     services: ConnectServices, team_id: str, messages: list[dict[str, Any]]
 ) -> list[CapturedMessage]:
     out = []
+    used = 0
     for message in messages:
+        if used > JIRA_TEXT_LIMIT:  # past what Jira takes: only counted, never converted
+            out.append(CapturedMessage("", str(message.get("ts") or "0"), ""))
+            continue
         text = str(message.get("text") or "")
+        used += len(text)
         names = {
             uid: services.users.display_name_for(team_id, uid) for uid in mentioned_users(text)
         }
