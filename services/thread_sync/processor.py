@@ -32,6 +32,7 @@ from clients.slack_client import SlackClient, SlackError
 from models import JiraSlackLink, ProcessedDelivery, SyncedReply, utcnow
 from models.delivery import DONE, FAILED, PENDING
 from services.commands import mentioned_users
+from services.errors import GONE_ERRORS
 from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.markup import escape_mrkdwn, slack_to_jira
 from services.thread_sync.attachments import AttachmentCopier
@@ -167,7 +168,9 @@ class ReplySync:
             if not is_outage(exc):
                 note = self._refusal_note(change, exc)
         except SlackError as exc:
-            error = exc
+            # A reply deleted (or a channel gone) before its turn: nothing left to send.
+            gone = not is_outage(exc) and exc.error in GONE_ERRORS
+            error = None if gone else exc
         except Exception as exc:  # one poisoned reply must not stop the others
             log.exception("syncing reply %s failed", change.dedupe_key)
             error = exc
