@@ -116,6 +116,8 @@ def flip_switch(action: CardAction, respond: Respond | None, services: ConnectSe
             text = ":warning: Something went wrong on Connect's side; try again."
         tell(services, respond, action, text)
         return
+    if not message.blocks:
+        return  # Slack sent no blocks to keep: better the old switch than a wiped card
     fresh = with_switch([dict(block) for block in message.blocks], key, changed.on)
     try:
         services.slack.update_message(
