@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import IO, Protocol
 
-from clients.jira_client import JiraClient, JiraError
+from clients.jira_client import JiraClient, JiraError, JiraUnavailable
 from services.thread_sync.replies import ReplyFile
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ class AttachmentCopier:
             return limit if "larger than the limit" in reason else reason
         try:
             jira.add_attachment(issue_key, item.name, content)
+        except JiraUnavailable:
+            return "Jira could not be reached"
         except JiraError as error:
             return f"Jira refused it: {error.message[:200]}"
         finally:
