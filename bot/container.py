@@ -34,6 +34,7 @@ from clients.jira_client import JiraClient
 from clients.jira_oauth import AtlassianOAuth, DataCenterOAuth, JiraOAuth
 from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient
+from clients.slack_files import SlackFileDownloads
 from clients.slack_teams import TeamRoutedSlack
 from clients.slack_web_api import SlackWebApiClient
 from handlers.after_ack import AfterAck
@@ -59,6 +60,8 @@ from services.people.token_cipher import TokenCipher
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads
+from services.thread_sync.attachments import AttachmentCopier
+from services.thread_sync.processor import ReplySync, Writer
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("connect")
@@ -74,6 +77,8 @@ HOUSEKEEPING_INTERVAL = 3600.0
 # Idle polling of the shared tables; a webhook stored here wakes its job at once.
 DELIVERY_INTERVAL = 1.0
 OUTBOX_INTERVAL = 0.25
+# Replies of synced threads stored by any process (SPEC §13).
+REPLIES_INTERVAL = 0.25
 # Notifications held for an outage carry their own next try; this is how often it is looked at.
 HELD_INTERVAL = 1.0
 
@@ -175,12 +180,19 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         if settings.user_mode
         else None
     )
+    downloads = SlackFileDownloads(
+        (lambda team: _required(installations).bot_token(team))
+        if settings.oauth_mode
+        else (lambda _team: settings.slack_bot_token),
+        api_url=slack_api,
+    )
     services = ConnectServices(
         uow=lambda: UnitOfWork(sessions),
         jira=jira,
         slack=slack,
         installations=installations,
         identity=identity,
+        attachments=AttachmentCopier(downloads, max_mb=settings.jira_attachment_max_mb),
         policy=ConnectPolicy(
             allowed_projects=frozenset(settings.jira_projects),
             admins=frozenset(settings.connect_admins),
@@ -358,8 +370,19 @@ def build_worker(runtime: Runtime) -> Worker:
         retention=timedelta(days=runtime.settings.connect_retention_days),
         clock=lambda: runtime.clock(),
     )
+    replies = ReplySync(
+        services.uow,
+        services.slack,
+        lambda _team_id, _user_id: Writer(services.jira),  # bot mode: credited by name
+        services.users.display_name_for,
+        worker_id=worker_id,
+        clock=lambda: runtime.clock(),
+        outage_pause=runtime.settings.jira_outage_pause_seconds,
+        attachments=services.attachments,
+    )
     jobs = [
         runtime.deliveries_job(processor.run_once),
+        PeriodicJob("replies", REPLIES_INTERVAL, replies.run_once),
         PeriodicJob("outbox", OUTBOX_INTERVAL, dispatcher.run_once),
         PeriodicJob("held", HELD_INTERVAL, HeldNotifications(services.uow, router).run_once),
         # Its first run, as the worker starts, retires what a shorter JIRA_PROJECTS left out.

@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     jira_timeout_seconds: float = Field(default=10, gt=0)
     jira_retry_budget_seconds: float = Field(default=10, ge=0)
     jira_outage_pause_seconds: float = Field(default=10, ge=0)
+    # The largest file copied from Slack to a Jira issue, in MiB (SPEC §13).
+    jira_attachment_max_mb: float = Field(default=10, ge=0)
 
     database_url: str = "sqlite:///connect.db"
 

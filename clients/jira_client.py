@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, runtime_checkable
 
 STATUS_CATEGORY_NEW = "new"
 STATUS_CATEGORY_IN_PROGRESS = "indeterminate"
@@ -85,6 +85,13 @@ class JiraComment:
     updated: datetime | None = None
     # Who may read it when restricted: ("role", "Administrators") or ("group", "board").
     visibility: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JiraAttachment:
+    id: str
+    filename: str
+    size: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +226,22 @@ class JiraClient(Protocol):
         ...
 
     def add_comment(self, key: str, body: str) -> JiraComment: ...
+
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        """Every comment of the issue, oldest first."""
+        ...
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        """Raises JiraNotFound when the comment (or its issue) is gone."""
+        ...
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        """Raises JiraNotFound when the comment (or its issue) is gone."""
+        ...
+
+    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
+        """Upload `content` (read from where it is, to its end) as a file on the issue."""
+        ...
 
     def upsert_remote_link(
         self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None

@@ -24,7 +24,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from io import BufferedReader
+from typing import IO, Any, TypeVar, cast
 from urllib.parse import quote
 
 import requests
@@ -37,6 +38,7 @@ from clients.call_observer import CallObserver, NullObserver
 from clients.jira_client import (
     FieldMeta,
     IssueType,
+    JiraAttachment,
     JiraBadRequest,
     JiraComment,
     JiraError,
@@ -235,6 +237,38 @@ class JiraRestClient:
             return parse_comment(self._retried(self._client().add_comment, _quoted(key), body).raw)
 
         return self._call("add_comment", run)
+
+    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
+        def run() -> JiraAttachment:
+            # The `jira` package streams the file in a multipart body (requests_toolbelt) and
+            # sends `X-Atlassian-Token: no-check`, which Jira's attachments resource requires.
+            attached = self._client().add_attachment(
+                _quoted(key), attachment=cast(BufferedReader, content), filename=filename
+            )
+            raw = attached.raw or {}
+            return JiraAttachment(
+                str(raw.get("id", "")), str(raw.get("filename", filename)), int(raw.get("size", 0))
+            )
+
+        return self._call("add_attachment", run)
+
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        def run() -> list[JiraComment]:
+            raw = self._paged(f"issue/{_quoted(key)}/comment", ("comments",))
+            return [parse_comment(item) for item in raw]
+
+        return self._call("issue_comments", run)
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        path = f"issue/{_quoted(key)}/comment/{_quoted(comment_id)}"
+        return self._call(
+            "update_comment",
+            lambda: parse_comment(self._rest("PUT", path, body={"body": body}) or {}),
+        )
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        path = f"issue/{_quoted(key)}/comment/{_quoted(comment_id)}"
+        self._call("delete_comment", lambda: self._rest("DELETE", path))
 
     def upsert_remote_link(
         self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None

@@ -22,6 +22,7 @@ from handlers import (
     message_shortcuts,
     previews,
     share_and_pages,
+    thread_sync,
 )
 from services.issues.cache import IssueCache
 
@@ -38,6 +39,7 @@ def register_listeners(app: App, *, picker_pool: Executor, options_pool: Executo
     commands.register(app)
     create_issue.register(app)
     message_shortcuts.register(app, picker_pool)
+    thread_sync.register(app, issue_cache)  # before previews: it hands messages on to them
     previews.register(app, issue_cache)
     share_and_pages.register(app)
     card_actions.register(app, issue_cache, options_pool)

@@ -1,4 +1,5 @@
-"""`/jira settings`, `/jira settings previews on|off`, `/jira settings notify all|important`."""
+"""`/jira settings`, `/jira settings previews on|off`, `/jira settings notify all|important`,
+`/jira settings sync on|off`."""
 
 from __future__ import annotations
 
@@ -22,8 +23,23 @@ def settings(services: ConnectServices, request: CommandRequest) -> Message:
             settings_text(service.get(command.team_id, command.channel_id), usage)
         )
     what, value = args[0].lower(), (args[1].lower() if len(args) > 1 else "")
-    if len(args) != 2 or what not in ("previews", "notify"):
-        raise UsageError("`settings` takes `previews on|off` or `notify all|important`.", usage)
+    if len(args) != 2 or what not in ("previews", "notify", "sync"):
+        raise UsageError(
+            "`settings` takes `previews on|off`, `notify all|important` or `sync on|off`.", usage
+        )
+    if what == "sync":
+        if value not in SWITCHES:
+            raise UsageError(f"Sync is `on` or `off`, not `{escape_typed(value[:20])}`.", usage)
+        service.set_sync_default(
+            command.team_id, command.channel_id, command.user_id, SWITCHES[value]
+        )
+        return blocks.ephemeral(
+            "New links in this channel now *sync* their thread with Jira: replies become "
+            "Jira comments. Links made before keep their own switch."
+            if SWITCHES[value]
+            else "New links in this channel no longer sync their thread with Jira. Links made "
+            "before keep their own switch."
+        )
     if what == "previews":
         if value not in SWITCHES:
             raise UsageError(
@@ -56,5 +72,6 @@ def settings_text(current: ChannelSettingsView, usage: str) -> str:
         "*Connect settings for this channel*\n"
         f"• Issue-key previews: *{previews}*\n"
         f"• Notifications: *{notify}*\n"
+        f"• New links sync their thread with Jira: *{'on' if current.sync_default else 'off'}*\n"
         f"Change them with {usage}."
     )

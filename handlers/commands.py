@@ -15,13 +15,22 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
-from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
+from handlers import (
+    blocks,
+    cards,
+    channel_settings,
+    create_issue,
+    identity,
+    subscriptions,
+    thread_sync,
+)
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_TEXT
 from handlers.command_request import CommandRequest, Message, Runner
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
+from services.channel_settings import ChannelSettingsService
 from services.commands import SUBCOMMANDS, Subcommand, UsageError
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
@@ -126,8 +135,19 @@ def transition(services: ConnectServices, request: CommandRequest) -> Message:
 
 def link(services: ConnectServices, request: CommandRequest) -> Message:
     command = request.command
+    words = [arg for arg in request.invocation.args if not arg.startswith("--")]
+    flags = {arg.lower() for arg in request.invocation.args if arg.startswith("--")}
+    if len(words) != 1 or flags - {"--sync"}:
+        raise UsageError(
+            "`link` takes one issue key, and `--sync`.", services.parser.usage_of("link")
+        )
+    settings = ChannelSettingsService(services.uow, services.links)
+    if "--sync" in flags or settings.get(command.team_id, command.channel_id).sync_default:
+        return thread_sync.link_synced_thread(
+            services, request, words[0], explicit="--sync" in flags
+        )
     outcome = services.links.link_channel(
-        command.team_id, command.channel_id, command.user_id, request.invocation.args[0]
+        command.team_id, command.channel_id, command.user_id, words[0]
     )
     key = outcome.issue.key
     text = (

@@ -21,6 +21,7 @@ from handlers import cards, identity
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
 from handlers.blocks import one_of
+from handlers.conversation import attach_source_files, conversation_text, thread_size
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -37,6 +38,7 @@ from handlers.create_views import (
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
+from handlers.thread_sync import sync_switch
 from services.commands import mentioned_users
 from services.connect_services import ConnectServices
 from services.errors import ConnectError, user_message_for
@@ -185,6 +187,7 @@ def fill_from_shortcut(shortcut: Shortcut, client: WebClient, services: ConnectS
     answers = Answers()
     if shortcut.message is not None and context.channel_id:
         context.private_source = _is_private(services, context.channel_id)
+        context.thread_size = thread_size(client, context.channel_id, shortcut.message.thread_ts)
         text = shortcut.message.text or ""
         answers.summary = _first_line(services, context.team_id, text)
         answers.description = mrkdwn_to_wiki(
@@ -293,6 +296,8 @@ def create(
     try:
         # JIRA_AUTH_MODE=user: created by the person themselves (Jira names them reporter).
         acting = services.as_person(origin.team_id, origin.user_id)
+        if answers.whole_thread and origin.channel_id and origin.message_ts:
+            answers.description = _with_conversation(services, client, origin, answers)
         draft = _draft(services, origin, answers)
         own = _own_action(services, origin)
         credit = "" if services.user_mode else f"_Created by {own.actor_name} via Slack_"
@@ -313,7 +318,33 @@ def create(
         _show_form_again(acting, client, view.id, origin, answers, None, problem=message)
         return
     client.views_update(view_id=view.id, view=created_view(origin, issue))
-    _confirm(acting, origin, issue)
+    files = None
+    if origin.source == "message" and origin.channel_id and origin.message_ts:
+        files = attach_source_files(
+            services,
+            client,
+            issue.key,
+            origin.team_id,
+            origin.channel_id,
+            origin.thread_ts or origin.message_ts,
+            origin.message_ts,
+            whole=answers.whole_thread,
+        )
+    _confirm(acting, origin, issue, files)
+
+
+def _with_conversation(
+    services: ConnectServices, client: WebClient, context: CreateContext, answers: Answers
+) -> str:
+    """The whole thread; what the person wrote above it, unless it is only the first message."""
+    thread = context.thread_ts or context.message_ts or ""
+    conversation = conversation_text(
+        services, client, context.team_id, context.channel_id or "", thread
+    )
+    typed = answers.description.strip()
+    if typed and typed not in conversation:
+        return f"{typed}\n\n----\n{conversation}"
+    return conversation
 
 
 def _draft(services: ConnectServices, context: CreateContext, answers: Answers) -> IssueDraft:
@@ -387,8 +418,11 @@ def _show_form_again(
     client.views_update(view_id=view_id, view=view)
 
 
-def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue) -> None:
-    """Tell the person where they acted: the thread, the command's channel, or a DM."""
+def _confirm(
+    services: ConnectServices, context: CreateContext, issue: JiraIssue, files: str | None = None
+) -> None:
+    """Tell the person where they acted: the thread, the command's channel, or a DM; and
+    which of the message's files were attached to the issue, and which not."""
     card = cards.issue_card(issue)
     text = f"Created {cards.issue_text(issue)}"
     try:
@@ -397,20 +431,20 @@ def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue
                 context.team_id, context.channel_id, context.message_ts, context.thread_ts
             )
             try:
-                services.links.link_message(ref, context.user_id, issue.key, issue=issue)
+                linked = services.links.link_message(ref, context.user_id, issue.key, issue=issue)
             except BotNotInChannel as error:
                 _dm(services, context.user_id, f"{text}. {error.user_message}", card)
                 return
-            note = {
-                "type": "context",
-                "elements": [
-                    {"type": "mrkdwn", "text": f"Created by <@{context.user_id}> from this thread"}
-                ],
-            }
+            elements = [
+                {"type": "mrkdwn", "text": f"Created by <@{context.user_id}> from this thread"}
+            ]
+            if files:
+                elements.append({"type": "mrkdwn", "text": files[:2000]})
+            note = {"type": "context", "elements": elements}
             services.slack.post_message(
                 context.channel_id,
                 text=text,
-                blocks=[*card, note],
+                blocks=[*card, note, sync_switch(issue.key, linked.link.sync_replies)],
                 thread_ts=context.thread_ts or context.message_ts,
             )
         elif context.source == "command" and context.response_url:

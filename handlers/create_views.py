@@ -9,6 +9,7 @@ from typing import Any
 
 from clients.jira_client import JiraIssue
 from handlers import cards
+from handlers.conversation import wants_whole_thread, whole_thread_input
 from services.issues.create import SUMMARY_MAX, CreateForm, ExtraField
 
 CALLBACK_ID = "create_issue_modal"
@@ -33,6 +34,8 @@ class CreateContext:
     message_author: str | None = None
     response_url: str | None = None
     private_source: bool = False
+    # Messages in the source message's thread (0: none): over 1 offers the whole thread.
+    thread_size: int = 0
 
     def dump(self) -> str:
         # Every field is a str, bool or None: read them directly (asdict deep-copies each).
@@ -57,6 +60,7 @@ class Answers:
     assignee: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # field id -> raw answer
     extra_kinds: dict[str, str] = field(default_factory=dict)  # field id -> input kind
+    whole_thread: bool = False  # "Include the whole thread" ticked (SPEC §13)
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -200,6 +204,8 @@ def form_view(
     if answers.description:
         description["initial_value"] = answers.description[:DESCRIPTION_MAX]
     blocks.append(_input("description", "Description", description, optional=True))
+    if context.thread_size > 1:
+        blocks.append(whole_thread_input(context.thread_size))
     blocks.append(
         _input(
             "priority",
@@ -232,8 +238,8 @@ def form_view(
     if context.private_source:
         blocks.append(
             _note(
-                ":lock: This message is from a private conversation. Its text will be visible "
-                "to everyone who can see the Jira issue."
+                ":lock: This message is from a private conversation. Its text (and its files, "
+                "which are attached) will be visible to everyone who can see the Jira issue."
             )
         )
     for block_id, text in errors.items():
@@ -311,6 +317,7 @@ def read_answers(state: Mapping[str, Any]) -> Answers:
         description=str(element("description", "description").get("value") or ""),
         priority_id=selected("priority", "priority"),
         assignee=element("assignee", "assignee").get("selected_user") or None,
+        whole_thread=wants_whole_thread(values),
     )
     for block_id, actions in values.items():
         if not block_id.startswith("extra:") or not isinstance(actions, Mapping):

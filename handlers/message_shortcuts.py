@@ -24,6 +24,12 @@ from clients.slack_client import SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
+from handlers.conversation import (
+    attach_source_files,
+    conversation_text,
+    thread_size,
+    wants_whole_thread,
+)
 from handlers.identity import not_connected_text
 from handlers.modal_opener import ModalOpener
 from handlers.own_actions import OwnAction
@@ -44,6 +50,7 @@ from handlers.shortcut_payloads import (
     PickerSubmission,
     SourceMessage,
 )
+from handlers.thread_sync import sync_switch
 from services.commands import mentioned_users
 from services.connect_services import ConnectServices
 from services.errors import ConnectError, user_message_for
@@ -116,8 +123,15 @@ def check_channel(
         return
     if channel is None or not channel.is_member:
         view = notice_modal(callback_id, title, DM_UNREACHABLE if source.dm else INVITE_FIRST)
-    elif shortcut.callback_id == COMMENT_SHORTCUT and channel.is_private and not source.private:
-        view = comment_modal(source.model_copy(update={"private": True}))
+    elif shortcut.callback_id == COMMENT_SHORTCUT:
+        size = thread_size(client, source.channel_id, shortcut.message.thread_ts)
+        private = channel.is_private and not source.private
+        if size < 2 and not private:
+            return
+        update: dict[str, Any] = {"thread_size": size}
+        if private:
+            update["private"] = True
+        view = comment_modal(source.model_copy(update=update))
     else:
         return
     try:
@@ -146,6 +160,8 @@ def submit_picked_issue(
 ) -> None:
     submission = PickerSubmission.model_validate(body)
     source = SourceMessage.from_metadata(submission.view.private_metadata)  # broken: a 400
+    view_state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    whole_thread = wants_whole_thread(view_state) and source.thread_size > 1
     picked = submission.picked(ISSUE_BLOCK, PICKER_ACTION)
     key = parse_issue_key(picked or "")
     if not picked:
@@ -168,6 +184,7 @@ def submit_picked_issue(
             key,
             client,
             services,
+            whole_thread,
         )
         return
     ack(response_action="errors", errors={ISSUE_BLOCK: error})
@@ -198,7 +215,7 @@ def link_to_picked_issue(
         "type": "context",
         "elements": [{"type": "mrkdwn", "text": f"Linked by <@{user_id}>"}],
     }
-    card = [*cards.issue_card(issue), linked_by]
+    card = [*cards.issue_card(issue), linked_by, sync_switch(issue.key, outcome.link.sync_replies)]
     _reply(services, source, user_id, f"Linked to {cards.issue_text(issue)}", card)
 
 
@@ -208,6 +225,7 @@ def comment_on_picked_issue(
     key: str,
     client: WebClient,
     services: ConnectServices,
+    whole_thread: bool = False,
 ) -> None:
     user_id, view = submission.user.id, submission.view
     # A double click submits the same view twice: one comment.
@@ -226,11 +244,17 @@ def comment_on_picked_issue(
             channel_id=source.channel_id,
             thread_ts=source.reply_ts,  # where the confirmation is posted
         )
-        names = {
-            uid: services.users.display_name_for(source.team_id, uid)
-            for uid in mentioned_users(text)
-        }
-        quoted = mrkdwn_to_wiki(text, user_names=names)
+        if whole_thread:
+            thread = source.reply_ts
+            quoted = conversation_text(services, client, source.team_id, source.channel_id, thread)
+            permalink = services.slack.get_permalink(source.channel_id, thread)
+            author = "a conversation"
+        else:
+            names = {
+                uid: services.users.display_name_for(source.team_id, uid)
+                for uid in mentioned_users(text)
+            }
+            quoted = mrkdwn_to_wiki(text, user_names=names)
         actor = None if services.user_mode else own.actor_name
         issue, _comment = acting.issues.comment(
             key, comment_body(quoted, author=author, permalink=permalink, actor=actor)
@@ -244,9 +268,22 @@ def comment_on_picked_issue(
     except Exception as error:
         _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
         return
-    line = f"Added this message as a comment on {_ref(issue)}."
+    files = attach_source_files(
+        services,
+        client,
+        issue.key,
+        source.team_id,
+        source.channel_id,
+        source.reply_ts,
+        source.message_ts,
+        whole=whole_thread,
+    )
+    what = "the whole thread" if whole_thread else "this message"
+    line = f"Added {what} as a comment on {_ref(issue)}."
+    if files:
+        line = f"{line}\n{files}"
     section = {"type": "section", "text": {"type": "mrkdwn", "text": line}}
-    _reply(services, source, user_id, f"Added this message as a comment on {issue.key}", [section])
+    _reply(services, source, user_id, f"Added {what} as a comment on {issue.key}", [section])
 
 
 def comment_body(quoted: str, *, author: str, permalink: str, actor: str | None) -> str:

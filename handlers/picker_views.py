@@ -7,6 +7,7 @@ from typing import Any
 
 from clients.jira_client import JiraIssue
 from handlers.cards import escape
+from handlers.conversation import whole_thread_input
 from handlers.shortcut_payloads import SourceMessage
 from services.markup import truncate_for_slack
 
@@ -19,8 +20,8 @@ OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
 PREVIEW_MAX = 200
 NO_TEXT = "(a message with no text)"
 PRIVATE_NOTICE = (
-    ":lock: This message is from a private conversation: its text will be visible to "
-    "everyone who can see the Jira issue."
+    ":lock: This message is from a private conversation: its text (and its files, which are "
+    "attached) will be visible to everyone who can see the Jira issue."
 )
 
 View = dict[str, Any]
@@ -85,6 +86,8 @@ def link_modal(source: SourceMessage) -> View:
 
 def comment_modal(source: SourceMessage) -> View:
     blocks = [_context(message_preview(source)), issue_input()]
+    if source.thread_size > 1:
+        blocks.append(whole_thread_input(source.thread_size))
     if source.private:
         blocks.append(_context(PRIVATE_NOTICE))
     return _modal(COMMENT_CALLBACK_ID, "Comment on Jira issue", "Add comment", source, blocks)

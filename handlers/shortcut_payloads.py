@@ -143,6 +143,8 @@ class SourceMessage(BaseModel):
     private: bool = False
     text: str = ""
     text_complete: bool = True  # False: `text` was cut to fit; the rest is in Slack
+    # Messages in the thread the message is in or starts (0: none); over 1 offers it whole.
+    thread_size: int = 0
 
     @classmethod
     def from_shortcut(cls, shortcut: MessageShortcut, *, with_text: bool) -> SourceMessage:

@@ -6,6 +6,7 @@ from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
 from models.installations import SlackInstallation, SlackOAuthState
 from models.issues import ConnectAction, JiraSlackLink, KnownIssue
 from models.jira_identity import JiraOAuthState, JiraUserToken
+from models.threads import SyncedReply
 from models.users import UserLink
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "SlackInstallation",
     "SlackOAuthState",
     "SubscriptionThread",
+    "SyncedReply",
     "UserLink",
     "utcnow",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TeamScoped, UTCDateTime, utcnow
@@ -59,5 +59,7 @@ class ChannelSettings(TeamScoped, Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     previews_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     notify_level: Mapped[str] = mapped_column(String(16), default="all")
+    # Links made here afterwards sync their thread's replies with Jira (SPEC §13).
+    sync_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     updated_by: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, TeamScoped, UTCDateTime, utcnow
@@ -57,6 +57,8 @@ class JiraSlackLink(TeamScoped, Base):
     created_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Replies in the link's thread become Jira comments (SPEC §13).
+    sync_replies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def is_channel_link(self) -> bool:

@@ -1,4 +1,5 @@
-"""Per-channel settings (SPEC §4 `/jira settings`): issue-key previews and notification level.
+"""Per-channel settings (SPEC §4 `/jira settings`): issue-key previews, notification level and
+whether new links sync their thread with Jira (§13).
 
 Read on every key-bearing message and by the notifier, so a change applies at once.
 """
@@ -32,6 +33,7 @@ class ChannelSettingsView:
     previews_enabled: bool = True
     notify_level: str = DEFAULT_NOTIFY_LEVEL
     updated_by: str | None = None
+    sync_default: bool = False
 
 
 class ChannelSettingsService:
@@ -74,6 +76,13 @@ class ChannelSettingsService:
         self.managers.ensure_can_manage(channel_id, user_id)
         return self._update(team_id, channel_id, user_id, notify_level=wanted)
 
+    def set_sync_default(
+        self, team_id: str, channel_id: str, user_id: str, enabled: bool
+    ) -> ChannelSettingsView:
+        """Whether links made here afterwards sync their thread with Jira (SPEC §13)."""
+        self.managers.ensure_can_manage(channel_id, user_id)
+        return self._update(team_id, channel_id, user_id, sync_default=enabled)
+
     def _update(
         self,
         team_id: str,
@@ -82,6 +91,7 @@ class ChannelSettingsService:
         *,
         previews_enabled: bool | None = None,
         notify_level: str | None = None,
+        sync_default: bool | None = None,
     ) -> ChannelSettingsView:
         for _attempt in range(2):  # a concurrent first change of the channel wins the insert
             try:
@@ -93,12 +103,15 @@ class ChannelSettingsService:
                             channel_id=channel_id,
                             previews_enabled=True,
                             notify_level=DEFAULT_NOTIFY_LEVEL,
+                            sync_default=False,
                         )
                         work.session.add(row)
                     if previews_enabled is not None:
                         row.previews_enabled = previews_enabled
                     if notify_level is not None:
                         row.notify_level = notify_level
+                    if sync_default is not None:
+                        row.sync_default = sync_default
                     row.updated_by = user_id
                     work.session.flush()
                     view = _view(row)
@@ -121,4 +134,5 @@ def _view(row: ChannelSettings) -> ChannelSettingsView:
         previews_enabled=bool(row.previews_enabled),
         notify_level=row.notify_level or DEFAULT_NOTIFY_LEVEL,
         updated_by=row.updated_by,
+        sync_default=bool(row.sync_default),
     )

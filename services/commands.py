@@ -112,7 +112,12 @@ SUBCOMMANDS = (
         "assign", "assign KEY @user|me|none", "change who an issue is assigned to", min_args=2
     ),
     Subcommand("comment", "comment KEY text…", "add a comment to an issue", min_args=2),
-    Subcommand("link", "link KEY", "post this issue's updates in this channel", min_args=1),
+    Subcommand(
+        "link",
+        "link KEY [--sync]",
+        "post this issue's updates in this channel (`--sync`: in a thread synced with Jira)",
+        min_args=1,
+    ),
     Subcommand("unlink", "unlink KEY", "stop posting this issue's updates here", min_args=1),
     Subcommand("links", "links [PAGE]", "list the issues linked to this channel"),
     Subcommand(
@@ -135,8 +140,8 @@ SUBCOMMANDS = (
     Subcommand("disconnect", "disconnect", "disconnect your Jira account", private=True),
     Subcommand(
         "settings",
-        "settings [previews on|off | notify all|important]",
-        "show or change this channel's issue previews and notification level",
+        "settings [previews on|off | notify all|important | sync on|off]",
+        "show or change this channel's previews, notification level and sync default",
     ),
 )
 

@@ -15,6 +15,7 @@ from services.people.accounts import UserMapping
 from services.people.installations import Installations
 from services.people.jira_identity import JiraIdentity
 from services.policy import ConnectPolicy
+from services.thread_sync.attachments import AttachmentCopier
 from services.unit_of_work import UnitOfWorkFactory
 
 PERSON_FORMS_TTL = 600.0
@@ -31,6 +32,8 @@ class ConnectServices:
     installations: Installations | None = None
     # JIRA_AUTH_MODE=user only (SPEC §12): each person's Jira grant and the client acting as them.
     identity: JiraIdentity | None = None
+    # Copies Slack files to Jira issues (SPEC §13); None: files are not copied.
+    attachments: AttachmentCopier | None = None
     # Holds caches and per-user locks, so there is one per process, built with the rest (and
     # handed on unchanged to the copies `as_person` makes).
     users: UserMapping = None  # type: ignore[assignment]

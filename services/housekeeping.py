@@ -26,7 +26,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import Delete, and_, delete, exists, func, or_
+from sqlalchemy import Delete, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from models import (
@@ -39,6 +39,7 @@ from models import (
     ProcessedDelivery,
     SlackOAuthState,
     SubscriptionThread,
+    SyncedReply,
     utcnow,
 )
 from models.delivery import DONE, FAILED, SENT, SKIPPED
@@ -106,7 +107,25 @@ def purges(now: datetime, cutoff: datetime) -> list[tuple[str, Delete]]:
         ("jira_tickets", _unneeded_known_issues(cutoff)),
         ("slack_oauth_states", delete(SlackOAuthState).where(SlackOAuthState.expires_at < now)),
         ("jira_oauth_states", delete(JiraOAuthState).where(JiraOAuthState.expires_at < now)),
+        ("synced_replies", _finished_replies(cutoff)),
     ]
+
+
+def _finished_replies(cutoff: datetime) -> Delete:
+    """Replies deleted long ago, and old ones of threads no longer linked: their comments
+    need no keeping in step (a reply still linked is kept, so its edit edits its comment)."""
+    linked = (
+        select(JiraSlackLink.id)
+        .where(
+            JiraSlackLink.team_id == SyncedReply.team_id,
+            JiraSlackLink.channel_id == SyncedReply.channel_id,
+            JiraSlackLink.issue_id == SyncedReply.issue_id,
+            JiraSlackLink.retired_at.is_(None),
+        )
+        .exists()
+    )
+    deleted = and_(SyncedReply.deleted_at.is_not(None), SyncedReply.deleted_at < cutoff)
+    return delete(SyncedReply).where(or_(deleted, and_(SyncedReply.updated_at < cutoff, ~linked)))
 
 
 def _deliveries(cutoff: datetime) -> Delete:

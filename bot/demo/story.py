@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from bot.demo.world import CHANNELS, PEOPLE, DemoWorld
 from simulators.slack_workspace.transcript import blocks_text
 
+SYNCED_REPLY = "Confirmed: *checkout* works again since the rollback, thanks <@U0CAROL>."
 BUG_REPORT = (
     "Checkout returns a 500 for every EU customer since the 10:00 deploy :fire:\n"
     "Stack trace says `PaymentGateway timeout` — can someone look?"
@@ -149,6 +150,28 @@ def play_story(world: DemoWorld, out: TextIO = sys.stdout) -> str:
         jira.add_comment(key, "Rolled back the 10:00 deploy; *payments* look healthy again.")
     world.settle()
     time.sleep(0.5)
+    world.settle()
+    show.show_channels()
+
+    show.step('Alice presses "Sync replies with Jira" on the card in the thread')
+    card = next(
+        m for m in world.slack.thread("C0SUPPORT", report_ts) if f"sync:{key}" in str(m.blocks)
+    )
+    world.press("U0ALICE", "C0SUPPORT", card.ts, "thread_sync", f"on:{key}")
+    show.show_channels()
+
+    show.step("Bob replies in the synced thread: the reply becomes a Jira comment")
+    world.say("U0BOB", "C0SUPPORT", SYNCED_REPLY, thread_ts=report_ts)
+    world.settle()
+    comment = world.jira.comments(key)[-1]
+    author = comment.author.display_name if comment.author else "Connect"
+    show.print(f"  Jira {key}, new comment by {author}:")
+    for line in comment.body.splitlines():
+        show.print(f"    {line}")
+
+    show.step("Carol answers in Jira: her comment comes back into the thread (Bob's does not)")
+    with world.in_jira_as("carol@example.com") as jira:
+        jira.add_comment(key, "Thanks Bob! I'll close it once the fix is merged.")
     world.settle()
     show.show_channels()
 

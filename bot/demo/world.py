@@ -222,6 +222,27 @@ class DemoWorld:
         self._post_form(urlencode({"payload": json.dumps(payload)}).encode())
         return trigger
 
+    def press(self, user: str, channel: str, message_ts: str, action_id: str, value: str) -> None:
+        """A person presses a button on one of Connect's messages."""
+        message = self.slack.message(channel, message_ts)
+        if message is None:
+            raise ValueError(f"no message {message_ts} in {channel}")
+        button = {"action_id": action_id, "value": value, "type": "button", "action_ts": "1.0"}
+        payload = {
+            "type": "block_actions",
+            "team": {"id": TEAM, "domain": "demo"},
+            "user": {"id": user, "team_id": TEAM},
+            "api_app_id": "A0CONNECT",
+            "container": {"type": "message", "channel_id": channel, "message_ts": message_ts},
+            "channel": {"id": channel, "name": CHANNELS.get(channel, channel)},
+            "message": message.to_api(),
+            "response_url": self.slack_server.response_url(),
+            "trigger_id": self._trigger(),
+            "actions": [button],
+        }
+        self._post_form(urlencode({"payload": json.dumps(payload)}).encode())
+        self.settle()
+
     def modal(
         self, trigger: str, *, ready_block: str = "summary", timeout: float = 10
     ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from clients.jira_client import JiraClient, JiraIssue
 from clients.slack_client import SlackClient, SlackNotInChannel, SlackUnavailable
-from models import JiraSlackLink, utcnow
+from models import ChannelSettings, JiraSlackLink, utcnow
 from services.errors import ConnectError, NotPermitted, SlackDown, jira_errors
 from services.issues.keys import project_of
 from services.issues.service import IssueService
@@ -38,6 +38,7 @@ class LinkView:
     permalink: str | None
     created_by: str | None
     created_at: datetime
+    sync_replies: bool = False
 
     @property
     def is_channel_link(self) -> bool:
@@ -147,9 +148,18 @@ class LinkService:
     # -- message links ------------------------------------------------------------------------
 
     def link_message(
-        self, message: MessageRef, user_id: str, key: str, *, issue: JiraIssue | None = None
+        self,
+        message: MessageRef,
+        user_id: str,
+        key: str,
+        *,
+        issue: JiraIssue | None = None,
+        sync: bool | None = None,
     ) -> LinkOutcome:
-        """Record the link, add Jira's remote link (once), and tell the thread (once)."""
+        """Record the link, add Jira's remote link (once), and tell the thread (once).
+
+        `sync`: the thread's replies become Jira comments (SPEC §13); None = the channel's
+        default, for a new link."""
         issue = issue or self.issues.get(key)
         try:
             permalink = self.slack.get_permalink(message.channel_id, message.message_ts)
@@ -166,6 +176,7 @@ class LinkService:
             message.thread_ts,
             user_id,
             permalink,
+            sync=sync,
         )
         # A private channel's name stays out of Jira, like its messages stay out of other places.
         where = "a private Slack conversation" if channel.is_private else f"#{channel.name}"
@@ -188,6 +199,8 @@ class LinkService:
         thread_ts: str | None,
         user_id: str,
         permalink: str | None,
+        *,
+        sync: bool | None = False,
     ) -> tuple[LinkView, bool]:
         """Insert or revive the row; a concurrent twin losing the race reads the winner's row."""
         for _attempt in range(2):
@@ -203,6 +216,14 @@ class LinkService:
                         user_id,
                         permalink=permalink,
                     )
+                    if created and message_ts:
+                        link.sync_replies = (
+                            _channel_syncs(work.session, team_id, channel_id)
+                            if sync is None
+                            else sync
+                        )
+                    elif sync:
+                        link.sync_replies = True
                     view = _view(link)
                     seed_known_issue(work.session, team_id, issue)
                     work.commit()
@@ -255,6 +276,16 @@ def _activate(
     return link, True
 
 
+def _channel_syncs(session: Session, team_id: str, channel_id: str) -> bool:
+    """The channel's default for new links (`/jira settings sync on|off`)."""
+    default = session.scalars(
+        select(ChannelSettings.sync_default).where(
+            ChannelSettings.team_id == team_id, ChannelSettings.channel_id == channel_id
+        )
+    ).one_or_none()
+    return bool(default)
+
+
 def _view(link: JiraSlackLink) -> LinkView:
     return LinkView(
         issue_id=link.issue_id,
@@ -265,4 +296,5 @@ def _view(link: JiraSlackLink) -> LinkView:
         permalink=link.permalink,
         created_by=link.created_by,
         created_at=link.created_at,
+        sync_replies=bool(link.sync_replies),
     )

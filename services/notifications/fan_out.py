@@ -35,6 +35,7 @@ from services.subscriptions.routing import (
     SubscriptionRouter,
 )
 from services.subscriptions.threads import MARKER, existing_threads, new_thread
+from services.thread_sync.echoes import comment_origins
 from services.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -324,11 +325,20 @@ class Notifier:
         issue, own = plan.issue, plan.own
         # Active when this announcement starts, as `announce` would read them.
         links = [link for link in plan.links if link.retired_at is None]
+        # Comments that came from a synced thread's replies (SPEC §13): not told back there.
+        echoes = comment_origins(
+            session, team_id, [c.comment for c in plan.changes if c.comment is not None]
+        )
         for change in plan.changes:
             label = _actor_label(change, own)
             for link in links:
                 if own is not None and _is_origin(link, own):
                     continue  # the person who did it from Slack already knows
+                if change.comment is not None and echoes.get(change.comment.id) == (
+                    link.channel_id,
+                    link.reply_thread_ts,
+                ):
+                    continue  # the reply it came from is right there
                 if link.channel_id in quiet and not change.important:
                     continue
                 destination = Destination(link.channel_id, link.reply_thread_ts)

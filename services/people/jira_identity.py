@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 
 from pydantic import SecretStr
 from sqlalchemy import delete, select
@@ -39,6 +39,7 @@ from sqlalchemy import delete, select
 from clients.jira_client import (
     FieldMeta,
     IssueType,
+    JiraAttachment,
     JiraAuthError,
     JiraClient,
     JiraComment,
@@ -548,6 +549,27 @@ class PersonJira:
 
     def create_issue(self, fields: Any) -> JiraIssue:
         result: JiraIssue = self._run(lambda c: c.create_issue(fields))
+        return result
+
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        result: list[JiraComment] = self._run(lambda c: c.issue_comments(key))
+        return result
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        result: JiraComment = self._run(lambda c: c.update_comment(key, comment_id, body))
+        return result
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        self._run(lambda c: c.delete_comment(key, comment_id))
+
+    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
+        start = content.tell()  # a refreshed token sends the file again, from where it began
+
+        def upload(client: JiraClient) -> JiraAttachment:
+            content.seek(start)
+            return client.add_attachment(key, filename, content)
+
+        result: JiraAttachment = self._run(upload)
         return result
 
     def transitions(self, key: str) -> list[Transition]:

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 from clients.jira_client import (
     FieldMeta,
     IssueType,
+    JiraAttachment,
     JiraBadRequest,
     JiraComment,
     JiraError,
@@ -96,6 +97,9 @@ class InMemoryJira:
         self._listeners: list[Callable[[IssueChange], None]] = []
         self._project_readers: dict[str, frozenset[str]] = {}  # project key -> account ids
         self._level_readers: dict[str, frozenset[str]] = {}  # security level -> account ids
+        self.attachment_limit = 100 * 1024 * 1024  # the site's own limit on one file
+        # Comments deleted so far, by id: their webhook still describes them.
+        self.deleted_comments: dict[str, JiraComment] = {}
 
     def forget_changes(self) -> None:
         """Clear `changes`: what happened so far is history, not news (e.g. seeding)."""
@@ -420,6 +424,66 @@ class InMemoryJira:
             self._set(key, updated=now)
             self._announce(record.issue.key, "comment", None, comment.id)
             return comment
+
+    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
+        self._enter("add_attachment", key, filename)
+        data = content.read()
+        with self._lock:
+            record = self._record(key)
+            if len(data) > self.attachment_limit:
+                raise JiraBadRequest(
+                    f"The file {filename} is larger than the attachment size limit.", status=413
+                )
+            attachment = JiraAttachment(str(self._take_id()), filename, len(data))
+            record.attachments.append((attachment, data))
+            self._set(key, updated=self.now())
+            return attachment
+
+    def attachments(self, key: str) -> list[JiraAttachment]:
+        """The issue's files (a Jira-side helper, not logged)."""
+        with self._lock:
+            return [attachment for attachment, _ in self._record(key).attachments]
+
+    def attachment_content(self, key: str, attachment_id: str) -> bytes:
+        with self._lock:
+            for attachment, data in self._record(key).attachments:
+                if attachment.id == attachment_id:
+                    return data
+        raise JiraNotFound(f"No attachment {attachment_id}.", status=404)
+
+    def issue_comments(self, key: str) -> list[JiraComment]:
+        self._enter("issue_comments", key)
+        with self._lock:
+            return list(self._record(key).comments)
+
+    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
+        self._enter("update_comment", key, comment_id, body)
+        with self._lock:
+            record = self._record(key)
+            if not body.strip():
+                raise JiraFieldErrors({"comment": "Comment body can not be empty!"})
+            index = self._comment_index(record, comment_id)
+            now = self.now()
+            comment = replace(record.comments[index], body=body, updated=now)
+            record.comments[index] = comment
+            self._set(key, updated=now)
+            self._announce(record.issue.key, "comment_updated", None, comment.id)
+            return comment
+
+    def delete_comment(self, key: str, comment_id: str) -> None:
+        self._enter("delete_comment", key, comment_id)
+        with self._lock:
+            record = self._record(key)
+            comment = record.comments.pop(self._comment_index(record, comment_id))
+            self.deleted_comments[comment.id] = comment
+            self._set(key, updated=self.now())
+            self._announce(record.issue.key, "comment_deleted", None, comment.id)
+
+    def _comment_index(self, record: StoredIssue, comment_id: str) -> int:
+        for index, comment in enumerate(record.comments):
+            if comment.id == comment_id:
+                return index
+        raise JiraNotFound(f"Can not find a comment for the id: {comment_id}.", status=404)
 
     def upsert_remote_link(
         self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None

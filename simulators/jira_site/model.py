@@ -11,6 +11,7 @@ from typing import Any
 from clients.jira_client import (
     FieldMeta,
     IssueType,
+    JiraAttachment,
     JiraComment,
     JiraFieldErrors,
     JiraHistory,
@@ -74,6 +75,8 @@ class StoredIssue:
     comments: list[JiraComment] = field(default_factory=list)
     links: dict[str, RemoteLink] = field(default_factory=dict)  # by globalId
     history: list[JiraHistory] = field(default_factory=list)  # the changelog, oldest first
+    # Files attached: (attachment, its bytes).
+    attachments: list[tuple[JiraAttachment, bytes]] = field(default_factory=list)
 
 
 def system_fields() -> list[FieldMeta]:

@@ -8,9 +8,10 @@ createmeta lists under `issueTypes`/`fields` or `values`, `/search/jql` on Cloud
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)  # names title-cased
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -102,6 +104,14 @@ class FakeJiraApi:
                 ("POST", "issue/(?P<key>[^/]+)/transitions", self.transition),
                 ("PUT", "issue/(?P<key>[^/]+)/assignee", self.assign),
                 ("POST", "issue/(?P<key>[^/]+)/comment", self.comment),
+                ("GET", "issue/(?P<key>[^/]+)/comment", self.comments),
+                ("POST", "issue/(?P<key>[^/]+)/attachments", self.attach),
+                ("PUT", "issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)", self.edit_comment),
+                (
+                    "DELETE",
+                    "issue/(?P<key>[^/]+)/comment/(?P<comment_id>[^/]+)",
+                    self.delete_comment,
+                ),
                 ("GET", "issue/(?P<key>[^/]+)/remotelink", self.remote_links),
                 ("POST", "issue/(?P<key>[^/]+)/remotelink", self.remote_link),
                 ("GET", "user/search", self.user_search),
@@ -358,6 +368,39 @@ class FakeJiraApi:
     def comment(self, request: Request, key: str) -> Answer:
         created = self.jira.add_comment(key, str((request.body or {}).get("body") or ""))
         return 201, self.comment_json(key, created)
+
+    def attach(self, request: Request, key: str) -> Answer:
+        """Jira's attachments resource: multipart `file` parts, and an XSRF header or a 403."""
+        if request.headers.get("X-Atlassian-Token") != "no-check":
+            return 403, "XSRF check failed"
+        files = request.body.get("files") if isinstance(request.body, dict) else None
+        if not files:
+            raise JiraBadRequest("No file to attach: send multipart/form-data with 'file'.")
+        attached = [self.jira.add_attachment(key, name, io.BytesIO(data)) for name, data in files]
+        return 200, [
+            {
+                "id": a.id,
+                "filename": a.filename,
+                "size": a.size,
+                "self": f"{self.base_url}/rest/api/2/attachment/{a.id}",
+            }
+            for a in attached
+        ]
+
+    def comments(self, request: Request, key: str) -> Answer:
+        found = [self.comment_json(key, c) for c in self.jira.issue_comments(key)]
+        start = request.number("startAt", 0)
+        size = request.number("maxResults", 50)
+        page = found[start : start + size]
+        return 200, {"startAt": start, "maxResults": size, "total": len(found), "comments": page}
+
+    def edit_comment(self, request: Request, key: str, comment_id: str) -> Answer:
+        body = str((request.body or {}).get("body") or "")
+        return 200, self.comment_json(key, self.jira.update_comment(key, comment_id, body))
+
+    def delete_comment(self, request: Request, key: str, comment_id: str) -> Answer:
+        self.jira.delete_comment(key, comment_id)
+        return 204, None
 
     def remote_links(self, request: Request, key: str) -> Answer:
         return 200, [

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import email.policy
 import json
 import threading
 import time
 from dataclasses import dataclass
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any, Protocol
@@ -201,11 +203,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         split = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode("utf-8") if length else ""
+        headers = {name.title(): value for name, value in self.headers.items()}  # one spelling
+        data = self._read(headers)
         people = self.fake.people
         if people is not None:  # its OAuth pages and token endpoint, before the REST API
-            headers = {name.title(): value for name, value in self.headers.items()}
+            raw = data.decode("utf-8", errors="replace")
             provided = people.provider_answer(self.command, split.path, split.query, headers, raw)
             if provided is not None:
                 extra = dict(provided.headers)
@@ -213,12 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
                     extra["Content-Type"] = "text/html; charset=utf-8"
                 self._send(provided.status, provided.body, extra)
                 return
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw
-        request = Request(self.command, unquote(split.path), parse_qs(split.query), body)
-        headers = {name.title(): value for name, value in self.headers.items()}  # one spelling
+        body = self._body(headers, data)
+        request = Request(self.command, unquote(split.path), parse_qs(split.query), body, headers)
         status, answer, extra = self._answer(request)
         self.fake._record(  # the path as sent, still quoted
             RecordedRequest(request.method, split.path, request.query, headers, body, status)
@@ -226,6 +224,22 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake.delay_seconds:
             time.sleep(self.fake.delay_seconds)
         self._send(status, answer, extra)
+
+    def _read(self, headers: dict[str, str]) -> bytes:
+        length = int(headers.get("Content-Length") or 0)
+        chunked = headers.get("Transfer-Encoding", "").lower() == "chunked"
+        return _read_chunked(self.rfile) if chunked else self.rfile.read(length) if length else b""
+
+    def _body(self, headers: dict[str, str], data: bytes) -> Any:
+        """JSON (or text); a multipart upload as {"files": [(name, bytes), …]}."""
+        content_type = headers.get("Content-Type", "")
+        if content_type.startswith("multipart/form-data"):
+            return {"files": _multipart_files(content_type, data)}
+        raw = data.decode("utf-8", errors="replace")
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return raw
 
     def _answer(self, request: Request) -> tuple[int, Any, dict[str, str]]:
         failure = self.fake._take_failure(request.path)
@@ -264,3 +278,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up waiting (a timeout test): nothing left to answer
+
+
+def _read_chunked(stream: Any) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        size = int(stream.readline().strip() or b"0", 16)
+        if size == 0:
+            stream.readline()
+            return b"".join(parts)
+        parts.append(stream.read(size))
+        stream.readline()
+
+
+def _multipart_files(content_type: str, data: bytes) -> list[tuple[str, bytes]]:
+    """The `file` parts of a multipart/form-data body: (file name, content)."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + data
+    )
+    found = []
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") != "file":
+            continue
+        payload = part.get_payload(decode=True)
+        found.append(
+            (part.get_filename() or "file", payload if isinstance(payload, bytes) else b"")
+        )
+    return found

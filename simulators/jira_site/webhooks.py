@@ -97,6 +97,10 @@ def comment_json(comment: JiraComment, *, cloud: bool) -> Payload:
     return raw
 
 
+# Changes that are webhooks of their own, never part of a changelog.
+_ALONE = ("comment", "comment_updated", "comment_deleted", "created", "deleted")
+
+
 class JiraWebhookEmitter:
     """Turns the in-memory Jira's changes into webhook payloads and hands each to `deliver`."""
 
@@ -160,8 +164,8 @@ class JiraWebhookEmitter:
                 groups
                 and groups[-1][0].key == change.key
                 and groups[-1][0].actor == change.actor
-                and change.field not in ("comment", "created", "deleted")
-                and groups[-1][0].field not in ("comment", "created", "deleted")
+                and change.field not in _ALONE
+                and groups[-1][0].field not in _ALONE
             ):
                 groups[-1].append(change)
             else:
@@ -198,6 +202,17 @@ class JiraWebhookEmitter:
                     "webhookEvent": "jira:issue_deleted",
                     "issue_event_type_name": "issue_deleted",
                 }
+            ]
+        if head.field in ("comment_updated", "comment_deleted"):
+            if head.field == "comment_deleted":
+                gone = self.jira.deleted_comments.get(head.new or "")
+            else:
+                gone = next((c for c in self.jira.comments(issue.key) if c.id == head.new), None)
+            if gone is None:
+                return []
+            event = "comment_updated" if head.field == "comment_updated" else "comment_deleted"
+            return [
+                {**base, "webhookEvent": event, "comment": comment_json(gone, cloud=self.cloud)}
             ]
         if head.field == "comment":
             comment = next((c for c in self.jira.comments(issue.key) if c.id == head.new), None)

@@ -141,10 +141,12 @@ class InMemorySlack:
         thread_ts: str | None = None,
         blocks: Blocks | None = None,
         metadata: Mapping[str, Any] | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> SlackMessage:
         """A message someone (not the bot) wrote; no permission checks, no call recorded."""
         with self._lock:
-            return self._append(self._channel(channel).id, text, user, blocks, thread_ts, metadata)
+            channel_id = self._channel(channel).id
+            return self._append(channel_id, text, user, blocks, thread_ts, metadata, files)
 
     def fail_next(
         self, error: str | SlackError, *, method: str | None = None, times: int = 1
@@ -368,6 +370,7 @@ class InMemorySlack:
         blocks: Blocks | None,
         thread_ts: str | None,
         metadata: Mapping[str, Any] | None,
+        files: list[dict[str, Any]] | None = None,
     ) -> SlackMessage:
         message = SlackMessage(
             channel=channel_id,
@@ -378,6 +381,7 @@ class InMemorySlack:
             thread_ts=thread_ts,
             metadata=dict(metadata) if metadata is not None else None,
             bot_id=self.bot_id if user == self.bot_user_id else None,
+            files=files,
         )
         self.messages.setdefault(channel_id, []).append(message)
         return message

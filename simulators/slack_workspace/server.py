@@ -87,6 +87,9 @@ class FakeSlackServer:
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
         self._httpd: LocalHTTPServer | None = None
+        # Files people shared, served at their url_private_download to a bearer of a token.
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.file_downloads: list[str] = []  # file ids, each time one was read
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -158,6 +161,36 @@ class FakeSlackServer:
             self._failures.setdefault(method, []).append(
                 _Failure(status, error, retry_after, times, applied)
             )
+
+    def add_file(
+        self,
+        channel: str,
+        name: str,
+        content: bytes,
+        *,
+        user: str,
+        text: str = "",
+        thread_ts: str | None = None,
+        declared_size: int | None = None,
+    ) -> tuple[Any, dict[str, Any]]:
+        """A message with a file someone shared (kept in the workspace) and the file as Slack
+        describes it; `declared_size` is what Slack says the size is (default: the real one)."""
+        file_id = f"F{len(self.files) + 1:07d}"
+        self.files[file_id] = (name, content)
+        url = f"{self.url}/files-pri/{self.slack.team_id}-{file_id}/download/{name}"
+        described = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": "application/octet-stream",
+            "size": len(content) if declared_size is None else declared_size,
+            "url_private": url.replace("/download/", "/"),
+            "url_private_download": url,
+        }
+        message = self.slack.add_message(
+            channel, text, user=user, thread_ts=thread_ts, files=[described]
+        )
+        return message, described
 
     def response_url(self) -> str:
         """A fresh response URL; what is POSTed to it is recorded under method "response_url"."""
@@ -260,6 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         split = urlsplit(self.path)
+        if split.path.startswith("/files-pri/"):
+            self._handle_file(split.path)
+            return
         params, raw = self._params(split.query)
         headers = dict(self.headers.items())
         if split.path.startswith("/response/"):
@@ -320,6 +356,24 @@ class _Handler(BaseHTTPRequestHandler):
             extra["Content-Type"] = "text/html"
         self.fake._record(RecordedCall(method, params, headers, self.path, failure.status, answer))
         self._send(failure.status, body, extra)
+
+    def _handle_file(self, path: str) -> None:
+        """A file's private URL: its bytes to a valid bot token, else Slack's login page."""
+        token = self._token({})
+        file_id = path.removeprefix("/files-pri/").split("/", 1)[0].rsplit("-", 1)[-1]
+        found = self.fake.files.get(file_id)
+        if found is None or token is None or token not in self.fake.api.tokens:
+            self._send(
+                302 if found else 404, "", {"Location": "/login", "Content-Type": "text/html"}
+            )
+            return
+        self.fake.file_downloads.append(file_id)
+        data = found[1]
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def _handle_response_url(self, path: str, raw: str, headers: dict[str, str]) -> None:
         response_id = path.rsplit("/", 1)[-1]

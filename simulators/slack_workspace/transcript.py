@@ -22,6 +22,7 @@ class SlackMessage:
     metadata: dict[str, Any] | None = None
     bot_id: str | None = None
     edited: bool = False
+    files: list[dict[str, Any]] | None = None  # files shared with it, as Slack describes them
 
     @property
     def is_reply(self) -> bool:
@@ -39,6 +40,9 @@ class SlackMessage:
             data["thread_ts"] = self.thread_ts
         if self.edited:
             data["edited"] = {"user": self.user, "ts": self.ts}
+        if self.files:
+            data["files"] = self.files
+            data["subtype"] = "file_share"
         if include_metadata and self.metadata is not None:
             data["metadata"] = self.metadata
         return data

@@ -37,6 +37,16 @@ def test_the_demo_tells_the_story_and_exits_0(tmp_path: Path) -> None:
         in story
     )
     assert "Rolled back the 10:00 deploy" in story
+    # a synced thread: Bob's reply becomes a Jira comment, Carol's comment comes back once
+    assert "turned on sync with *OPS-4*" in story
+    assert "— Bob Baker (via Slack): https://demo.slack.com/archives/C0SUPPORT/" in story
+    assert (
+        "*Carol Chen* commented on <https://jira.example.com/browse/OPS-4|OPS-4>:\n"
+        "      >Thanks Bob!" in story
+    )
+    assert (
+        "commented on <https://jira.example.com/browse/OPS-4|OPS-4>:\n      >Confirmed" not in story
+    )
     # search finds it
     assert "1 issue for “checkout”" in story
     # a key mentioned in another channel gets a preview in its thread

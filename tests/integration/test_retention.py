@@ -22,6 +22,7 @@ from models import (
     SlackInstallation,
     SlackOAuthState,
     SubscriptionThread,
+    SyncedReply,
     UserLink,
 )
 from models.delivery import DONE, FAILED, PENDING, SENT
@@ -73,6 +74,21 @@ def link(issue: str, **extra: object) -> JiraSlackLink:
         channel_id="C1",
         created_by="U1",
         created_at=START,
+        **extra,
+    )
+
+
+def synced(ts: str, issue: str, **extra: object) -> SyncedReply:
+    return SyncedReply(
+        team_id=T,
+        channel_id="C1",
+        message_ts=ts,
+        thread_ts="1.1",
+        issue_id=issue,
+        issue_key=f"OPS-{issue}",
+        slack_user_id="U1",
+        created_at=START,
+        updated_at=START,
         **extra,
     )
 
@@ -145,6 +161,9 @@ def seed(uow: UnitOfWorkFactory) -> None:
                     email="a@example.com",
                 ),
                 PollCursor(team_id=T, scope="linked", cursor_at=START),
+                synced("deleted", "2", deleted_at=START),  # its comment is gone
+                synced("retired", "1"),  # its thread's link is retired
+                synced("live", "2"),  # still linked: an edit must still find its comment
             ]
         )
         work.commit()
@@ -162,6 +181,7 @@ def rows(uow: UnitOfWorkFactory) -> dict[str, set[str]]:
             "threads": set(session.scalars(select(SubscriptionThread.issue_id))),
             "known_issues": set(session.scalars(select(KnownIssue.issue_id))),
             "states": set(session.scalars(select(SlackOAuthState.state))),
+            "replies": set(session.scalars(select(SyncedReply.message_ts))),
         }
 
 
@@ -194,6 +214,7 @@ def test_finished_failed_and_expired_rows_go_after_the_retention_period(
         "threads": {"4"},
         "known_issues": {"2", "4"},
         "states": set(),
+        "replies": {"live"},
     }
     assert removed == {
         "processed_deliveries": 3,
@@ -204,6 +225,7 @@ def test_finished_failed_and_expired_rows_go_after_the_retention_period(
         "subscription_threads": 1,
         "jira_tickets": 3,
         "slack_oauth_states": 1,
+        "synced_replies": 2,
     }
     assert housekeeping(uow, later).run_once() == {}
 

@@ -38,6 +38,7 @@ SPEC_SCOPES = {
     "groups:history",
     "app_mentions:read",
     "im:write",
+    "files:read",  # SPEC §13: files copied to Jira
 }
 BOT_EVENTS = {
     "link_shared",
