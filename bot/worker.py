@@ -39,6 +39,8 @@ class Worker:
         self.max_backoff = max_backoff
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Set once each job's first run has ended, well or not (start-up's poll, sweep, …).
+        self._first_runs = {job.name: threading.Event() for job in self.jobs}
 
     def start(self) -> None:
         for job in self.jobs:
@@ -69,6 +71,10 @@ class Worker:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
+    def wait_first_runs(self, timeout: float | None = None) -> bool:
+        """Block until every job has ended its first run (or `timeout`); whether they all had."""
+        return all(done.wait(timeout) for done in self._first_runs.values())
+
     def _loop(self, job: PeriodicJob) -> None:
         failures = 0
         while not self._stop.is_set():
@@ -82,5 +88,6 @@ class Worker:
                 log.exception(
                     "job %s failed (%d in a row); next try in %.0fs", job.name, failures, delay
                 )
+            self._first_runs[job.name].set()
             job.wake.wait(delay)
             job.wake.clear()

@@ -180,6 +180,10 @@ def running_connect(
     thread = threading.Thread(target=server.run, name="connect-e2e", daemon=True)
     thread.start()
     worker.start()
+    # What the worker does as it starts (the first poll, the sweep) is over before a test
+    # acts, so it is never mistaken for the test's doing. Bounded: a job whose first run waits
+    # on a Jira that a test keeps down must not hold the test.
+    worker.wait_first_runs(timeout=15)
     try:
         yield RunningConnect(server.url, runtime, slack, jira)
     finally:

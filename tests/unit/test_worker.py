@@ -37,6 +37,23 @@ def test_a_failing_job_is_retried_and_does_not_stop_the_others() -> None:
     assert len(failures) >= 2
 
 
+def test_first_runs_are_awaited_whether_they_fail_or_not() -> None:
+    release = threading.Event()
+
+    def slow() -> None:
+        release.wait(5)
+
+    def broken() -> None:
+        raise RuntimeError("Jira is down")
+
+    worker = Worker([PeriodicJob("slow", 60, slow), PeriodicJob("broken", 60, broken)])
+    worker.start()
+    assert not worker.wait_first_runs(timeout=0.05)  # "slow" is still in its first run
+    release.set()
+    assert worker.wait_first_runs(timeout=5)
+    worker.stop(timeout=5)
+
+
 def test_request_stop_ends_wait() -> None:
     worker = Worker([])
     worker.start()
