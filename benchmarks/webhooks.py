@@ -1,6 +1,6 @@
-"""5. Jira webhook → Slack post: latency (bar: p50 < 1 s, or < 2.5 s where a change waits for
-the 2 s burst window — Connect holds every fresh change for that window by design, so the
-2.5 s bar applies), and how fast the outbox drains against Slack's ~1 message/s per channel.
+"""5. Jira webhook → Slack post: latency (bar: p50 < 1 s, bursts included: the first change of
+a burst is posted at once and the rest edit it, so nothing waits for the 2 s burst window),
+and how fast the outbox drains against Slack's ~1 message/s per channel.
 
 Latency: Connect in its own process (worker included, as `serve` runs it) gets status changes of
 issues linked to one channel each, a few per second, signed the way Jira Cloud signs them;
@@ -39,7 +39,7 @@ from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 NAME = "webhooks"
 TITLE = "Jira webhook -> Slack post latency, and outbox drain against 1 msg/s per channel"
-BURST_BAR = 2.5
+LATENCY_BAR = 1.0
 SLACK_PACE = 1.0  # messages a second per channel
 
 
@@ -96,15 +96,15 @@ def _latency(result: Result, size: Size) -> None:
                 answers.append(time.perf_counter() - started)
                 sent[channel] = started
                 time.sleep(size.spacing)
-            posted = _wait_posts(sites, set(channels), timeout=BURST_BAR * 4 + 10)
+            posted = _wait_posts(sites, set(channels), timeout=LATENCY_BAR * 4 + 10)
             errors = connect.error_lines()
     latencies = [posted[c] - sent[c] for c in channels if c in posted]
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     result.check(
         "webhook -> post p50",
         f"{secs(p50)} ({len(latencies)}/{len(channels)} posted)",
-        f"< {BURST_BAR} s (2 s burst window)",
-        len(latencies) == len(channels) and p50 < BURST_BAR,
+        f"< {LATENCY_BAR:.0f} s (no burst window to wait for)",
+        len(latencies) == len(channels) and p50 < LATENCY_BAR,
     )
     result.add("webhook -> post p99", secs(p99), "", INFO)
     result.add(

@@ -9,7 +9,7 @@ from clients.slack_limits import MAX_SECTION_TEXT
 from handlers.cards import RESTRICTED, action_elements, card_block_prefix, escape
 from services.issues.keys import parse_issue_key
 from services.markup import jira_to_mrkdwn, truncate_for_slack
-from services.notifications.fan_out import MAX_CHANGES_PER_MESSAGE
+from services.notifications.bursts import MAX_CHANGES_PER_MESSAGE
 
 COMMENT_LIMIT = 1500
 
