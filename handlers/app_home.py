@@ -1,4 +1,5 @@
-"""App Home: my Jira mapping (with a Connect button), my open issues, the channels I subscribed.
+"""App Home: my Jira mapping (with a Connect button), what Connect DMs me about (switches), my
+open issues, the channels I subscribed.
 
 Published fresh every time the person opens the tab (`app_home_opened` → views.publish), after
 the ack. When Jira is down the home still publishes and says so.
@@ -7,6 +8,7 @@ the ack. When Jira is down the home still publishes and says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -18,7 +20,9 @@ from handlers.after_ack import AfterAck
 from handlers.blocks import line_sections
 from handlers.event_dedupe import read_event
 from handlers.identity import NO_MAPPING
-from handlers.payloads import AppHomeOpened, BlockAction
+from handlers.notify import NOTIFY_ACTION, describe, notify_blocks
+from handlers.payloads import AppHomeOpened, BlockAction, CheckboxesAction
+from models.users import DEFAULT_NOTICES
 from services.context import ConnectServices
 from services.errors import user_message_for
 from services.issues.app_home import AppHomeService, HomeData, SubscriptionLine
@@ -34,6 +38,7 @@ HOME_SUBSCRIPTIONS = 50
 def register(app: App) -> None:
     app.event("app_home_opened")(home_opened)
     app.action(CONNECT_ACTION)(acknowledge_connect)
+    app.action(NOTIFY_ACTION)(acknowledge_notify_switches)
 
 
 def home_opened(
@@ -61,6 +66,27 @@ def acknowledge_connect(
     after_ack.submit("connect_and_publish", connect_and_publish, action, client, services)
 
 
+def acknowledge_notify_switches(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    action = CheckboxesAction.model_validate(body)
+    ack()
+    after_ack.submit("notify_switches", switch_and_publish, action, client, services)
+
+
+def switch_and_publish(
+    action: CheckboxesAction, client: WebClient, services: ConnectServices
+) -> None:
+    """The switches as ticked now are the person's choice (nothing ticked: `off`)."""
+    team, user = action.team.id or "", action.user.id or ""
+    chosen = services.notify_preferences.choose(team, user, action.ticked)
+    publish(services, client, team, user, notice=f":white_check_mark: {describe(chosen)}")
+
+
 def connect_and_publish(action: BlockAction, client: WebClient, services: ConnectServices) -> None:
     team, user = action.team.id or "", action.user.id or ""
     try:
@@ -82,8 +108,9 @@ def publish(
     notice: str | None = None,
 ) -> None:
     data = AppHomeService(services.uow, services.users, services.issues).load(team_id, user_id)
+    notices = services.notify_preferences.chosen(team_id, user_id)
     try:
-        client.views_publish(user_id=user_id, view=home_view(data, notice=notice))
+        client.views_publish(user_id=user_id, view=home_view(data, notice=notice, notices=notices))
     except (SlackClientError, OSError) as error:
         log.warning("could not publish the App Home of %s: %s", user_id, error)
 
@@ -91,13 +118,20 @@ def publish(
 # -- pure builders ----------------------------------------------------------------------------
 
 
-def home_view(data: HomeData, *, notice: str | None = None) -> dict[str, Any]:
+def home_view(
+    data: HomeData,
+    *,
+    notice: str | None = None,
+    notices: Sequence[str] = DEFAULT_NOTICES,
+) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [_header("Connect")]
     if notice:
         blocks.append(_section(notice))
     if data.problem:
         blocks.append(_section(data.problem))
     blocks += _mapping_blocks(data)
+    blocks.append({"type": "divider"})
+    blocks += notify_blocks(notices)
     blocks.append({"type": "divider"})
     blocks += _issue_blocks(data)
     blocks.append({"type": "divider"})

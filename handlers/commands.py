@@ -15,7 +15,15 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
-from handlers import blocks, cards, channel_settings, create_issue, identity, subscriptions
+from handlers import (
+    blocks,
+    cards,
+    channel_settings,
+    create_issue,
+    identity,
+    notify,
+    subscriptions,
+)
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_TEXT
 from handlers.command_request import CommandRequest, Message, Runner
@@ -188,6 +196,7 @@ _RUNNERS: dict[str, Runner] = {
     "connect": identity.connect,
     "whoami": identity.whoami,
     "disconnect": identity.disconnect,
+    "notify": notify.notify,
     "settings": channel_settings.settings,
 }
 

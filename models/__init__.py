@@ -5,7 +5,7 @@ from models.channels import ChannelSettings, ChannelSubscription, SubscriptionTh
 from models.delivery import NotificationOutbox, PollCursor, ProcessedDelivery
 from models.installations import SlackInstallation, SlackOAuthState
 from models.issues import ConnectAction, JiraSlackLink, JiraTicket
-from models.users import UserLink
+from models.users import NotifyPreference, UserLink
 
 __all__ = [
     "Base",
@@ -15,6 +15,7 @@ __all__ = [
     "JiraSlackLink",
     "JiraTicket",
     "NotificationOutbox",
+    "NotifyPreference",
     "PollCursor",
     "ProcessedDelivery",
     "SlackInstallation",

@@ -134,6 +134,12 @@ SUBCOMMANDS = (
     Subcommand("whoami", "whoami", "show which Jira account you are mapped to", private=True),
     Subcommand("disconnect", "disconnect", "forget your Jira mapping", private=True),
     Subcommand(
+        "notify",
+        "notify [assigned,mentions,reported,watching | off]",
+        "show or choose what Connect DMs you about",
+        private=True,
+    ),
+    Subcommand(
         "settings",
         "settings [previews on|off | notify all|important]",
         "show or change this channel's issue previews and notification level",

@@ -10,6 +10,7 @@ from services.commands import CommandParser, default_parser
 from services.issues.create import CreateIssueService, FormMetadata
 from services.issues.links import LinkService
 from services.issues.service import IssueService
+from services.notifications.preferences import NotifyPreferences
 from services.people.accounts import UserMapping
 from services.people.installations import Installations
 from services.policy import ConnectPolicy
@@ -36,6 +37,10 @@ class ConnectServices:
     @property
     def issues(self) -> IssueService:
         return IssueService(self.jira, self.policy)
+
+    @property
+    def notify_preferences(self) -> NotifyPreferences:
+        return NotifyPreferences(self.uow)
 
     @property
     def create_issue(self) -> CreateIssueService:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clients.jira_client import JiraIssue
+from clients.jira_client import JiraIssue, JiraUser
 from models import JiraTicket, utcnow
 from services.jira_changes.detector import baseline
 from services.jira_changes.events import IssueSnapshot, snapshot_of
@@ -37,6 +37,8 @@ def refresh_ticket(ticket: JiraTicket, issue: IssueSnapshot) -> None:
     if issue.assignee is not None:
         ticket.assignee_account_id = issue.assignee.account_id
         ticket.assignee_name = issue.assignee.display_name
+    if issue.reporter is not None:
+        ticket.reporter_account_id = issue.reporter.account_id
     ticket.jira_updated_at = issue.updated or ticket.jira_updated_at
     if issue.security_known:
         ticket.security_level = issue.security
@@ -44,8 +46,13 @@ def refresh_ticket(ticket: JiraTicket, issue: IssueSnapshot) -> None:
 
 
 def with_security(issue: IssueSnapshot, ticket: JiraTicket) -> IssueSnapshot:
-    """The snapshot with the issue's security level, from the ticket when the delivery did
-    not carry it (comment events)."""
+    """The snapshot with the issue's security level and reporter, from the ticket when the
+    delivery did not carry them (comment events)."""
+    if not issue.key and ticket.issue_key:  # Data Center comment events name it by id only
+        issue = replace(issue, key=ticket.issue_key)
+    if issue.reporter is None and ticket.reporter_account_id:
+        reporter = ticket.reporter_account_id
+        issue = replace(issue, reporter=JiraUser(reporter, reporter))
     if issue.security_known:
         return issue
     return replace(issue, security=ticket.security_level, security_known=True)

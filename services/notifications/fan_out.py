@@ -22,7 +22,7 @@ from models import (
     SubscriptionThread,
     utcnow,
 )
-from services.jira_changes.detector import Change
+from services.jira_changes.detector import PERSONAL_ONLY, Change
 from services.jira_changes.events import IssueSnapshot
 from services.notifications.bursts import (
     BURST_WINDOW,
@@ -41,6 +41,7 @@ from services.notifications.own_changes import (
     own_action,
     remember_action,
 )
+from services.notifications.personal import DM_SCOPE, PeopleBook, PersonalNotices
 from services.subscriptions.routing import SUBSCRIPTION_KINDS, HeldCheck, Route, SubscriptionRouter
 from services.subscriptions.threads import existing_threads, new_thread
 
@@ -95,8 +96,10 @@ class Notifier:
         clock: Callable[[], datetime] = utcnow,
         burst_window: timedelta = BURST_WINDOW,
         subscriptions: SubscriptionRouter | None = None,
+        personal: PersonalNotices | None = None,
     ) -> None:
         self.connect_account = connect_account
+        self.personal = personal
         self.jira_base_url = jira_base_url.rstrip("/")
         self.clock = clock
         self.burst_window = burst_window
@@ -108,6 +111,12 @@ class Notifier:
         if self.subscriptions is None:
             return set()
         return self.subscriptions.teams_for(session, issue)
+
+    def personal_teams(self, session: Session, accounts: set[str]) -> set[str]:
+        """Workspaces where someone may be DMed about a change naming these Jira accounts."""
+        if self.personal is None:
+            return set()
+        return self.personal.teams(session, accounts)
 
     def announce(
         self,
@@ -159,8 +168,15 @@ class Notifier:
             for a in wanted
         ]
         threads = self._subscription_threads(session, team_id, plans)
+        people = None
+        if self.personal is not None:
+            people = self.personal.book(
+                session, team_id, [(plan.issue, c) for plan in plans for c in plan.changes]
+            )
         for plan in plans:
             self._announce_one(session, team_id, plan, quiet, bursts, threads, now)
+            if people is not None:
+                self._tell_people(team_id, plan, people, bursts, now)
         bursts.insert(session)
         session.flush()
 
@@ -229,7 +245,7 @@ class Notifier:
         for change in plan.changes:
             label = actor_label(change, own)
             line = change_line(change, label, restricted_issue=issue.restricted)
-            for link in links:
+            for link in links if change.kind not in PERSONAL_ONLY else ():
                 if own is not None and is_origin(link, own):
                     continue  # the person who did it from Slack already knows
                 if link.channel_id in quiet and not change.important:
@@ -263,6 +279,21 @@ class Notifier:
                 )
                 key = self.queue.enqueue(bursts, team_id, destination, issue, change, line, now)
                 thread.first_outbox_key = thread.first_outbox_key or key
+
+    def _tell_people(
+        self, team_id: str, plan: _Plan, people: PeopleBook, bursts: OpenBursts, now: datetime
+    ) -> None:
+        """A DM to each person a change concerns (one per change, whatever the reasons)."""
+        assert self.personal is not None
+        issue, own = plan.issue, plan.own
+        for change in plan.changes:
+            told = self.personal.recipients(people, issue, change, own)
+            if not told:
+                continue
+            line = change_line(change, actor_label(change, own), restricted_issue=issue.restricted)
+            for person, reasons in told:
+                destination = Destination(person.slack_user_id, None, DM_SCOPE, reasons=reasons)
+                self.queue.enqueue(bursts, team_id, destination, issue, change, line, now)
 
 
 def _active_links(

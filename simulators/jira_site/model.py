@@ -74,6 +74,7 @@ class StoredIssue:
     comments: list[JiraComment] = field(default_factory=list)
     links: dict[str, RemoteLink] = field(default_factory=dict)  # by globalId
     history: list[JiraHistory] = field(default_factory=list)  # the changelog, oldest first
+    watchers: list[str] = field(default_factory=list)  # account ids, in the order they watched
 
 
 def system_fields() -> list[FieldMeta]:

@@ -33,7 +33,13 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 RETENTION = timedelta(days=30)
 # Tables whose rows are one per workspace, channel, person or poller scope: bounded by what
 # exists in Slack and Jira, removed when the workspace uninstalls.
-ONE_PER_THING = {"slack_installations", "channel_settings", "user_links", "poll_cursors"}
+ONE_PER_THING = {
+    "slack_installations",
+    "channel_settings",
+    "user_links",
+    "poll_cursors",
+    "notify_preferences",  # one per person
+}
 
 
 def housekeeping(uow: UnitOfWorkFactory, at: datetime) -> Housekeeping:
