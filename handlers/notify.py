@@ -11,12 +11,19 @@ from models.users import NOTICE_KINDS
 from services.context import ConnectServices
 from services.notifications.preferences import parse_notices
 
-# How each kind reads, in the command's answer and on App Home's switches.
+# How each kind reads on App Home's switches ("DM me when …").
 NOTICE_LABELS = {
     "assigned": "an issue is assigned to me",
     "mentions": "someone @mentions me in a comment or description",
     "reported": "an issue I reported is commented on or changes status",
     "watching": "an issue I watch is commented on or changes status",
+}
+# And in the command's answer ("Connect DMs you when …").
+YOUR_NOTICES = {
+    "assigned": "an issue is assigned to you",
+    "mentions": "someone @mentions you in a comment or description",
+    "reported": "an issue you reported is commented on or changes status",
+    "watching": "an issue you watch is commented on or changes status",
 }
 NOTIFY_ACTION = "home_notify"
 
@@ -47,7 +54,7 @@ def notify(services: ConnectServices, request: CommandRequest) -> Message:
 def describe(chosen: Sequence[str]) -> str:
     if not chosen:
         return "Connect DMs you about nothing (`off`)."
-    said = "; ".join(NOTICE_LABELS[kind] for kind in chosen)
+    said = "; ".join(YOUR_NOTICES[kind] for kind in chosen)
     return f"Connect DMs you when {said} (`{','.join(chosen)}`)."
 
 

@@ -148,3 +148,30 @@ def unknown_rows(connect: RunningConnect) -> int:
     with connect.runtime.services.uow() as work:
         rows = work.session.scalars(select(NotificationOutbox)).all()
         return sum(1 for row in rows if row.status == "sending" and row.posted_ts is None)
+
+
+def test_a_burst_edits_the_dm_it_went_to_as_well(thread) -> None:
+    """Carol, mapped, is mentioned three times in a burst: one DM, edited to hold all three."""
+    connect, ts, emitter = thread
+    slack = connect.slack.slack
+    slack.add_user("U0CAROL", "carol", real_name="Carol Chen", email="carol@example.com")
+    assert connect.runtime.services.users.connect(TEAM, "U0CAROL").connected
+    clock = SteppedClock()
+    connect.runtime.clock = clock
+    comment(connect, "[~accountid:acc-carol] mention number 1")
+    emitter.flush()
+    wait_until(lambda: slack.messages.get("D0CAROL"), what="the first mention DMed")
+    for n in (2, 3):
+        comment(connect, f"[~accountid:acc-carol] mention number {n}")
+    emitter.flush()
+    wait_until(lambda: deliveries_done(connect), what="the burst's deliveries processed")
+    clock.advance(1.1)
+    wait_until(
+        lambda: any("mention number 3" in m.text for m in slack.messages.get("D0CAROL", [])),
+        what="the DM edited to show the whole burst",
+    )
+    wait_settled(connect)
+    (dm,) = slack.messages["D0CAROL"]
+    assert all(f"mention number {n}" in dm.text for n in (1, 2, 3)) and dm.edited
+    (reply,) = replies(connect, ts)  # the linked thread: one message with all three too
+    assert all(f"mention number {n}" in reply.text for n in (1, 2, 3))
