@@ -6,6 +6,10 @@ Latency: Connect in its own process (worker included, as `serve` runs it) gets s
 issues linked to one channel each, a few per second, signed the way Jira Cloud signs them;
 each is timed from the webhook sent to the notification arriving at the fake Slack.
 
+Watchers: what DMs to watchers cost Jira. A person who chose `watching` makes Connect ask Jira
+who watches an issue (`/issue/{key}/watchers`); a burst of comments on many issues must not
+cost one call per event: the answer is cached a minute per issue.
+
 Drain: the `outbox` job of `build_worker`, alone, against rows already due: (a) many channels
 with a few messages each, where Slack's pace allows one message a second per channel; (b) one
 busy channel whose backlog is older than single messages for many others, which Slack would
@@ -22,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -33,9 +38,17 @@ from benchmarks.target import Target
 from bot.container import build_runtime, build_worker
 from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.worker import Worker
-from models import NotificationOutbox, utcnow
+from models import NotificationOutbox, NotifyPreference, UserLink, utcnow
 from models.delivery import SENT
+from services.jira_changes.deliveries import DeliveryProcessor
+from services.jira_changes.events import parse_webhook
+from services.notifications.fan_out import Notifier
+from services.notifications.personal import PersonalNotices
+from services.notifications.watchers import IssueWatchers
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from simulators.jira_site.memory import InMemoryJira
+from simulators.jira_site.sample import with_sample_data
+from simulators.jira_site.webhooks import JiraWebhookEmitter
 
 NAME = "webhooks"
 TITLE = "Jira webhook -> Slack post latency, and outbox drain against 1 msg/s per channel"
@@ -51,15 +64,27 @@ class Size:
     per_channel: int = 3
     hot_backlog: int = 30
     cold_channels: int = 100
+    watched_issues: int = 50
+    comments_each: int = 10
 
 
 FULL = Size()
-TINY = Size(changes=3, spacing=0.05, channels=4, per_channel=2, hot_backlog=3, cold_channels=4)
+TINY = Size(
+    changes=3,
+    spacing=0.05,
+    channels=4,
+    per_channel=2,
+    hot_backlog=3,
+    cold_channels=4,
+    watched_issues=3,
+    comments_each=3,
+)
 
 
 def run(size: Size = FULL) -> Result:
     result = Result(NAME, TITLE)
     _latency(result, size)
+    _watchers(result, size)
     _drain_spread(result, size)
     _drain_hot(result, size)
     return result
@@ -129,6 +154,82 @@ def _wait_posts(sites: Sites, channels: set[str], *, timeout: float) -> dict[str
             break
         time.sleep(0.05)
     return first
+
+
+# -- watchers ---------------------------------------------------------------------------------
+
+
+def _watchers(result: Result, size: Size) -> None:
+    """Comments on many issues, each watched by a person who chose `watching`, processed as
+    the deliveries job processes them; the Jira calls that asked who watches."""
+    jira = with_sample_data(InMemoryJira())
+    with jira.act_as("alice@example.com"):
+        issues = [jira.add_issue("OPS", f"Watched {n}") for n in range(size.watched_issues)]
+    for issue in issues:
+        jira.add_watcher(issue.key, "carol@example.com")
+    payloads: list[dict[str, Any]] = []
+    emitter = JiraWebhookEmitter(jira, payloads.append).start()
+    with jira.act_as("bob@example.com"):
+        for n in range(size.comments_each):
+            for issue in issues:
+                jira.add_comment(issue.key, f"Comment {n} on {issue.key}")
+    emitter.flush()
+    emitter.stop()
+    with tempfile.TemporaryDirectory(prefix="connect-bench-watchers-") as tmp:
+        engine = create_db_engine(f"sqlite:///{Path(tmp) / 'connect.db'}")
+        ensure_schema(engine)
+        uow = lambda: UnitOfWork(session_factory(engine))  # noqa: E731
+        with uow() as work:
+            work.session.add(
+                UserLink(
+                    team_id=TEAM,
+                    slack_user_id="U0CAROL",
+                    jira_account_id="acc-carol",
+                    jira_display_name="Carol Chen",
+                    email="carol@example.com",
+                )
+            )
+            work.session.add(
+                NotifyPreference(team_id=TEAM, slack_user_id="U0CAROL", kinds="watching")
+            )
+            work.commit()
+        notifier = Notifier(
+            connect_account=lambda: "acc-connect",
+            jira_base_url=jira.base_url,
+            personal=PersonalNotices(IssueWatchers(jira)),
+        )
+        processor = DeliveryProcessor(uow, notifier)
+        jira.calls.clear()
+        started = time.perf_counter()
+        for payload in payloads:
+            with uow() as work:
+                processor.process(work.session, parse_webhook(payload))
+                work.commit()
+        took = time.perf_counter() - started
+        with uow() as work:
+            dms = work.session.scalar(
+                select(func.count())
+                .select_from(NotificationOutbox)
+                .where(NotificationOutbox.channel_id == "U0CAROL")
+            )
+        engine.dispose()
+    calls = sum(1 for name, _, _ in jira.calls if name == "watchers")
+    events = size.watched_issues * size.comments_each
+    result.check(
+        f"watcher DMs, {size.watched_issues} issues x {size.comments_each} comments: "
+        "Jira watcher calls",
+        f"{calls} for {events} comments ({len(payloads)} deliveries)",
+        f"<= {size.watched_issues} (one per issue a minute, not one per event)",
+        calls <= size.watched_issues,
+    )
+    result.add(
+        "watcher DMs: delivery processed (detect, fan out, DM rows), mean",
+        ms(took / max(len(payloads), 1)),
+        "",
+        INFO,
+    )
+    result.counts["watcher calls"] = calls
+    result.counts["watcher DM rows"] = int(dms or 0)
 
 
 # -- drain ------------------------------------------------------------------------------------

@@ -96,6 +96,9 @@ def test_webhooks() -> None:
     assert counts["webhooks posted"] == size.changes
     assert counts["spread sent"] == size.channels * size.per_channel
     assert counts["hot cold-posted"] == size.cold_channels
+    assert counts["watcher calls"] == size.watched_issues  # one per issue, not per comment
+    # Every comment is a DM to the watcher; a burst on one issue joins one DM row.
+    assert 1 <= counts["watcher DM rows"] <= size.watched_issues * size.comments_each
 
 
 def test_memory() -> None:
