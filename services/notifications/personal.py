@@ -185,6 +185,8 @@ class PersonalNotices:
     ) -> list[tuple[Person, tuple[str, ...]]]:
         """Each person this change is DMed to, once, with the reasons (in `NOTICE_KINDS`
         order) they chose among those that apply."""
+        if not issue.key:  # a Data Center comment event about an issue never seen: no key to show
+            return []
         reasons: dict[str, set[str]] = {}
 
         def concern(account: str | None, reason: str) -> None:
