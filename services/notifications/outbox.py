@@ -162,7 +162,7 @@ class OutboxDispatcher:
         try:
             with team_scope(team):  # multi-workspace: the row's workspace token
                 if is_person(channel) and where == channel:
-                    where = self._dm_channel(channel)  # edits and look-ups need its id
+                    where = self._dm_channel(team, channel)  # edits and look-ups need its id
                 if posted_ts is None and unknown_outcome:
                     posted_ts = self._find(where, key, thread_ts, created)
                     # Found: it may show fewer changes than the row holds now, so it is edited.
@@ -205,14 +205,15 @@ class OutboxDispatcher:
             row_id, SENT, posted_ts=posted_ts, posted_channel=where, shown_revision=revision
         )
 
-    def _dm_channel(self, user_id: str) -> str:
+    def _dm_channel(self, team_id: str, user_id: str) -> str:
         """The id of Connect's DM with a person (the channel its messages are edited in)."""
+        key = f"{team_id}:{user_id}"  # user ids are per workspace
         with self._lock:
-            known = self._dms.get(user_id)
+            known = self._dms.get(key)
         if known is None:
             known = self.slack.open_dm(user_id)
             with self._lock:
-                self._dms[user_id] = known
+                self._dms[key] = known
         return known
 
     def _find(self, channel: str, key: str, thread_ts: str | None, created: datetime) -> str | None:
