@@ -298,3 +298,15 @@ def test_app_home_switches_choose_what_is_dmed(people) -> None:
     assert "`watching`" in slash(connect, "notify")["text"]
     assign(connect, "OPS-1", "acc-carol", by="alice@example.com")  # assigned is off now
     assert settled_dms(connect, emitter) == []
+
+
+def test_a_security_level_issue_is_dmed_without_its_summary(people) -> None:
+    connect, _ = people
+    jira = connect.jira.jira
+    jira.update_issue("OPS-2", security="Confidential")  # Jira sends no webhook for it
+    summary = jira.get_issue("OPS-2").summary
+    assign(connect, "OPS-2", "acc-carol", by="alice@example.com")
+    (dm,) = wait_for_dms(connect, 1)
+    assert "OPS-2" in dm.text and "assigned" in dm.text
+    assert summary not in dm.text and summary not in json.dumps(dm.blocks)
+    assert "restricted" in json.dumps(dm.blocks)
