@@ -101,6 +101,8 @@ class PeopleBook:
                 continue
             notices = chosen.get(link.slack_user_id, frozenset(DEFAULT_NOTICES))
             person = Person(team_id, link.slack_user_id, link.jira_account_id, notices)
+            if person.account_id in self.by_account:
+                continue  # read both as named and as a watcher
             self.by_account[person.account_id] = person
             if "watching" in notices:
                 self.watching.append(person)
