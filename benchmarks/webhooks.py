@@ -4,7 +4,9 @@ and how fast the outbox drains against Slack's ~1 message/s per channel.
 
 Latency: Connect in its own process (worker included, as `serve` runs it) gets status changes of
 issues linked to one channel each, a few per second, signed the way Jira Cloud signs them;
-each is timed from the webhook sent to the notification arriving at the fake Slack.
+each is timed from the webhook sent to the notification arriving at the fake Slack. Then
+bursts: 10 comments in about a second on each of a few issues, each comment timed from its
+webhook to the first Slack call that shows it (the post, or the edit of the burst's message).
 
 Watchers: what DMs to watchers cost Jira. A person who chose `watching` makes Connect ask Jira
 who watches an issue (`/issue/{key}/watchers`); a burst of comments on many issues must not
@@ -38,6 +40,7 @@ from benchmarks.target import Target
 from bot.container import build_runtime, build_worker
 from bot.database import create_db_engine, ensure_schema, session_factory
 from bot.worker import Worker
+from clients.jira_client import JiraIssue, JiraUser
 from models import NotificationOutbox, NotifyPreference, UserLink, utcnow
 from models.delivery import SENT
 from services.jira_changes.deliveries import DeliveryProcessor
@@ -66,6 +69,9 @@ class Size:
     cold_channels: int = 100
     watched_issues: int = 50
     comments_each: int = 10
+    burst_issues: int = 5
+    burst_changes: int = 10  # comments on each burst issue, `burst_spacing` apart: ~1 s
+    burst_spacing: float = 0.1
 
 
 FULL = Size()
@@ -78,6 +84,9 @@ TINY = Size(
     cold_channels=4,
     watched_issues=3,
     comments_each=3,
+    burst_issues=1,
+    burst_changes=3,
+    burst_spacing=0.05,
 )
 
 
@@ -98,12 +107,20 @@ def _latency(result: Result, size: Size) -> None:
         jira = sites.jira
         with jira.act_as("bob@example.com"):
             issues = [jira.add_issue("OPS", f"Webhook issue {i}") for i in range(size.changes)]
+            bursty = [jira.add_issue("OPS", f"Burst {i}") for i in range(size.burst_issues)]
         channels = [f"C1{i:07d}" for i in range(size.changes)]
-        sites.add_channels(channels)
+        burst_channels = [f"C4{i:07d}" for i in range(size.burst_issues)]
+        sites.add_channels(channels + burst_channels)
         database = Path(tmp) / "connect.db"
         engine = create_db_engine(f"sqlite:///{database}")
         ensure_schema(engine)
-        link_issues(lambda: UnitOfWork(session_factory(engine)), TEAM, issues, channels.__getitem__)
+        everything = channels + burst_channels
+        link_issues(
+            lambda: UnitOfWork(session_factory(engine)),
+            TEAM,
+            issues + bursty,
+            everything.__getitem__,
+        )
         engine.dispose()
         carol = jira.user("carol@example.com")
         sent: dict[str, float] = {}
@@ -122,6 +139,7 @@ def _latency(result: Result, size: Size) -> None:
                 sent[channel] = started
                 time.sleep(size.spacing)
             posted = _wait_posts(sites, set(channels), timeout=LATENCY_BAR * 4 + 10)
+            burst = _burst(sites, connect.url, bursty, burst_channels, carol, size)
             errors = connect.error_lines()
     latencies = [posted[c] - sent[c] for c in channels if c in posted]
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
@@ -136,9 +154,69 @@ def _latency(result: Result, size: Size) -> None:
         "webhook answered (stored, 200) p50 / p99",
         f"{ms(percentile(answers, 50))} / {ms(percentile(answers, 99))}",
     )
+    seen, total = len(burst.latencies), size.burst_issues * size.burst_changes
+    b50 = percentile(burst.latencies, 50)
+    result.check(
+        f"burst: {size.burst_changes} comments in ~1 s on each of {size.burst_issues} issues, "
+        "webhook -> in Slack (post or edit) p50",
+        f"{secs(b50)} ({seen}/{total} shown)",
+        f"< {LATENCY_BAR:.0f} s",
+        seen == total and b50 < LATENCY_BAR,
+    )
+    result.add(
+        "burst: webhook -> in Slack p99 / messages posted per burst",
+        f"{secs(percentile(burst.latencies, 99))} / {burst.posts / max(size.burst_issues, 1):.1f}",
+        "",
+        INFO,
+    )
     result.counts["webhooks posted"] = len(latencies)
+    result.counts["burst changes shown"] = seen
+    result.counts["burst posts"] = burst.posts
     if errors:
         result.notes.append(f"Connect logged {len(errors)} errors, e.g. {errors[0][:200]}")
+
+
+@dataclass(frozen=True)
+class _Burst:
+    latencies: list[float]
+    posts: int  # chat.postMessage calls into the burst channels (one message per burst)
+
+
+def _burst(
+    sites: Sites,
+    url: str,
+    issues: list[JiraIssue],
+    channels: list[str],
+    actor: JiraUser,
+    size: Size,
+) -> _Burst:
+    """Comments on each issue, `burst_spacing` apart (10 in ~1 s): each timed from its webhook
+    to the first Slack call (a post, or the edit of the burst's message) that shows it."""
+    sent: dict[str, tuple[str, float]] = {}  # marker -> (channel, when sent)
+    for n in range(size.burst_changes):
+        for channel, issue in zip(channels, issues, strict=True):
+            marker = f"burst-{issue.key}-{n:02d}"
+            payload = load.comment_created_webhook(issue, actor=actor, body=f"{marker} noted")
+            sent[marker] = (channel, time.perf_counter())
+            load.post_webhook(url, payload)
+        time.sleep(size.burst_spacing)
+    shown: dict[str, float] = {}
+    deadline = time.monotonic() + LATENCY_BAR * 4 + 10
+    while time.monotonic() < deadline and len(shown) < len(sent):
+        for at, call in sites.slack_calls():
+            if call.method not in ("chat.postMessage", "chat.update"):
+                continue
+            text = str(call.params.get("text") or "")
+            for marker, (channel, _) in sent.items():
+                if marker not in shown and marker in text and call.params.get("channel") == channel:
+                    shown[marker] = at
+        time.sleep(0.05)
+    posts = sum(
+        1
+        for _, call in sites.slack_calls("chat.postMessage")
+        if call.params.get("channel") in channels
+    )
+    return _Burst([shown[m] - sent[m][1] for m in shown], posts)
 
 
 def _wait_posts(sites: Sites, channels: set[str], *, timeout: float) -> dict[str, float]:
