@@ -34,6 +34,7 @@ METADATA_KEY = "idempotency_key"
 LEASE = timedelta(seconds=60)
 CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message a second per channel
 MAX_ATTEMPTS = 8
+MESSAGE_GONE = "message_not_found"  # chat.update of a message someone deleted
 
 Renderer = Callable[[Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
 
@@ -170,7 +171,14 @@ class OutboxDispatcher:
                     sending = True
                     where, posted_ts = self._post(where, key, thread_ts, payload)
                 else:
-                    self._edit(where, posted_ts, payload)
+                    try:
+                        self._edit(where, posted_ts, payload)
+                    except SlackError as exc:
+                        if isinstance(exc, SlackUnavailable) or exc.error != MESSAGE_GONE:
+                            raise
+                        # Someone deleted the message: the burst goes on in a new one.
+                        sending = True
+                        where, posted_ts = self._post(where, key, thread_ts, payload)
         except SlackUnavailable as exc:
             # An outage, not an attempt: the row waits (Retry-After, else a capped back-off).
             # A 429 says nothing was posted; a 5xx or a cut connection does not say either way.

@@ -304,3 +304,18 @@ def test_a_dm_row_goes_to_the_persons_dm_and_is_edited_there(uow, slack, clock) 
     clock.now += timedelta(seconds=1)
     sender.run_once()
     assert [m.text for m in posts(slack, dm)] == ["news dm1 grown"]
+
+
+def test_a_burst_whose_message_was_deleted_goes_on_in_a_new_one(uow, slack, clock) -> None:
+    add(uow, "k1")
+    sender = dispatcher(uow, slack, clock)
+    sender.run_once()
+    (first,) = posts(slack)
+    slack.messages["C1"].remove(first)  # someone deleted it
+    grow(uow, "k1", "news k1 and more")
+    clock.now += timedelta(seconds=1)
+    sender.run_once()
+    (again,) = posts(slack)
+    assert again.text == "news k1 and more" and again.ts != first.ts
+    stored = row(uow, "k1")
+    assert stored.status == SENT and stored.posted_ts == again.ts
