@@ -157,6 +157,12 @@ class Notifier:
         quiet = _quiet_channels(
             session, team_id, {link.channel_id for rows in links.values() for link in rows}
         )
+        people = None
+        if self.personal is not None:
+            pairs = [(a.issue, change) for a in wanted for change in a.changes]
+            people = self.personal.book(session, team_id, pairs)
+            # Jira is asked who watches before any outbox row is locked, not while they are.
+            self.personal.ask_watchers(people, pairs)
         bursts = OpenBursts(session, team_id, ids, now - self.burst_window)
         subscriptions = None
         if self.subscriptions is not None and any(
@@ -168,11 +174,6 @@ class Notifier:
             for a in wanted
         ]
         threads = self._subscription_threads(session, team_id, plans)
-        people = None
-        if self.personal is not None:
-            people = self.personal.book(
-                session, team_id, [(plan.issue, c) for plan in plans for c in plan.changes]
-            )
         for plan in plans:
             self._announce_one(session, team_id, plan, quiet, bursts, threads, now)
             if people is not None:

@@ -178,6 +178,16 @@ class PersonalNotices:
             accounts.update(_named(issue, change))
         return PeopleBook(session, team_id, accounts)
 
+    def ask_watchers(
+        self, book: PeopleBook, changes: Iterable[tuple[IssueSnapshot, Change]]
+    ) -> None:
+        """Who watches the issues these changes may tell watchers about, asked of Jira (or the
+        cache) now, so that `recipients` finds the answers cached."""
+        if not book.watching or self.watchers is None:
+            return
+        for key in sorted({i.key for i, c in changes if i.key and c.kind in FOLLOWED_KINDS}):
+            self.watchers.of(key)
+
     def recipients(
         self,
         book: PeopleBook,
