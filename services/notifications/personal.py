@@ -62,7 +62,8 @@ class BotModeDms:
 
 def concerned_accounts(event: JiraEvent) -> set[str]:
     """The Jira accounts a webhook event may concern, read before any detection: the
-    assignee (old and new), the reporter, and whoever its text @mentions."""
+    assignee (as the issue and the changelog name them), the reporter, and whoever its text
+    @mentions."""
     issue = event.issue
     accounts: set[str] = set()
     if issue is not None:
