@@ -195,6 +195,27 @@ def issue_updated_webhook(
     }
 
 
+def comment_created_webhook(issue: JiraIssue, *, actor: JiraUser, body: str) -> dict[str, Any]:
+    """A Jira Cloud `comment_created` delivery for a new comment on `issue`."""
+    number = next(_ids)
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{number % 1000:03d}+0000"
+    author = user_json(actor, cloud=True)
+    return {
+        "timestamp": int(time.time() * 1000),
+        "webhookEvent": "comment_created",
+        "user": author,
+        "issue": issue_json(issue, cloud=True),
+        "comment": {
+            "id": str(500_000 + number),
+            "body": body,
+            "author": author,
+            "updateAuthor": author,
+            "created": moment,
+            "updated": moment,
+        },
+    }
+
+
 # -- sending ----------------------------------------------------------------------------------
 
 

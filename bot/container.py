@@ -54,6 +54,8 @@ from services.notifications.failed_work import FailedWork
 from services.notifications.fan_out import ConnectAccount, Notifier
 from services.notifications.held import HeldNotifications
 from services.notifications.outbox import OutboxDispatcher
+from services.notifications.personal import PersonalNotices
+from services.notifications.watchers import IssueWatchers
 from services.people.installations import Installations
 from services.people.jira_identity import JiraIdentity
 from services.people.token_cipher import TokenCipher
@@ -353,6 +355,7 @@ def build_worker(runtime: Runtime) -> Worker:
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,
         subscriptions=router,
+        personal=PersonalNotices(IssueWatchers(services.jira)),
         clock=lambda: runtime.clock(),  # the burst window, on the runtime's clock
     )
     wall = ProjectWall(services.policy)

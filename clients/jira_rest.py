@@ -297,6 +297,15 @@ class JiraRestClient:
 
         return self._call("find_users_by_email", run)
 
+    def watchers(self, key: str) -> list[JiraUser]:
+        def run() -> list[JiraUser]:
+            raw = self._rest("GET", f"issue/{_quoted(key)}/watchers") or {}
+            found = raw.get("watchers") if isinstance(raw, dict) else None
+            users = (parse_user(item) for item in found or [])
+            return [user for user in users if user is not None]
+
+        return self._call("watchers", run)
+
     # Plumbing -------------------------------------------------------------------------------
 
     def _client(self) -> JIRA:

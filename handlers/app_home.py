@@ -1,4 +1,5 @@
-"""App Home: my Jira mapping (with a Connect button), my open issues, the channels I subscribed.
+"""App Home: my Jira mapping (with a Connect button), what Connect DMs me about (switches), my
+open issues, the channels I subscribed.
 
 Published fresh every time the person opens the tab (`app_home_opened` → views.publish), after
 the ack. When Jira is down the home still publishes and says so.
@@ -7,6 +8,7 @@ the ack. When Jira is down the home still publishes and says so.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -20,7 +22,9 @@ from handlers.after_ack import AfterAck
 from handlers.blocks import line_sections
 from handlers.event_dedupe import read_event
 from handlers.identity import CONNECT_BUTTON_ACTION, NO_MAPPING
-from handlers.payloads import AppHomeOpened, BlockAction
+from handlers.notify import NOTIFY_ACTION, describe, notify_blocks
+from handlers.payloads import AppHomeOpened, BlockAction, CheckboxesAction
+from models.users import DEFAULT_NOTICES
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.app_home import AppHomeService, HomeData, SubscriptionLine
@@ -37,6 +41,7 @@ HOME_SUBSCRIPTIONS = 50
 def register(app: App) -> None:
     app.event("app_home_opened")(home_opened)
     app.action(CONNECT_ACTION)(acknowledge_connect)
+    app.action(NOTIFY_ACTION)(acknowledge_notify_switches)
 
 
 def home_opened(
@@ -62,6 +67,27 @@ def acknowledge_connect(
     action = BlockAction.model_validate(body)
     ack()
     after_ack.submit("connect_and_publish", connect_and_publish, action, client, services)
+
+
+def acknowledge_notify_switches(
+    ack: Ack,
+    body: dict[str, Any],
+    client: WebClient,
+    services: ConnectServices,
+    after_ack: AfterAck,
+) -> None:
+    action = CheckboxesAction.model_validate(body)
+    ack()
+    after_ack.submit("notify_switches", switch_and_publish, action, client, services)
+
+
+def switch_and_publish(
+    action: CheckboxesAction, client: WebClient, services: ConnectServices
+) -> None:
+    """The switches as ticked now are the person's choice (nothing ticked: `off`)."""
+    team, user = action.team.id or "", action.user.id or ""
+    chosen = services.notify_preferences.choose(team, user, action.ticked)
+    publish(services, client, team, user, notice=f":white_check_mark: {describe(chosen)}")
 
 
 def connect_and_publish(action: BlockAction, client: WebClient, services: ConnectServices) -> None:
@@ -98,7 +124,8 @@ def publish(
     data = AppHomeService(services.uow, services.users, issues).load(team_id, user_id)
     if connect_url is not None:
         data = replace(data, jira_user=None, issues=())
-    view = home_view(data, notice=notice, connect_url=connect_url)
+    notices = services.notify_preferences.chosen(team_id, user_id)
+    view = home_view(data, notice=notice, connect_url=connect_url, notices=notices)
     try:
         client.views_publish(user_id=user_id, view=view)
     except (SlackClientError, OSError) as error:
@@ -109,7 +136,11 @@ def publish(
 
 
 def home_view(
-    data: HomeData, *, notice: str | None = None, connect_url: str | None = None
+    data: HomeData,
+    *,
+    notice: str | None = None,
+    connect_url: str | None = None,
+    notices: Sequence[str] = DEFAULT_NOTICES,
 ) -> dict[str, Any]:
     """`connect_url` (JIRA_AUTH_MODE=user, not connected): the button opens Jira's consent."""
     blocks: list[dict[str, Any]] = [_header("Connect")]
@@ -118,6 +149,8 @@ def home_view(
     if data.problem:
         blocks.append(_section(data.problem))
     blocks += _connect_blocks(connect_url) if connect_url else _mapping_blocks(data)
+    blocks.append({"type": "divider"})
+    blocks += notify_blocks(notices)
     blocks.append({"type": "divider"})
     blocks += _issue_blocks(data)
     blocks.append({"type": "divider"})

@@ -21,6 +21,7 @@ from handlers import (
     channel_settings,
     create_issue,
     identity,
+    notify,
     subscriptions,
     thread_sync,
 )
@@ -221,6 +222,7 @@ _RUNNERS: dict[str, Runner] = {
     "connect": identity.connect,
     "whoami": identity.whoami,
     "disconnect": identity.disconnect,
+    "notify": notify.notify,
     "settings": channel_settings.settings,
 }
 

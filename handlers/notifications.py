@@ -9,7 +9,7 @@ from clients.slack_limits import MAX_SECTION_TEXT
 from handlers.cards import RESTRICTED, action_elements, card_block_prefix, escape
 from services.issues.keys import parse_issue_key
 from services.markup import jira_to_mrkdwn, truncate_for_slack
-from services.notifications.fan_out import MAX_CHANGES_PER_MESSAGE
+from services.notifications.bursts import MAX_CHANGES_PER_MESSAGE, REASONS
 
 COMMENT_LIMIT = 1500
 
@@ -27,8 +27,10 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
         text = truncate_for_slack(line, MAX_SECTION_TEXT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     about = _about(issue, link)
-    if about:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": about}]})
+    why = _why(payload.get(REASONS))
+    if about or why:
+        context = [{"type": "mrkdwn", "text": text} for text in (about, why) if text]
+        blocks.append({"type": "context", "elements": context})
     gone = any(change.get("kind") == "deleted" for change in payload.get("changes") or [])
     if issue.get("url") and parse_issue_key(key) and not gone:
         # The card's buttons: acting on one re-renders the issue's card in this message.
@@ -41,6 +43,25 @@ def render_notification(payload: Mapping[str, Any]) -> tuple[str, list[dict[str,
         )
     text = truncate_for_slack("\n".join(lines), MAX_SECTION_TEXT) or f"{key} changed"
     return text, blocks
+
+
+# Why a DM reaches its person, by reason (`/jira notify` names them alike).
+WHY = {
+    "assigned": "you are assigned",
+    "mentions": "you were mentioned",
+    "reported": "you reported it",
+    "watching": "you watch it",
+}
+
+
+def _why(reasons: Any) -> str | None:
+    """A DM's footnote: why it came, and how to choose what does."""
+    if not isinstance(reasons, list) or not reasons:
+        return None
+    said = [WHY[str(r)] for r in reasons if str(r) in WHY]
+    if not said:
+        return None
+    return f"You get this because {' and '.join(said)} · `/jira notify` chooses what you get"
 
 
 def _about(issue: Mapping[str, Any], link: str) -> str | None:
@@ -97,4 +118,6 @@ def _line(change: Mapping[str, Any], link: str) -> str:
         return f"{who} deleted {link}: it is no longer linked here"
     if kind == "moved":
         return f"{who} moved {old} to {new}: it is now {link}"
+    if kind == "description":
+        return f"{who} mentioned you in the description of {link}"
     return f"{who} changed {link}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from handlers.payloads import SlashCommand
 from services.connect_services import ConnectServices
 from services.issues.keys import parse_issue_key
-from services.notifications import fan_out
+from services.notifications import own_changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class OwnAction:
         issue_key = parse_issue_key(key)
         if issue_key is None:
             return
-        fan_out.remember_action(
+        own_changes.remember_action(
             self.services.uow,
             team_id=self.team_id,
             issue_key=issue_key,

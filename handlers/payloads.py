@@ -241,6 +241,23 @@ class _CardActionItem(SlackPayload):
     selected_option: _Option | None = None
 
 
+class _CheckboxesItem(SlackPayload):
+    action_id: str
+    selected_options: list[_Option] = []
+
+
+class CheckboxesAction(SlackPayload):
+    """A `checkboxes` element changed: every option now ticked (App Home's switches)."""
+
+    team: _Ref
+    user: _Ref
+    actions: list[_CheckboxesItem]
+
+    @property
+    def ticked(self) -> list[str]:
+        return [option.value for option in self.actions[0].selected_options]
+
+
 class _Container(SlackPayload):
     type: str = ""
     message_ts: str | None = None

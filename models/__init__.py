@@ -7,7 +7,7 @@ from models.installations import SlackInstallation, SlackOAuthState
 from models.issues import ConnectAction, JiraSlackLink, KnownIssue
 from models.jira_identity import JiraOAuthState, JiraUserToken
 from models.threads import SyncedReply
-from models.users import UserLink
+from models.users import NotifyPreference, UserLink
 
 __all__ = [
     "Base",
@@ -19,6 +19,7 @@ __all__ = [
     "JiraUserToken",
     "KnownIssue",
     "NotificationOutbox",
+    "NotifyPreference",
     "PollCursor",
     "ProcessedDelivery",
     "SlackInstallation",

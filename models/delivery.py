@@ -69,6 +69,12 @@ class NotificationOutbox(TeamScoped, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     posted_ts: Mapped[str | None] = mapped_column(String(32))
+    # Changes joined since the row was queued (a burst), and how many of them the message in
+    # Slack shows: a row whose revision is ahead is due again, as an edit of `posted_ts`.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
+    sent_revision: Mapped[int | None] = mapped_column()
+    # Where the message went when that differs from `channel_id` (a DM's channel id).
+    posted_channel: Mapped[str | None] = mapped_column(String(32))
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
 

@@ -25,6 +25,8 @@ class KnownIssue(TeamScoped, Base):
     status: Mapped[str | None] = mapped_column(String(255))
     assignee_account_id: Mapped[str | None] = mapped_column(String(128))
     assignee_name: Mapped[str | None] = mapped_column(String(255))
+    # Who reported it: comment events do not say, and the reporter may be DMed about them.
+    reporter_account_id: Mapped[str | None] = mapped_column(String(128))
     priority: Mapped[str | None] = mapped_column(String(255))
     resolution: Mapped[str | None] = mapped_column(String(255))
     # The issue security level's name: comment events do not carry it, and while it is set

@@ -139,6 +139,12 @@ SUBCOMMANDS = (
     Subcommand("whoami", "whoami", "show which Jira account is yours", private=True),
     Subcommand("disconnect", "disconnect", "disconnect your Jira account", private=True),
     Subcommand(
+        "notify",
+        "notify [assigned,mentions,reported,watching | off]",
+        "show or choose what Connect DMs you about",
+        private=True,
+    ),
+    Subcommand(
         "settings",
         "settings [previews on|off | notify all|important | sync on|off]",
         "show or change this channel's previews, notification level and sync default",

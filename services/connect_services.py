@@ -11,6 +11,7 @@ from services.issues.cache import TTLCache
 from services.issues.create import CreateIssueService, FormMetadata
 from services.issues.links import LinkService
 from services.issues.service import IssueService
+from services.notifications.preferences import NotifyPreferences
 from services.people.accounts import UserMapping
 from services.people.installations import Installations
 from services.people.jira_identity import JiraIdentity
@@ -73,6 +74,10 @@ class ConnectServices:
     @property
     def issues(self) -> IssueService:
         return IssueService(self.jira, self.policy)
+
+    @property
+    def notify_preferences(self) -> NotifyPreferences:
+        return NotifyPreferences(self.uow)
 
     @property
     def create_issue(self) -> CreateIssueService:

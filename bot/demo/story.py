@@ -43,6 +43,9 @@ class Transcript:
         """Every message not shown yet, channel by channel, replies under their thread."""
         for channel, messages in list(self.world.slack.messages.items()):
             where = f"#{CHANNELS[channel]}" if channel in CHANNELS else f"DM {channel}"
+            person = PEOPLE.get("U" + channel[1:]) if channel.startswith("D") else None
+            if person is not None:
+                where = f"DM to {person[1]}"
             for message in list(messages):
                 if (channel, message.ts) in self._seen:
                     continue
@@ -177,6 +180,14 @@ def play_story(world: DemoWorld, out: TextIO = sys.stdout) -> str:
 
     show.step("Alice searches for it with /jira search checkout")
     show.show_private("U0ALICE", world.slash("U0ALICE", "C0SUPPORT", "search checkout"))
+
+    show.step(f"Carol maps her Jira account, and Alice assigns {key} to her in Jira")
+    show.show_private("U0CAROL", world.slash("U0CAROL", "C0OPS", "connect"))
+    with world.in_jira_as("alice@example.com") as jira:
+        jira.assign_issue(key, "acc-carol")
+    world.settle()
+    show.show_channels()  # the thread hears of it, and Carol gets a DM of her own
+    show.show_private("U0CAROL", world.slash("U0CAROL", "C0OPS", "notify"))
 
     show.step(f"Bob asks about {key} in #ops")
     world.say("U0BOB", "C0OPS", f"Is {key} why the payment alerts fired?")

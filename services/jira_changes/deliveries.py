@@ -23,6 +23,7 @@ from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.jira_changes.wall import ProjectWall
 from services.log_context import log_context
 from services.notifications.fan_out import Notifier
+from services.notifications.personal import concerned_accounts
 from services.policy import ConnectPolicy
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 
@@ -132,6 +133,7 @@ class DeliveryProcessor:
             )
         ).all()
         teams = {link.team_id for link in links} | self.notifier.subscribed_teams(session, issue)
+        teams |= self.notifier.personal_teams(session, concerned_accounts(event))
         errors: list[Exception] = []
         for team_id in sorted(teams):
             team_links = [link for link in links if link.team_id == team_id]

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from clients.jira_client import JiraUser
 from services.jira_changes.announced_state import TRACKED_FIELDS, AnnouncedState
 from services.jira_changes.events import CommentInfo, FieldChange, IssueSnapshot, JiraEvent, utc_iso
+from services.markup.mentions import mentioned_accounts
 
 ChangeKind = Literal[
     "moved",
@@ -40,6 +41,7 @@ ChangeKind = Literal[
     "comment_edited",
     "comment_deleted",
     "deleted",
+    "description",
 ]
 ORDER: tuple[ChangeKind, ...] = (
     "moved",
@@ -53,9 +55,13 @@ ORDER: tuple[ChangeKind, ...] = (
     "comment_edited",
     "comment_deleted",
     "deleted",
+    "description",
 )
 # What a channel set to `notify important` still hears (SPEC §4 settings).
-IMPORTANT: frozenset[str] = frozenset(ORDER) - {"priority", "summary"}
+IMPORTANT: frozenset[str] = frozenset(ORDER) - {"priority", "summary", "description"}
+# Told only to the people it concerns, never in a channel: a description that now @mentions
+# someone (the description itself is not news for a thread).
+PERSONAL_ONLY: frozenset[str] = frozenset({"description"})
 _FIELD_KINDS: dict[str, ChangeKind] = {
     "status": "status",
     "resolution": "resolution",
@@ -79,6 +85,8 @@ class Change:
     comment: CommentInfo | None
     identity: str
     important: bool
+    new_id: str | None = None  # the new assignee's account (Cloud) or user name (DC)
+    mentions: tuple[str, ...] = ()  # who the new text @mentions (a comment, a description)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,10 +112,25 @@ class _Draft:
         old: str | None = None,
         new: str | None = None,
         comment: CommentInfo | None = None,
+        new_id: str | None = None,
+        mentions: tuple[str, ...] = (),
     ) -> None:
         key = self.state.key or self.issue.key
+        important = kind in IMPORTANT
         self.changes.append(
-            Change(kind, self.issue.id, key, actor, old, new, comment, identity, kind in IMPORTANT)
+            Change(
+                kind,
+                self.issue.id,
+                key,
+                actor,
+                old,
+                new,
+                comment,
+                identity,
+                important,
+                new_id,
+                mentions,
+            )
         )
 
     def numbered(self, kind: ChangeKind, value: str | None) -> str:
@@ -143,7 +166,14 @@ def detect(event: JiraEvent, announced: Mapping[str, Any] | None) -> Detection:
     if event.kind == "issue_created":
         if not state.created:
             state.created = True
-            found.add("created", f"{issue.id}:created", actor=event.actor, new=issue.summary)
+            found.add(
+                "created",
+                f"{issue.id}:created",
+                actor=event.actor,
+                new=issue.summary,
+                new_id=issue.assignee.account_id if issue.assignee else None,
+                mentions=issue.mentions,
+            )
         if issue.complete:
             state.seed(issue)
         elif issue.key:
@@ -151,6 +181,7 @@ def detect(event: JiraEvent, announced: Mapping[str, Any] | None) -> Detection:
         return found.result()
     _moved(found, event.changes, event.actor)
     spoken = _changelog_changes(found, event.changes, event.actor)
+    _description_mentions(found, event.changes, event.actor)
     if not event.changes and event.kind == "issue_updated" and issue.complete and state.baselined:
         _snapshot_changes(found, event.actor)
     if event.comment is not None:
@@ -260,8 +291,22 @@ def _changelog_changes(
         state.mark_changed(name, issue.updated)
         kind = _FIELD_KINDS[name]
         identity = found.numbered(kind, _identity_value(name, new, new_id))
-        found.add(kind, identity, actor=actor, old=first.from_string, new=new)
+        found.add(kind, identity, actor=actor, old=first.from_string, new=new, new_id=new_id)
     return list(spans)
+
+
+def _description_mentions(
+    found: _Draft, changes: Sequence[FieldChange], actor: JiraUser | None
+) -> None:
+    """A description edit that @mentions someone it did not mention before."""
+    items = [c for c in changes if (c.field_id or c.field).lower() == "description"]
+    if not items:
+        return
+    before = set(mentioned_accounts(items[0].from_string or ""))
+    added = tuple(m for m in mentioned_accounts(items[-1].to_string or "") if m not in before)
+    if added:
+        identity = found.numbered("description", ",".join(added))
+        found.add("description", identity, actor=actor, mentions=added)
 
 
 def _identity_value(name: str, new: str | None, new_id: str | None) -> str | None:
@@ -308,7 +353,8 @@ def _snapshot_changes(found: _Draft, actor: JiraUser | None) -> None:
         state.mark_changed(name, issue.updated)
         kind = _FIELD_KINDS[name]
         identity = found.numbered(kind, _identity_value(name, new, new_id))
-        found.add(kind, identity, actor=actor or _changed_by(issue, name, since), old=old, new=new)
+        who = actor or _changed_by(issue, name, since)
+        found.add(kind, identity, actor=who, old=old, new=new, new_id=new_id)
 
 
 def _changed_by(issue: IssueSnapshot, name: str, since: datetime | None) -> JiraUser | None:
@@ -361,10 +407,12 @@ def _comment_seen(
     if kind == "comment_added":
         identity = f"{found.issue.id}:comment:{comment.id}"
         who = actor or comment.author
+        mentions = comment.mentions
     else:
         identity = f"{found.issue.id}:comment:{comment.id}:edited:{utc_iso(when) if when else '-'}"
         who = actor or comment.update_author or comment.author
-    found.add(kind, identity, actor=who, comment=comment)
+        mentions = ()  # who was mentioned was told when it was added
+    found.add(kind, identity, actor=who, comment=comment, mentions=mentions)
 
 
 def _comment_order(comment: CommentInfo) -> tuple[float, str]:

@@ -27,6 +27,7 @@ from services.jira_changes.wire import (
     WireWebhook,
 )
 from services.markup import adf_to_text
+from services.markup.mentions import mentioned_accounts
 
 EventKind = Literal[
     "issue_created",
@@ -80,6 +81,9 @@ class IssueSnapshot:
     complete: bool = False
     # The poller's: the changelog its search brought (who changed which field, when).
     history: tuple[JiraHistory, ...] = ()
+    reporter: JiraUser | None = None
+    # Who the description @mentions (account ids, or user names on Data Center).
+    mentions: tuple[str, ...] = ()
     # The issue security level's name (SPEC §7: then no summary is shown); `security_known`
     # is False when the delivery does not say (comment events), and the stored known tells.
     security: str | None = None
@@ -112,6 +116,7 @@ class CommentInfo:
     created: datetime | None = None
     updated: datetime | None = None
     restricted: bool = False  # a role or group `visibility`: its body is never shown
+    mentions: tuple[str, ...] = ()  # who it @mentions (account ids, or DC user names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +228,8 @@ def _snapshot(issue: WireIssue | None) -> IssueSnapshot | None:
         issue_type=fields.issue_type.name if fields.issue_type is not None else None,
         priority=fields.priority.name if fields.priority is not None else None,
         assignee=jira_user(fields.assignee),
+        reporter=jira_user(fields.reporter),
+        mentions=mentioned_accounts(fields.description),
         resolution=fields.resolution.name if fields.resolution is not None else None,
         updated=parse_jira_time(fields.updated),
         created=parse_jira_time(fields.created),
@@ -263,6 +270,7 @@ def _comment(comment: WireComment | None) -> CommentInfo | None:
         created=parse_jira_time(comment.created),
         updated=parse_jira_time(comment.updated),
         restricted=_restricted(comment.visibility),
+        mentions=mentioned_accounts(comment.body),
     )
 
 
@@ -311,6 +319,7 @@ def snapshot_of(issue: JiraIssue) -> IssueSnapshot:
         issue_type=issue.issue_type or None,
         priority=issue.priority,
         assignee=issue.assignee,
+        reporter=issue.reporter,
         resolution=issue.resolution,
         updated=issue.updated,
         created=issue.created,
@@ -330,6 +339,7 @@ def comment_info(comment: JiraComment) -> CommentInfo:
         created=comment.created,
         updated=comment.updated,
         restricted=comment.visibility is not None,
+        mentions=mentioned_accounts(comment.body),
     )
 
 

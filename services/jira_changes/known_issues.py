@@ -7,7 +7,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clients.jira_client import JiraIssue
+from clients.jira_client import JiraIssue, JiraUser
 from models import KnownIssue, utcnow
 from services.jira_changes.detector import baseline
 from services.jira_changes.events import IssueSnapshot, snapshot_of
@@ -37,6 +37,8 @@ def refresh_known_issue(known: KnownIssue, issue: IssueSnapshot) -> None:
     if issue.assignee is not None:
         known.assignee_account_id = issue.assignee.account_id
         known.assignee_name = issue.assignee.display_name
+    if issue.reporter is not None:
+        known.reporter_account_id = issue.reporter.account_id
     known.jira_updated_at = issue.updated or known.jira_updated_at
     if issue.security_known:
         known.security_level = issue.security
@@ -44,8 +46,13 @@ def refresh_known_issue(known: KnownIssue, issue: IssueSnapshot) -> None:
 
 
 def with_security(issue: IssueSnapshot, known: KnownIssue) -> IssueSnapshot:
-    """The snapshot with the issue's security level, from the known when the delivery did
-    not carry it (comment events)."""
+    """The snapshot with the issue's security level and reporter, from the known issue when
+    the delivery did not carry them (comment events)."""
+    if not issue.key and known.issue_key:  # Data Center comment events name it by id only
+        issue = replace(issue, key=known.issue_key)
+    if issue.reporter is None and known.reporter_account_id:
+        reporter = known.reporter_account_id
+        issue = replace(issue, reporter=JiraUser(reporter, reporter))
     if issue.security_known:
         return issue
     return replace(issue, security=known.security_level, security_known=True)

@@ -87,6 +87,8 @@ class WireFields(WireModel):
     issue_type: NamedOrNone = Field(None, alias="issuetype")
     project: NamedOrNone = None
     assignee: UserOrNone = None
+    reporter: UserOrNone = None
+    description: Any = None  # wiki text (REST v2 shape) or an ADF document (v3 shape)
     created: Text = None
     updated: Text = None
     security: NamedOrNone = None  # the issue security level

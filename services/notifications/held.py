@@ -14,7 +14,7 @@ from clients.jira_client import JiraUnavailable
 from models import NotificationOutbox, utcnow
 from models.delivery import HELD, PENDING, SKIPPED
 from services.jira_changes.outages import describe, outage_delay
-from services.notifications.fan_out import HELD_CHECK
+from services.notifications.bursts import HELD_CHECK
 from services.subscriptions.routing import HeldCheck, SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 

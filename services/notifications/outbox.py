@@ -34,6 +34,7 @@ METADATA_KEY = "idempotency_key"
 LEASE = timedelta(seconds=60)
 CHANNEL_INTERVAL = timedelta(seconds=1)  # Slack allows about one message a second per channel
 MAX_ATTEMPTS = 8
+MESSAGE_GONE = "message_not_found"  # chat.update of a message someone deleted
 
 Renderer = Callable[[Mapping[str, Any]], tuple[str, list[dict[str, Any]]]]
 
@@ -46,6 +47,11 @@ class ThreadBook(Protocol):
         ...
 
     def posted(self, session: Session, row: NotificationOutbox, ts: str) -> None: ...
+
+
+def is_person(channel: str) -> bool:
+    """A DM row's destination is the person's Slack user id (U…, or W… on Enterprise Grid)."""
+    return channel[:1] in ("U", "W")
 
 
 class OutboxDispatcher:
@@ -71,6 +77,7 @@ class OutboxDispatcher:
         # Rows this dispatcher claimed but could not settle (the database went away mid-run):
         # taken up again as soon as it answers, not only once their lease runs out.
         self._stranded: set[int] = set()
+        self._dms: dict[str, str] = {}  # Slack user id -> the id of Connect's DM with them
         self._lock = threading.Lock()
 
     def run_once(self, limit: int = 20) -> int:
@@ -150,15 +157,28 @@ class OutboxDispatcher:
             team = row.team_id
             created = row.created_at
             attempts = row.attempts
+            revision, posted_ts = row.revision, row.posted_ts
+            where = row.posted_channel or channel
         sending = False  # once the post went out, a failure leaves its outcome unknown
         try:
             with team_scope(team):  # multi-workspace: the row's workspace token
-                posted_ts = (
-                    self._find(channel, key, thread_ts, created) if unknown_outcome else None
-                )
+                if is_person(channel) and where == channel:
+                    where = self._dm_channel(team, channel)  # edits and look-ups need its id
+                if posted_ts is None and unknown_outcome:
+                    posted_ts = self._find(where, key, thread_ts, created)
+                    # Found: it may show fewer changes than the row holds now, so it is edited.
                 if posted_ts is None:
                     sending = True
-                    posted_ts = self._post(channel, key, thread_ts, payload)
+                    where, posted_ts = self._post(where, key, thread_ts, payload)
+                else:
+                    try:
+                        self._edit(where, posted_ts, payload)
+                    except SlackError as exc:
+                        if isinstance(exc, SlackUnavailable) or exc.error != MESSAGE_GONE:
+                            raise
+                        # Someone deleted the message: the burst goes on in a new one.
+                        sending = True
+                        where, posted_ts = self._post(where, key, thread_ts, payload)
         except SlackUnavailable as exc:
             # An outage, not an attempt: the row waits (Retry-After, else a capped back-off).
             # A 429 says nothing was posted; a 5xx or a cut connection does not say either way.
@@ -187,7 +207,22 @@ class OutboxDispatcher:
                 unknown=sending or unknown_outcome,
             )
             return
-        self._settle(row_id, SENT, posted_ts=posted_ts)
+        with self._lock:
+            self._last_post[channel] = self.clock()  # Slack's pace, per row destination
+        self._settle(
+            row_id, SENT, posted_ts=posted_ts, posted_channel=where, shown_revision=revision
+        )
+
+    def _dm_channel(self, team_id: str, user_id: str) -> str:
+        """The id of Connect's DM with a person (the channel its messages are edited in)."""
+        key = f"{team_id}:{user_id}"  # user ids are per workspace
+        with self._lock:
+            known = self._dms.get(key)
+        if known is None:
+            known = self.slack.open_dm(user_id)
+            with self._lock:
+                self._dms[key] = known
+        return known
 
     def _find(self, channel: str, key: str, thread_ts: str | None, created: datetime) -> str | None:
         """The ts of the row's message if an earlier send did post it after all."""
@@ -200,7 +235,9 @@ class OutboxDispatcher:
             oldest=f"{created.timestamp() - 60:.6f}",
         )
 
-    def _post(self, channel: str, key: str, thread_ts: str | None, payload: dict[str, Any]) -> str:
+    def _post(
+        self, channel: str, key: str, thread_ts: str | None, payload: dict[str, Any]
+    ) -> tuple[str, str]:
         text, blocks = self.render(payload)
         posted = self.slack.post_message(
             channel,
@@ -209,9 +246,12 @@ class OutboxDispatcher:
             thread_ts=thread_ts,
             metadata={"event_type": METADATA_EVENT, "event_payload": {METADATA_KEY: key}},
         )
-        with self._lock:
-            self._last_post[channel] = self.clock()
-        return posted.ts
+        return posted.channel or channel, posted.ts
+
+    def _edit(self, channel: str, ts: str, payload: dict[str, Any]) -> None:
+        """The burst's message, edited to show every change joined so far (idempotent)."""
+        text, blocks = self.render(payload)
+        self.slack.update_message(channel, ts, text=text, blocks=blocks)
 
     def _settle(
         self,
@@ -222,18 +262,22 @@ class OutboxDispatcher:
         delay: float = 0.0,
         attempts: int = 0,
         posted_ts: str | None = None,
+        posted_channel: str | None = None,
+        shown_revision: int = 0,
         unknown: bool = False,
         outage: float | None = None,
     ) -> None:
         """`unknown`: the message may have been posted; the row waits as an expired claim
         (SENDING), so that the next try looks it up in Slack before posting. `outage`: Slack
         could not be reached (at least this many seconds to wait): the claim's attempt is
-        given back."""
+        given back. `shown_revision`: the row's revision the posted message shows; a change
+        joined meanwhile makes the row due again, as an edit."""
         now = self.clock()
         if status == PENDING and outage is None and attempts >= MAX_ATTEMPTS:
             status = FAILED
-        with self.uow() as work:
-            row = work.session.get(NotificationOutbox, row_id)
+        # Serialised with the notifier, which joins changes into rows in flight.
+        with self.uow() as work, exclusive_claims(work):
+            row = work.session.get(NotificationOutbox, row_id, with_for_update=True)
             if row is None:
                 return
             row.status = status
@@ -250,10 +294,16 @@ class OutboxDispatcher:
                 row.outages = 0
                 row.available_at = now + timedelta(seconds=delay)
             if status == SENT:
-                row.sent_at = now
+                first_post = row.posted_ts is None
+                row.sent_at = row.sent_at or now  # the burst window runs from the first post
                 row.posted_ts = posted_ts
-                if self.threads is not None and posted_ts:
+                row.sent_revision = shown_revision
+                if posted_channel and posted_channel != row.channel_id:
+                    row.posted_channel = posted_channel
+                if self.threads is not None and posted_ts and first_post:
                     self.threads.posted(work.session, row, posted_ts)
+                if row.revision > shown_revision:  # joined while it was sent: edit it now
+                    row.status, row.available_at = PENDING, now
             elif status == FAILED:
                 row.failed_at = now
             elif unknown:

@@ -572,6 +572,10 @@ class PersonJira:
         result: JiraAttachment = self._run(upload)
         return result
 
+    def watchers(self, key: str) -> list[JiraUser]:
+        result: list[JiraUser] = self._run(lambda c: c.watchers(key))
+        return result
+
     def transitions(self, key: str) -> list[Transition]:
         result: list[Transition] = self._run(lambda c: c.transitions(key))
         return result

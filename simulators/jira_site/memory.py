@@ -248,6 +248,15 @@ class InMemoryJira:
         with self._lock:
             return list(self._record(key).comments)
 
+    def add_watcher(self, key: str, who: JiraUser | str) -> None:
+        """`who` (a user, e-mail or account id) starts watching the issue; no webhook, as in
+        Jira, where watching is not a change of the issue."""
+        user = who if isinstance(who, JiraUser) else self.user(who)
+        with self._lock:
+            watchers = self._record(key).watchers
+            if user.account_id not in watchers:
+                watchers.append(user.account_id)
+
     def search_all(self, jql: str) -> list[JiraIssue]:
         """Every issue matching `jql`, in order, without paging (not logged in `calls`)."""
         with self._lock:
@@ -496,6 +505,12 @@ class InMemoryJira:
             existing = record.links.get(global_id)
             link_id = existing.id if existing else str(self._take_id())
             record.links[global_id] = RemoteLink(link_id, global_id, url, title, summary)
+
+    def watchers(self, key: str) -> list[JiraUser]:
+        self._enter("watchers", key)
+        with self._lock:
+            ids = list(self._record(key).watchers)
+            return [self._users[i] for i in ids if i in self._users]
 
     def find_users_by_email(self, email: str) -> list[JiraUser]:
         self._enter("find_users_by_email", email)

@@ -77,6 +77,7 @@ class StoredIssue:
     history: list[JiraHistory] = field(default_factory=list)  # the changelog, oldest first
     # Files attached: (attachment, its bytes).
     attachments: list[tuple[JiraAttachment, bytes]] = field(default_factory=list)
+    watchers: list[str] = field(default_factory=list)  # account ids, in the order they watched
 
 
 def system_fields() -> list[FieldMeta]:

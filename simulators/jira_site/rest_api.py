@@ -113,6 +113,7 @@ class FakeJiraApi:
                     self.delete_comment,
                 ),
                 ("GET", "issue/(?P<key>[^/]+)/remotelink", self.remote_links),
+                ("GET|POST", "issue/(?P<key>[^/]+)/watchers", self.watchers),
                 ("POST", "issue/(?P<key>[^/]+)/remotelink", self.remote_link),
                 ("GET", "user/search", self.user_search),
             )
@@ -427,6 +428,24 @@ class FakeJiraApi:
         stored = next(x for x in self.jira.remote_links(key) if x.global_id == global_id)
         self_url = f"{self.base_url}/rest/api/2/issue/{key}/remotelink/{stored.id}"
         return (200 if existed else 201), {"id": int(stored.id), "self": self_url}
+
+    def watchers(self, request: Request, key: str) -> Answer:
+        if request.method == "POST":  # the body is the account id (Cloud) or user name (DC)
+            who = request.body
+            if not isinstance(who, str) or not who:
+                return 400, {"errorMessages": ["Give the user to add as a JSON string."]}
+            try:
+                self.jira.add_watcher(key, who)
+            except KeyError:
+                return 404, {"errorMessages": [f"The user {who} does not exist."], "errors": {}}
+            return 204, None
+        found = self.jira.watchers(key)
+        return 200, {
+            "self": f"{self.base_url}/rest/api/2/issue/{key}/watchers",
+            "isWatching": False,
+            "watchCount": len(found),
+            "watchers": [self.user(user) for user in found],
+        }
 
     def user_search(self, request: Request) -> Answer:
         name = "query" if self.cloud else "username"

@@ -47,6 +47,11 @@ def test_the_demo_tells_the_story_and_exits_0(tmp_path: Path) -> None:
     assert (
         "commented on <https://jira.example.com/browse/OPS-4|OPS-4>:\n      >Confirmed" not in story
     )
+    # Carol, mapped to her Jira account, is DMed when Alice assigns her the issue.
+    assert "DM to Carol Chen · Connect:" in story
+    dm = story[story.index("DM to Carol Chen · Connect:") :]
+    assert "*Alice Adams* assigned" in dm and "to *Carol Chen*" in dm
+    assert "you are assigned" in dm
     # search finds it
     assert "1 issue for “checkout”" in story
     # a key mentioned in another channel gets a preview in its thread

@@ -48,8 +48,8 @@ def wait_for_replies(
 
 
 def settle(connect: RunningConnect) -> None:
-    """The worker has nothing left to do (a burst's notification is sent once its window
-    closes): any further message would have been posted by now."""
+    """The worker has nothing left to do (every notification posted, and every edit a burst
+    made to one): any further message would have been posted by now."""
     wait_settled(connect)
 
 

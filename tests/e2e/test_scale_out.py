@@ -1,5 +1,6 @@
 """Two `serve` processes and a `worker` on one PostgreSQL database: every change posted once,
-even when each webhook reaches both servers and one of them is killed midway (SPEC §8)."""
+even when each webhook reaches both servers and one of them is killed midway (SPEC §8); and
+DMed once to the person each change mentions (SPEC §7)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from bot.database import create_db_engine, upgrade
 from clients.jira_client import JiraComment
-from models import NotificationOutbox, ProcessedDelivery
+from models import NotificationOutbox, ProcessedDelivery, UserLink
 from models.delivery import PENDING
 from services.notifications.outbox import SENDING
 from simulators.jira_site.server import FakeJiraServer
@@ -37,7 +39,8 @@ def comment_payload(jira: FakeJiraServer, number: int) -> bytes:
     issue = jira.jira.get_issue("OPS-1")
     bob = jira.jira.user("bob@example.com")
     moment = datetime.now(UTC)  # after the link: comments from before it are old news
-    comment = JiraComment(str(90_000 + number), f"note-{number:02d}", bob, moment, moment)
+    text = f"note-{number:02d} for [~accountid:acc-carol]"  # Carol is DMed each one
+    comment = JiraComment(str(90_000 + number), text, bob, moment, moment)
     return json.dumps(
         {
             "timestamp": 1795670000000 + number,
@@ -65,6 +68,18 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
     upgrade(engine)
     with FakeSlackServer() as slack, FakeJiraServer() as jira:
         slack.slack.add_channel("C0OPS", "ops", members=["U0ALICE"])
+        slack.slack.add_user("U0CAROL", "carol", real_name="Carol Chen", email="carol@example.com")
+        with Session(engine) as session:  # Carol, mapped to her Jira account
+            session.add(
+                UserLink(
+                    team_id="T0TEAM",
+                    slack_user_id="U0CAROL",
+                    jira_account_id="acc-carol",
+                    jira_display_name="Carol Chen",
+                    email="carol@example.com",
+                )
+            )
+            session.commit()
         base = clean_env(
             tmp_path,
             **bot_env(slack, jira),
@@ -138,8 +153,10 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
                 lambda: all(f"note-{n:02d}" in posted() for n in range(CHANGES)),
                 what="every change to be posted",
             )
+            dmed = " ".join(m.text for m in slack.slack.messages.get("D0CAROL", []))
             for number in range(CHANGES):
                 assert posted().count(f"note-{number:02d}") == 1, (number, posted())
+                assert dmed.count(f"note-{number:02d}") == 1, (number, dmed)
         finally:
             for process in processes:
                 if process.poll() is None:

@@ -15,13 +15,15 @@ import pytest
 from sqlalchemy import select
 
 from clients.jira_client import JiraBadRequest, JiraClient, JiraUnavailable, SearchPage
-from models import ChannelSubscription, JiraSlackLink, NotificationOutbox, PollCursor
+from models import ChannelSubscription, JiraSlackLink, NotificationOutbox, PollCursor, UserLink
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.events import parse_webhook
 from services.jira_changes.known_issues import seed_known_issue
 from services.jira_changes.monitor import CURSOR_SCOPE, JiraMonitor
 from services.jira_changes.poll_lease import SITE
 from services.notifications.fan_out import Notifier
+from services.notifications.personal import PersonalNotices
+from services.notifications.watchers import IssueWatchers
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.unit_of_work import UnitOfWorkFactory
@@ -564,3 +566,61 @@ def test_racing_monitors_poll_from_one_process(
     with ThreadPoolExecutor(len(monitors)) as pool:
         polled = list(pool.map(race, monitors))
     assert sorted(polled) == [0, 0, 0, 5]
+
+
+def test_the_poller_dms_whom_a_change_concerns_once_with_the_webhook(
+    uow: UnitOfWorkFactory, jira: InMemoryJira, clock: Clock
+) -> None:
+    """Carol, mapped, is assigned OPS-2 and mentioned in a comment in Jira; no webhook gets
+    through. The poller finds both and DMs her each change; the late webhooks add nothing."""
+    notifier = Notifier(
+        connect_account=lambda: "acc-connect",
+        jira_base_url=jira.base_url,
+        clock=clock,
+        personal=PersonalNotices(IssueWatchers(jira)),
+    )
+    with uow() as work:
+        work.session.add(
+            UserLink(
+                team_id=T,
+                slack_user_id="U0CAROL",
+                jira_account_id="acc-carol",
+                jira_display_name="Carol Chen",
+                email="carol@example.com",
+            )
+        )
+        work.commit()
+    link(uow, jira, "OPS-2")
+    monitor = JiraMonitor(
+        uow, jira, notifier, interval=INTERVAL, clock=clock, webhook_grace=timedelta(0)
+    )
+    monitor.run_once()
+    held: list[dict[str, Any]] = []
+    emitter = JiraWebhookEmitter(jira, held.append).start()
+    clock.advance(minutes=1)
+    with jira.act_as("bob@example.com"):
+        jira.assign_issue("OPS-2", "acc-carol")
+        jira.add_comment("OPS-2", "[~accountid:acc-carol] the staging one first, please")
+    emitter.flush()
+    emitter.stop()
+    assert monitor.run_once().changes == 2
+
+    def dmed() -> list[tuple[str, list[str]]]:
+        with uow() as work:
+            rows = work.session.scalars(
+                select(NotificationOutbox).where(NotificationOutbox.channel_id == "U0CAROL")
+            ).all()
+            return [
+                (line["kind"], list(row.payload["reasons"]))
+                for row in rows
+                for line in row.payload["changes"]
+            ]
+
+    both = ["assigned", "mentions"]  # one burst: one DM holding both changes, and both reasons
+    assert dmed() == [("assignee", both), ("comment_added", both)]
+    processor = DeliveryProcessor(uow, notifier, clock=clock)
+    with uow() as work:
+        for payload in held:
+            processor.process(work.session, parse_webhook(payload))
+        work.commit()
+    assert dmed() == [("assignee", both), ("comment_added", both)]  # not DMed again

@@ -214,3 +214,108 @@ def test_a_busy_channels_backlog_does_not_hold_up_quiet_channels(uow, slack, clo
     sender.run_once(limit=5)  # #C1 is paced now, so the query looks past its backlog
     assert len(posts(slack, "C2")) == 1
     assert len(posts(slack, "C1")) == 1
+
+
+def grow(uow: UnitOfWorkFactory, key: str, text: str) -> None:
+    """What the notifier does when a change joins a row's burst: a bigger payload, the next
+    revision, and a posted row due again."""
+    with uow() as work:
+        found = work.session.scalars(
+            select(NotificationOutbox).where(NotificationOutbox.idempotency_key == key)
+        ).one()
+        found.payload = {"text": text}
+        found.revision += 1
+        if found.status == SENT:
+            found.status, found.available_at = PENDING, T0
+        work.commit()
+
+
+def test_a_grown_burst_edits_the_posted_message(uow, slack, clock) -> None:
+    add(uow, "k1")
+    sender = dispatcher(uow, slack, clock)
+    sender.run_once()
+    grow(uow, "k1", "news k1 and more")
+    assert sender.run_once() == 0  # Slack's pace of the channel: not within the second
+    clock.now += timedelta(seconds=1)
+    assert sender.run_once() == 1
+    (only,) = posts(slack)
+    assert only.text == "news k1 and more" and only.edited
+    stored = row(uow, "k1")
+    assert stored.status == SENT and stored.sent_revision == stored.revision == 1
+    assert len(slack.calls_to("post_message")) == 1
+
+
+def test_a_change_joined_while_the_row_was_being_sent_is_edited_in_after(uow, slack, clock) -> None:
+    add(uow, "k1")
+
+    posted = threading.Event()
+    original = slack.post_message
+
+    def post_then_join(channel: str, **kwargs: Any) -> Any:
+        answer = original(channel, **kwargs)
+        if not posted.is_set():
+            posted.set()
+            grow(uow, "k1", "news k1, joined mid-send")  # the notifier, between post and mark
+        return answer
+
+    slack.post_message = post_then_join  # type: ignore[method-assign]
+    sender = dispatcher(uow, slack, clock)
+    sender.run_once()
+    stored = row(uow, "k1")
+    assert stored.status == PENDING and stored.sent_revision == 0 and stored.revision == 1
+    clock.now += timedelta(seconds=1)
+    sender.run_once()
+    (only,) = posts(slack)
+    assert only.text == "news k1, joined mid-send"
+    assert row(uow, "k1").status == SENT
+
+
+def test_an_unknown_outcome_found_in_slack_is_edited_not_posted_again(uow, slack, clock) -> None:
+    # The dead sender posted the first version; a change joined the row before it was retried.
+    slack.post_message(
+        "C1",
+        text="news k1",
+        metadata={"event_type": METADATA_EVENT, "event_payload": {METADATA_KEY: "k1"}},
+    )
+    add(
+        uow,
+        "k1",
+        status=SENDING,
+        claimed_by="dead",
+        claimed_until=T0 - timedelta(seconds=1),
+        attempts=1,
+    )
+    grow(uow, "k1", "news k1 and the change after it")
+    dispatcher(uow, slack, clock).run_once()
+    (only,) = posts(slack)
+    assert only.text == "news k1 and the change after it" and only.edited
+    assert row(uow, "k1").status == SENT
+
+
+def test_a_dm_row_goes_to_the_persons_dm_and_is_edited_there(uow, slack, clock) -> None:
+    slack.add_user("U1", "carol", real_name="Carol Chen", email="carol@example.com")
+    add(uow, "dm1", channel="U1")
+    sender = dispatcher(uow, slack, clock)
+    sender.run_once()
+    dm = slack.open_dm("U1")
+    stored = row(uow, "dm1")
+    assert stored.posted_channel == dm and [m.text for m in posts(slack, dm)] == ["news dm1"]
+    grow(uow, "dm1", "news dm1 grown")
+    clock.now += timedelta(seconds=1)
+    sender.run_once()
+    assert [m.text for m in posts(slack, dm)] == ["news dm1 grown"]
+
+
+def test_a_burst_whose_message_was_deleted_goes_on_in_a_new_one(uow, slack, clock) -> None:
+    add(uow, "k1")
+    sender = dispatcher(uow, slack, clock)
+    sender.run_once()
+    (first,) = posts(slack)
+    slack.messages["C1"].remove(first)  # someone deleted it
+    grow(uow, "k1", "news k1 and more")
+    clock.now += timedelta(seconds=1)
+    sender.run_once()
+    (again,) = posts(slack)
+    assert again.text == "news k1 and more" and again.ts != first.ts
+    stored = row(uow, "k1")
+    assert stored.status == SENT and stored.posted_ts == again.ts

@@ -40,6 +40,7 @@ ONE_PER_THING = {
     "user_links",
     "poll_cursors",
     "jira_user_tokens",  # one grant per person, deleted by disconnect and uninstall
+    "notify_preferences",  # one per person
 }
 
 

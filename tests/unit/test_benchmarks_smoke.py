@@ -94,8 +94,13 @@ def test_webhooks() -> None:
     size = webhooks.TINY
     counts = run_tiny("webhooks").counts
     assert counts["webhooks posted"] == size.changes
+    assert counts["burst changes shown"] == size.burst_issues * size.burst_changes
+    assert counts["burst posts"] == size.burst_issues  # each burst one message, then edits
     assert counts["spread sent"] == size.channels * size.per_channel
     assert counts["hot cold-posted"] == size.cold_channels
+    assert counts["watcher calls"] == size.watched_issues  # one per issue, not per comment
+    # Every comment is a DM to the watcher; a burst on one issue joins one DM row.
+    assert 1 <= counts["watcher DM rows"] <= size.watched_issues * size.comments_each
 
 
 def test_memory() -> None:

@@ -34,5 +34,5 @@ def test_a_subcommand_without_a_runner_or_a_runner_without_one_is_refused() -> N
 def test_the_answers_about_ones_own_account_are_private() -> None:
     parser = default_parser()
     private = {sub.name for sub in SUBCOMMANDS if parser.is_private(sub.name)}
-    assert private == {"connect", "whoami", "disconnect"}
+    assert private == {"connect", "whoami", "disconnect", "notify"}
     assert not parser.is_private("") and not parser.is_private("nope")
