@@ -234,7 +234,11 @@ def test_no_worker_still_answers_slack_over_the_socket(tmp_path: Path) -> None:
             wait_until_healthy(f"http://127.0.0.1:{port}", process)
             envelope_id = sockets.send(
                 "slash_commands",
-                dict(parse_qsl(slash_command_body("help", response_url="x").decode())),
+                dict(
+                    parse_qsl(
+                        slash_command_body("help", response_url=slack.response_url()).decode()
+                    )
+                ),
                 accepts_response_payload=True,
             )
             assert "/jira help" in sockets.wait_for_ack(envelope_id)["payload"]["text"]
