@@ -55,6 +55,7 @@ from services.notifications.fan_out import ConnectAccount, Notifier
 from services.notifications.held import HeldNotifications
 from services.notifications.outbox import OutboxDispatcher
 from services.notifications.personal import PersonalNotices
+from services.notifications.user_mode_dms import dm_rules
 from services.notifications.watchers import IssueWatchers
 from services.people.installations import Installations
 from services.people.jira_identity import JiraIdentity
@@ -63,7 +64,7 @@ from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads
 from services.thread_sync.attachments import AttachmentCopier
-from services.thread_sync.processor import ReplySync, Writer
+from services.thread_sync.processor import ReplySync, Writer, WriterFor
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 log = logging.getLogger("connect")
@@ -351,11 +352,12 @@ def build_worker(runtime: Runtime) -> Worker:
     router = SubscriptionRouter(
         services.jira, services.policy, outage_pause=runtime.settings.jira_outage_pause_seconds
     )
+    dm_policy, dm_gate = dm_rules(services.identity)
     notifier = Notifier(
         connect_account=ConnectAccount(services.jira),
         jira_base_url=services.policy.jira_base_url,
         subscriptions=router,
-        personal=PersonalNotices(IssueWatchers(services.jira)),
+        personal=PersonalNotices(IssueWatchers(services.jira), dm_policy),
         clock=lambda: runtime.clock(),  # the burst window, on the runtime's clock
     )
     wall = ProjectWall(services.policy)
@@ -367,6 +369,7 @@ def build_worker(runtime: Runtime) -> Worker:
         worker_id=worker_id,
         threads=SubscriptionThreads(),
         clock=lambda: runtime.clock(),
+        dm_gate=dm_gate,
     )
     housekeeping = Housekeeping(
         services.uow,
@@ -376,7 +379,7 @@ def build_worker(runtime: Runtime) -> Worker:
     replies = ReplySync(
         services.uow,
         services.slack,
-        lambda _team_id, _user_id: Writer(services.jira),  # bot mode: credited by name
+        reply_writers(services),
         services.users.display_name_for,
         worker_id=worker_id,
         clock=lambda: runtime.clock(),
@@ -396,6 +399,15 @@ def build_worker(runtime: Runtime) -> Worker:
         monitor = JiraMonitor(services.uow, services.jira, notifier, interval=interval, wall=wall)
         jobs.append(PeriodicJob("poller", interval, monitor.run_once))
     return Worker(jobs, max_backoff=runtime.settings.connect_max_backoff)
+
+
+def reply_writers(services: ConnectServices) -> WriterFor:
+    """Whose account writes a synced reply's comment: in `bot` mode Connect's, crediting the
+    person by name; in `user` mode the person's own (JiraNotConnected without a grant)."""
+    identity = services.identity
+    if identity is None:
+        return lambda _team_id, _user_id: Writer(services.jira)
+    return lambda team_id, user_id: Writer(identity.client_for(team_id, user_id), credit=False)
 
 
 def tidy(wall: ProjectWall, housekeeping: Housekeeping) -> None:

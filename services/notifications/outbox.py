@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable
 from clients.slack_teams import team_scope
 from models import NotificationOutbox, utcnow
-from models.delivery import FAILED, PENDING, SENT
+from models.delivery import FAILED, PENDING, SENT, SKIPPED
 from services.jira_changes.outages import outage_delay
 from services.log_context import log_context
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
@@ -54,6 +54,11 @@ def is_person(channel: str) -> bool:
     return channel[:1] in ("U", "W")
 
 
+# (team id, Slack user id, issue id) → whether that person may read the issue now (False: the
+# DM is skipped), or None when Jira could not say (the DM waits). JIRA_AUTH_MODE=user only.
+DmGate = Callable[[str, str, str], bool | None]
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -65,8 +70,10 @@ class OutboxDispatcher:
         clock: Callable[[], datetime] = utcnow,
         channel_interval: timedelta = CHANNEL_INTERVAL,
         threads: ThreadBook | None = None,
+        dm_gate: DmGate | None = None,
     ) -> None:
         self.uow = uow
+        self.dm_gate = dm_gate
         self.slack = slack
         self.render = render
         self.worker_id = worker_id
@@ -159,6 +166,17 @@ class OutboxDispatcher:
             attempts = row.attempts
             revision, posted_ts = row.revision, row.posted_ts
             where = row.posted_channel or channel
+            issue_id = row.issue_id
+        if self.dm_gate is not None and is_person(channel) and posted_ts is None and issue_id:
+            # Asked as the person, now, outside any transaction (JIRA_AUTH_MODE=user).
+            with team_scope(team):
+                seen = self.dm_gate(team, channel, issue_id)
+            if seen is None:  # Jira could not say: the DM waits, as for an outage
+                self._settle(row_id, PENDING, error="jira_unavailable", outage=0.0)
+                return
+            if not seen:
+                self._settle(row_id, SKIPPED, error="the person may not read the issue")
+                return
         sending = False  # once the post went out, a failure leaves its outcome unknown
         try:
             with team_scope(team):  # multi-workspace: the row's workspace token

@@ -35,6 +35,7 @@ from services.commands import mentioned_users
 from services.errors import GONE_ERRORS
 from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.markup import escape_mrkdwn, mrkdwn_to_wiki
+from services.people.jira_identity import JiraNotConnected
 from services.thread_sync.attachments import AttachmentCopier
 from services.thread_sync.echoes import trailing_permalink
 from services.thread_sync.replies import REPLY_SOURCE, ReplyChange, synced_link_query
@@ -163,6 +164,11 @@ class ReplySync:
                 self._delete(change)
             else:
                 self._write(change)
+        except JiraNotConnected as exc:  # user mode: the author's own account writes
+            error = exc
+            note = (
+                f"Your reply was not sent to Jira. {exc} Use `/jira connect`, then post it again."
+            )
         except JiraError as exc:
             error = exc
             if not is_outage(exc):
