@@ -10,11 +10,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from bot.database import create_db_engine, upgrade
 from models import ProcessedDelivery
@@ -105,17 +104,12 @@ def test_every_reply_is_one_comment_across_processes(postgres_url: str, tmp_path
                 if number == REPLIES // 2:
                     serve_a.send_signal(signal.SIGKILL)  # mid-stream, possibly mid-write
 
-            deadline = time.monotonic() + 120  # a killed process's claims expire after 60 s
-            while time.monotonic() < deadline:
-                with engine.connect() as connection:
-                    busy = connection.scalar(
-                        select(func.count())
-                        .select_from(ProcessedDelivery)
-                        .where(ProcessedDelivery.status == PENDING)
-                    )
-                if not busy:
-                    break
-                time.sleep(0.5)
+            # A killed process's claims expire after 60 s: then the survivor takes them up.
+            wait_until(
+                lambda: pending_replies(engine) == 0,
+                timeout=120,
+                what="every synced reply to be processed",
+            )
             bodies = [c.body for c in jira.jira.comments("OPS-1")]
             for number, stamp in enumerate(stamps):
                 mine = [b for b in bodies if f"/p{stamp.replace('.', '')}" in b]
@@ -131,3 +125,13 @@ def test_every_reply_is_one_comment_across_processes(postgres_url: str, tmp_path
                 except subprocess.TimeoutExpired:
                     process.kill()
             engine.dispose()
+
+
+def pending_replies(engine: Engine) -> int:
+    with engine.connect() as connection:
+        count = connection.scalar(
+            select(func.count())
+            .select_from(ProcessedDelivery)
+            .where(ProcessedDelivery.status == PENDING)
+        )
+    return count or 0
