@@ -14,9 +14,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
+from clients.slack_transport import KeptAliveWebClient
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
@@ -226,7 +226,7 @@ def refresh_form(action: ViewAction, client: WebClient, services: ConnectService
 def submit(
     ack: Ack,
     body: dict[str, Any],
-    client: WebClient,
+    client: KeptAliveWebClient,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
@@ -257,10 +257,11 @@ def create(
     submission: ViewSubmission,
     origin: CreateContext,
     answers: Answers,
-    client: WebClient,
+    client: KeptAliveWebClient,
     services: ConnectServices,
 ) -> None:
-    """Only for a submission the ack accepted, with what the ack read of it."""
+    """Only for a submission the ack accepted, with what the ack read of it. `client`:
+    Connect's (bot.app.InjectServices), which also answers the command's response_url."""
     view = submission.view
     # A double submit carries the same view hash: only the first creates an issue. Claimed
     # here, after the ack, so that the ack waits on no database write.
@@ -284,7 +285,7 @@ def create(
         _show_form_again(services, client, view.id, origin, answers, None, problem=message)
         return
     client.views_update(view_id=view.id, view=created_view(origin, issue))
-    _confirm(services, origin, issue)
+    _confirm(services, client, origin, issue)
 
 
 def _draft(services: ConnectServices, context: CreateContext, answers: Answers) -> IssueDraft:
@@ -358,7 +359,12 @@ def _show_form_again(
     client.views_update(view_id=view_id, view=view)
 
 
-def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue) -> None:
+def _confirm(
+    services: ConnectServices,
+    client: KeptAliveWebClient,
+    context: CreateContext,
+    issue: JiraIssue,
+) -> None:
     """Tell the person where they acted: the thread, the command's channel, or a DM."""
     card = cards.issue_card(issue)
     text = f"Created {cards.issue_text(issue)}"
@@ -385,16 +391,13 @@ def _confirm(services: ConnectServices, context: CreateContext, issue: JiraIssue
                 thread_ts=context.thread_ts or context.message_ts,
             )
         elif context.source == "command" and context.response_url:
-            WebhookClient(context.response_url).send(
-                text=text,
-                blocks=[
-                    {
-                        "type": "section",
-                        "text": {"type": "mrkdwn", "text": f"Created *{issue.key}*."},
-                    },
-                    *card,
-                ],
-                response_type="ephemeral",
+            created = {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"Created *{issue.key}*."},
+            }
+            client.post_to_response_url(
+                context.response_url,
+                {"text": text, "blocks": [created, *card], "response_type": "ephemeral"},
             )
         else:
             _dm(services, context.user_id, text, card)
