@@ -62,6 +62,7 @@ class CallExpired(Exception):
 
 
 def _dumps(value: Any) -> str:
+    """aiohttp's JSON encoder for the session: orjson, which also takes `orjson.Fragment`s."""
     return orjson.dumps(value).decode()
 
 
@@ -106,7 +107,9 @@ class SlackTransport:
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             json_serialize=_dumps,
-            trust_env=True,  # http_proxy/https_proxy/no_proxy, as urllib honours them
+            # Not aiohttp's: it looks in ~/.netrc on a worker thread for every request.
+            # AsyncWebClient takes HTTPS_PROXY/HTTP_PROXY itself, as WebClient does.
+            trust_env=False,
         )
         return session, asyncio.Semaphore(self._max_connections)
 
@@ -231,16 +234,15 @@ class KeptAliveWebClient(WebClient):
         return self._sync(answer)
 
     def call_soon(
-        self,
-        api_method: str,
-        make_json: Callable[[], dict[str, Any]],
-        *,
-        deadline: float | None = None,
+        self, api_method: str, json: dict[str, Any], *, deadline: float | None = None
     ) -> Future[AsyncSlackResponse]:
-        """POST `method` without waiting: the JSON body is made (`make_json`) on the transport's
-        thread when a connection is free. See SlackTransport.submit for `deadline`."""
+        """POST `json` to `api_method` without waiting; the Future has Slack's answer (or its
+        SlackApiError). A value may be JSON already encoded, as an `orjson.Fragment`: a view
+        waiting its turn is then one bytes object, not a tree of dicts for the garbage
+        collector to walk, and is not decoded and encoded again. See SlackTransport.submit
+        for `deadline`."""
         return self.transport.submit(
-            lambda: self.sender.api_call(api_method, json=make_json()), deadline=deadline
+            lambda: self.sender.api_call(api_method, json=json), deadline=deadline
         )
 
     def post_to_response_url(self, url: str, message: Mapping[str, Any]) -> WebhookResponse:

@@ -74,7 +74,7 @@ class ModalOpener:
         if isinstance(client, KeptAliveWebClient):
             answer = client.call_soon(
                 "views.open",
-                lambda: {"trigger_id": trigger_id, "view": orjson.loads(encoded)},
+                {"trigger_id": trigger_id, "view": orjson.Fragment(encoded)},
                 deadline=opening.started + TRIGGER_LIFE,  # Slack would refuse it after
             )
             answer.add_done_callback(lambda sent: context.run(opening.answered, sent))

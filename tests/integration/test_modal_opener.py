@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import orjson
 import pytest
 from slack_sdk import WebClient
 
@@ -66,7 +67,8 @@ def test_a_call_handed_off_is_sent_as_webclient_sends_it(
     slack: FakeSlackServer, transport: SlackTransport
 ) -> None:
     client = transport.client(slack.token, team_id="T0TEAM")
-    answer = client.call_soon("views.open", lambda: open_call("1.2.t", "m-1"))
+    encoded = orjson.Fragment(orjson.dumps(modal("m-1")))  # sent as it is, not decoded
+    answer = client.call_soon("views.open", {"trigger_id": "1.2.t", "view": encoded})
     assert answer.result(WAIT)["view"]["external_id"] == "m-1"
     recorded = slack.calls_to("views.open")[0]
     assert recorded.token == slack.token
@@ -87,9 +89,7 @@ def test_calls_handed_off_are_in_flight_together_not_one_after_another(
         return answer_call(method, params, token=token)
 
     slack.api.call = held  # type: ignore[method-assign]
-    sent = [
-        client.call_soon("views.open", lambda n=n: open_call(f"t{n}", f"m{n}")) for n in range(5)
-    ]
+    sent = [client.call_soon("views.open", open_call(f"t{n}", f"m{n}")) for n in range(5)]
     assert all(future.result(WAIT)["ok"] for future in sent)
     assert not arrived.broken
 
@@ -103,7 +103,7 @@ def test_calls_handed_over_from_many_threads_are_all_answered(
     def hand_over(thread_no: int) -> None:
         for n in range(20):
             future = client.call_soon(
-                "views.open", lambda n=n: open_call(f"{thread_no}.{n}", f"{thread_no}-{n}")
+                "views.open", open_call(f"{thread_no}.{n}", f"{thread_no}-{n}")
             )
             with lock:
                 futures.append(future)
@@ -121,11 +121,9 @@ def test_calls_handed_over_from_many_threads_are_all_answered(
 def test_a_call_past_its_deadline_before_it_is_sent_fails_unsent(
     slack: FakeSlackServer, client: KeptAliveWebClient
 ) -> None:
-    late = client.call_soon(
-        "views.open", lambda: open_call("1", "m-1"), deadline=time.monotonic() - 1
-    )
+    late = client.call_soon("views.open", open_call("1", "m-1"), deadline=time.monotonic() - 1)
     in_time = client.call_soon(
-        "views.open", lambda: open_call("2", "m-2"), deadline=time.monotonic() + WAIT
+        "views.open", open_call("2", "m-2"), deadline=time.monotonic() + WAIT
     )
     with pytest.raises(CallExpired):
         late.result(WAIT)
@@ -152,14 +150,9 @@ def test_calls_beyond_the_connection_limit_wait_their_turn_and_expire_there(
     transport = SlackTransport(slack.api_url, max_connections=2)
     try:
         client = transport.client(slack.token)
-        first = [
-            client.call_soon("views.open", lambda n=n: open_call(f"held{n}", f"h{n}"))
-            for n in range(2)
-        ]
+        first = [client.call_soon("views.open", open_call(f"held{n}", f"h{n}")) for n in range(2)]
         deadline = time.monotonic() + 0.2
-        waiting = client.call_soon(
-            "views.open", lambda: open_call("late", "late"), deadline=deadline
-        )
+        waiting = client.call_soon("views.open", open_call("late", "late"), deadline=deadline)
         wait_until(lambda: len(arrived) == 2, what="both held calls at Slack")
         wait_until(lambda: time.monotonic() > deadline, what="the waiting call's deadline")
         release.set()
