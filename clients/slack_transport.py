@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, TypeVar
 
 import aiohttp
@@ -93,6 +94,10 @@ class SlackTransport:
             CLIENTS_KEPT
         )
         self._clients_lock = threading.Lock()
+        # Calls handed over by other threads, waiting for the loop to take them.
+        self._handed: list[tuple[Callable[[], Awaitable[Any]], float | None, Future[Any]]] = []
+        self._handed_lock = threading.Lock()
+        self._waking = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
@@ -140,10 +145,30 @@ class SlackTransport:
     ) -> Future[T]:
         """Run the coroutine `work()` makes on the loop once a connection is free; the Future
         has its result. `deadline` (time.monotonic()): still waiting then, it is not sent but
-        fails with CallExpired (a views.open past its trigger's 3 s would only be refused)."""
+        fails with CallExpired (a views.open past its trigger's 3 s would only be refused).
+
+        Handing a call over costs the caller a list append; the loop is woken (a byte down
+        its self-pipe, a system call that lets go of the GIL) only when no wake-up is already
+        on its way, so a burst of calls from request threads wakes it once."""
         if self._closed:
             raise RuntimeError("the Slack transport is closed")
-        return asyncio.run_coroutine_threadsafe(self._in_turn(work, deadline), self._loop)
+        future: Future[T] = Future()
+        with self._handed_lock:
+            self._handed.append((work, deadline, future))
+            wake, self._waking = not self._waking, True
+        if wake:
+            self._loop.call_soon_threadsafe(self._take_handed)
+        return future
+
+    def _take_handed(self) -> None:
+        """On the loop: start every call handed over since the last wake-up, in order."""
+        with self._handed_lock:
+            handed, self._handed = self._handed, []
+            self._waking = False
+        for work, deadline, future in handed:
+            if future.set_running_or_notify_cancel():
+                task = self._loop.create_task(self._in_turn(work, deadline))
+                task.add_done_callback(functools.partial(_settle, future))
 
     async def _in_turn(self, work: Callable[[], Awaitable[T]], deadline: float | None) -> T:
         async with self._slots:
@@ -166,13 +191,32 @@ async def _awaited(work: Awaitable[T]) -> T:
     return await work
 
 
+def _settle(future: Future[T], task: asyncio.Task[T]) -> None:
+    """Hands a finished task's outcome to the caller's Future (read, never raised here)."""
+    if task.cancelled():  # the transport closed with the call still out
+        future.set_exception(CancelledError("the Slack transport closed"))
+    elif (error := task.exception()) is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(task.result())
+
+
+async def _close(session: aiohttp.ClientSession) -> None:
+    """Calls still out fail (their callers are not left waiting), then the connections close."""
+    calls = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in calls:
+        task.cancel()
+    await asyncio.gather(*calls, return_exceptions=True)
+    await session.close()
+
+
 def _shut_down(
     loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession, thread: threading.Thread
 ) -> None:
     if not loop.is_running():
         return
     with contextlib.suppress(Exception):  # a loop already stopping: nothing left to close
-        asyncio.run_coroutine_threadsafe(session.close(), loop).result(timeout=5)
+        asyncio.run_coroutine_threadsafe(_close(session), loop).result(timeout=5)
     loop.call_soon_threadsafe(loop.stop)
     if thread is not threading.current_thread():
         thread.join(timeout=5)

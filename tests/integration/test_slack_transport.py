@@ -10,6 +10,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +26,7 @@ from bot.app import KeptAliveRespond
 from clients.slack_client import SlackUnavailable
 from clients.slack_transport import KeptAliveWebClient, SlackConnectionError, SlackTransport
 from clients.slack_web_api import SlackWebApiClient
+from tests.waiting import wait_until
 
 TOKEN = "xoxb-1-2-POOLED"
 
@@ -338,6 +340,22 @@ def test_a_closed_transport_takes_no_more_calls(
         with pytest.raises(RuntimeError, match="closed"):
             client.auth_test()
         transport.close()  # twice is harmless
+
+
+def test_a_call_still_out_when_the_transport_closes_fails_instead_of_hanging(
+    transports: Callable[..., SlackTransport],
+) -> None:
+    release = threading.Event()
+    with raw_server(lambda connection: release.wait(10)) as (url, received):
+        transport = transports(url, timeout=30, max_retries=0)
+        out = transport.client(TOKEN).call_soon("auth.test", {})
+        try:
+            wait_until(lambda: received, what="the call at the server")
+            transport.close()
+            with pytest.raises(CancelledError):
+                out.result(10)
+        finally:
+            release.set()
 
 
 def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient(
