@@ -245,6 +245,12 @@ class KeptAliveWebClient(WebClient):
             team_id=team_id,
             retry_handlers=transport.retry_handlers,
         )
+        # What `call_soon` sends with, as AsyncWebClient would (its User-Agent included).
+        self._json_headers = {
+            **self.sender.headers,
+            "Content-Type": "application/json;charset=utf-8",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        }
 
     def api_call(  # always answered: never a Future
         self,
@@ -280,14 +286,43 @@ class KeptAliveWebClient(WebClient):
     def call_soon(
         self, api_method: str, json: dict[str, Any], *, deadline: float | None = None
     ) -> Future[AsyncSlackResponse]:
-        """POST `json` to `api_method` without waiting; the Future has Slack's answer (or its
-        SlackApiError). A value may be JSON already encoded, as an `orjson.Fragment`: a view
-        waiting its turn is then one bytes object, not a tree of dicts for the garbage
-        collector to walk, and is not decoded and encoded again. See SlackTransport.submit
-        for `deadline`."""
-        return self.transport.submit(
-            lambda: self.sender.api_call(api_method, json=json), deadline=deadline
+        """POST `json` to `api_method` without waiting; the Future has Slack's answer, or the
+        SlackApiError AsyncWebClient would raise. A value may be JSON already encoded, as an
+        `orjson.Fragment`: a view waiting its turn is then one bytes object, not a tree of
+        dicts for the garbage collector to walk. See SlackTransport.submit for `deadline`.
+
+        For views.open after every shortcut: sent once as it is (aiohttp's public API, the
+        answer read with orjson: a modal's answer echoes the view, and slack_sdk's json.loads
+        of it cost the loop more than the rest of the call); anything but Slack's own answer
+        (a 5xx, a 429, a broken connection) is sent once more through AsyncWebClient, whose
+        retry handlers judge it."""
+        return self.transport.submit(lambda: self._send_soon(api_method, json), deadline=deadline)
+
+    async def _send_soon(self, api_method: str, json: dict[str, Any]) -> AsyncSlackResponse:
+        url = self.base_url + api_method
+        try:
+            async with self.transport.session.post(
+                url,
+                data=orjson.dumps({**self.default_params, **json}),
+                headers=self._json_headers,
+            ) as answer:
+                status, headers, body = answer.status, answer.headers, await answer.read()
+            data = orjson.loads(body) if status == 200 else None
+        except (aiohttp.ClientError, OSError, orjson.JSONDecodeError):
+            data = None
+        if not isinstance(data, dict):  # not Slack's answer: slack_sdk and its retries judge
+            return await self.sender.api_call(api_method, json=json)
+        response = AsyncSlackResponse(
+            client=self.sender,
+            http_verb="POST",
+            api_url=url,
+            req_args={},
+            data=data,
+            headers=dict(headers),
+            status_code=status,
         )
+        response.validate()  # type: ignore[no-untyped-call]  # SlackApiError for ok=false
+        return response
 
     def post_to_response_url(self, url: str, message: Mapping[str, Any]) -> WebhookResponse:
         """A message to a response_url, over the same connections."""
