@@ -170,10 +170,14 @@ class SlackTransport:
                 task = self._loop.create_task(self._in_turn(work, deadline))
                 task.add_done_callback(functools.partial(_settle, future))
 
-    async def _in_turn(self, work: Callable[[], Awaitable[T]], deadline: float | None) -> T:
+    async def _in_turn(
+        self, work: Callable[[], Awaitable[T]], deadline: float | None
+    ) -> T | _Expired:
         async with self._slots:
             if deadline is not None and time.monotonic() > deadline:
-                raise CallExpired("not sent before its deadline")
+                # Returned, not raised: a task ending in an exception is a reference cycle
+                # (task, exception, traceback, frame), thousands a second under a flood.
+                return EXPIRED
             return await work()
 
     def post_to_response_url(self, url: str, message: Mapping[str, Any]) -> WebhookResponse:
@@ -191,14 +195,23 @@ async def _awaited(work: Awaitable[T]) -> T:
     return await work
 
 
-def _settle(future: Future[T], task: asyncio.Task[T]) -> None:
+class _Expired:
+    """What a call whose deadline passed before it was sent ends with."""
+
+
+EXPIRED = _Expired()
+
+
+def _settle(future: Future[T], task: asyncio.Task[T | _Expired]) -> None:
     """Hands a finished task's outcome to the caller's Future (read, never raised here)."""
     if task.cancelled():  # the transport closed with the call still out
         future.set_exception(CancelledError("the Slack transport closed"))
     elif (error := task.exception()) is not None:
         future.set_exception(error)
+    elif isinstance(result := task.result(), _Expired):
+        future.set_exception(CallExpired("not sent before its deadline"))
     else:
-        future.set_result(task.result())
+        future.set_result(result)
 
 
 async def _close(session: aiohttp.ClientSession) -> None:
