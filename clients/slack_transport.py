@@ -23,6 +23,7 @@ The composition root owns one transport and closes it.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import threading
@@ -101,13 +102,18 @@ class SlackTransport:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name=name, daemon=True)
         self._thread.start()
-        self.session, self._slots = self._on_loop(self._open())
+        # Calls taken by the loop, waiting for a free connection (only the loop touches them).
+        self._waiting: collections.deque[
+            tuple[Callable[[], Awaitable[Any]], float | None, Future[Any]]
+        ] = collections.deque()
+        self._running = 0
+        self.session = self._on_loop(self._open())
         self._closed = False
         # Closed by `close`, or when the transport is collected or the process exits.
         self._shut_down = weakref.finalize(self, _shut_down, self._loop, self.session, self._thread)
 
-    async def _open(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
-        session = aiohttp.ClientSession(
+    async def _open(self) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(
             # aiohttp's pool: kept-alive connections, as many as calls may be out at once.
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -116,7 +122,6 @@ class SlackTransport:
             # AsyncWebClient takes HTTPS_PROXY/HTTP_PROXY itself, as WebClient does.
             trust_env=False,
         )
-        return session, asyncio.Semaphore(self._max_connections)
 
     def _on_loop(self, work: Awaitable[T]) -> T:
         return asyncio.run_coroutine_threadsafe(_awaited(work), self._loop).result()
@@ -161,24 +166,37 @@ class SlackTransport:
         return future
 
     def _take_handed(self) -> None:
-        """On the loop: start every call handed over since the last wake-up, in order."""
+        """On the loop: queue every call handed over since the last wake-up, in order."""
         with self._handed_lock:
             handed, self._handed = self._handed, []
             self._waking = False
-        for work, deadline, future in handed:
-            if future.set_running_or_notify_cancel():
-                task = self._loop.create_task(self._in_turn(work, deadline))
-                task.add_done_callback(functools.partial(_settle, future))
+        self._waiting.extend(handed)
+        self._start_waiting()
 
-    async def _in_turn(
-        self, work: Callable[[], Awaitable[T]], deadline: float | None
-    ) -> T | _Expired:
-        async with self._slots:
+    def _start_waiting(self) -> None:
+        """On the loop: start waiting calls while a connection is free. A waiting call is a
+        tuple, not a task: under a flood of shortcuts thousands wait, and every full garbage
+        collection would walk each one's task, coroutine and futures."""
+        while self._closed and self._waiting:  # closing: nothing more is sent
+            _, _, future = self._waiting.popleft()
+            if future.set_running_or_notify_cancel():
+                future.set_exception(CancelledError("the Slack transport closed"))
+        while self._waiting and self._running < self._max_connections:
+            work, deadline, future = self._waiting.popleft()
+            if not future.set_running_or_notify_cancel():
+                continue
             if deadline is not None and time.monotonic() > deadline:
-                # Returned, not raised: a task ending in an exception is a reference cycle
-                # (task, exception, traceback, frame), thousands a second under a flood.
-                return EXPIRED
-            return await work()
+                # Set, not raised: an exception raised to be read keeps its frames alive.
+                future.set_exception(CallExpired("not sent before its deadline"))
+                continue
+            self._running += 1
+            task = self._loop.create_task(_awaited(work()))
+            task.add_done_callback(functools.partial(self._finished, future))
+
+    def _finished(self, future: Future[Any], task: asyncio.Task[Any]) -> None:
+        self._running -= 1
+        _settle(future, task)
+        self._start_waiting()
 
     def post_to_response_url(self, url: str, message: Mapping[str, Any]) -> WebhookResponse:
         """POST a message to a response_url (or an incoming webhook), as WebhookClient would."""
@@ -195,23 +213,14 @@ async def _awaited(work: Awaitable[T]) -> T:
     return await work
 
 
-class _Expired:
-    """What a call whose deadline passed before it was sent ends with."""
-
-
-EXPIRED = _Expired()
-
-
-def _settle(future: Future[T], task: asyncio.Task[T | _Expired]) -> None:
+def _settle(future: Future[T], task: asyncio.Task[T]) -> None:
     """Hands a finished task's outcome to the caller's Future (read, never raised here)."""
     if task.cancelled():  # the transport closed with the call still out
         future.set_exception(CancelledError("the Slack transport closed"))
     elif (error := task.exception()) is not None:
         future.set_exception(error)
-    elif isinstance(result := task.result(), _Expired):
-        future.set_exception(CallExpired("not sent before its deadline"))
     else:
-        future.set_result(result)
+        future.set_result(task.result())
 
 
 async def _close(session: aiohttp.ClientSession) -> None:
