@@ -19,8 +19,8 @@ from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import Block
 from slack_sdk.webhook import WebhookResponse
 
-from clients.slack_http import PooledWebhookClient, pooled
 from clients.slack_teams import current_team
+from clients.slack_transport import KeptAliveWebClient, SlackTransport
 from handlers import register_listeners
 from handlers.after_ack import AfterAck
 from handlers.modal_opener import ModalOpener
@@ -38,6 +38,7 @@ def create_app(
     services: ConnectServices,
     signing_secret: str,
     web_client: WebClient,
+    transport: SlackTransport,
     after_ack: AfterAck,
     opener: ModalOpener,
     picker_pool: Executor,
@@ -51,7 +52,10 @@ def create_app(
     "busy, try again" when backed up. `opener` opens modals right after the ack;
     `picker_pool` and `options_pool` look up the options Slack takes in the HTTP answer.
 
-    Single workspace: the bot token comes with web_client (Slack API URL, retry handlers).
+    Listeners' `client` and `respond` send through `transport` (kept-alive connections, see
+    clients/slack_transport), as services.slack does.
+
+    Single workspace: the bot token comes with web_client.
     Multi-workspace: web_client has no token; `authorize` finds the workspace's installation
     and `oauth_flow` serves /slack/install and /slack/oauth_redirect.
 
@@ -73,7 +77,7 @@ def create_app(
         authorize=authorize,  # type: ignore[arg-type]
         before_authorize=before_authorize,
     )
-    app.use(InjectServices(services, after_ack, opener))
+    app.use(InjectServices(services, transport, after_ack, opener))
     app.error(_answer_listener_error)
     register_listeners(app, picker_pool=picker_pool, options_pool=options_pool)
     return app
@@ -86,12 +90,19 @@ def _drop_token_notice(record: logging.LogRecord) -> bool:
 
 class InjectServices(Middleware):
     """Puts the services, the work after acks and the modal opener in every request's
-    context, and the workspace being served where services.slack reads it. Class-based: Bolt
-    calls it without building the thirty-odd listener arguments it offers a function
-    middleware on every request."""
+    context, Connect's Slack client as its `client` and `respond`, and the workspace being
+    served where services.slack reads it. Class-based: Bolt calls it without building the
+    thirty-odd listener arguments it offers a function middleware on every request."""
 
-    def __init__(self, services: ConnectServices, after_ack: AfterAck, opener: ModalOpener) -> None:
+    def __init__(
+        self,
+        services: ConnectServices,
+        transport: SlackTransport,
+        after_ack: AfterAck,
+        opener: ModalOpener,
+    ) -> None:
         self.services = services
+        self.transport = transport
         self.after_ack = after_ack
         self.opener = opener
 
@@ -106,23 +117,24 @@ class InjectServices(Middleware):
         # Which workspace services.slack acts in (multi-workspace mode); work after the ack
         # inherits it (handlers.after_ack copies the context).
         current_team.set(context.team_id)
-        # Bolt builds a urllib WebClient per request (with the workspace's token in
-        # multi-workspace mode); listeners call Slack through kept-alive connections instead
-        # (clients/slack_http).
-        context["client"] = pooled(context.client)
+        # Bolt builds a urllib WebClient per request, with the token its authorization found;
+        # listeners get Connect's client for that token instead, made once and sending over
+        # the transport's kept-alive connections (the same as services.slack's).
+        client = self.transport.client(context.client.token, team_id=context.team_id)
+        context["client"] = client
         if context.response_url:  # likewise for `respond` (Bolt's posts with urllib)
-            context["respond"] = PooledRespond(
-                response_url=context.response_url,
-                proxy=context.client.proxy,
-                ssl=context.client.ssl,
-            )
+            context["respond"] = KeptAliveRespond(context.response_url, client)
         next()
         return resp
 
 
-class PooledRespond(Respond):
-    """Bolt's `respond`, posting to the response_url over a kept-alive connection
-    (clients/slack_http) instead of a new urllib connection per answer."""
+class KeptAliveRespond(Respond):
+    """Bolt's `respond`, posting to the response_url through Connect's Slack client (kept-alive
+    connections) instead of a new urllib connection per answer."""
+
+    def __init__(self, response_url: str, client: KeptAliveWebClient) -> None:
+        super().__init__(response_url=response_url)
+        self.client = client
 
     def __call__(
         self,
@@ -154,8 +166,7 @@ class PooledRespond(Respond):
                 thread_ts=thread_ts,
                 metadata=metadata,
             )
-        client = PooledWebhookClient(url=self.response_url, proxy=self.proxy, ssl=self.ssl)
-        return client.send_dict(message)
+        return self.client.post_to_response_url(self.response_url, message)
 
 
 def _message(

@@ -36,12 +36,13 @@ from clients.jira_rest import JiraRestClient
 from clients.slack_client import SlackClient
 from clients.slack_files import SlackFileDownloads
 from clients.slack_teams import TeamRoutedSlack
+from clients.slack_transport import SlackTransport
 from clients.slack_web_api import SlackWebApiClient
 from handlers.after_ack import AfterAck
 from handlers.card_actions import OPTIONS_THREADS
 from handlers.identity import tell_connected
 from handlers.message_shortcuts import PICKER_THREADS
-from handlers.modal_opener import OPENER_THREADS, ModalOpener
+from handlers.modal_opener import ModalOpener
 from handlers.notifications import render_notification
 from models import utcnow
 from services.connect_services import ConnectServices
@@ -93,15 +94,17 @@ class Runtime:
     metrics: Metrics
     services: ConnectServices
     slack: SlackClient
+    # Every Slack call of the process goes through it: one event loop thread with one
+    # kept-alive connection pool (clients/slack_transport); closed last.
+    transport: SlackTransport
     # What Bolt calls Slack with: the bot token's client, or (multi-workspace) a token-less
     # one that Bolt gives each request's workspace token.
     web_client: WebClient
     # Work after the ack: every listener submits here, and it runs in a copy of the request's
     # context variables (request id, workspace); bounded, "busy" past the bound.
     after_ack: AfterAck
-    # What opens modals right after the ack; its threads send views.open through WebClient.
+    # What opens modals right after the ack (views.open handed to the transport).
     opener: ModalOpener
-    opener_pool: ThreadPoolExecutor
     # The issue picker's and the Transition select's look-ups: Slack takes options only in
     # the HTTP answer, so these never queue behind the work after acks.
     picker_pool: ThreadPoolExecutor = field(
@@ -124,8 +127,8 @@ class Runtime:
         """Let work already handed over finish, then release the database."""
         self.picker_pool.shutdown(wait=True)
         self.options_pool.shutdown(wait=True)
-        self.opener_pool.shutdown(wait=True)  # views.open sent: what follows is submitted
         self.after_ack.shutdown(wait=True)
+        self.transport.close()
         self.engine.dispose()
 
 
@@ -143,14 +146,14 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
     ensure_schema(engine)
     metrics = Metrics()
     sessions = session_factory(engine)
-    slack_api = str(settings.slack_api_url)
+    transport = SlackTransport(str(settings.slack_api_url))
     installations: Installations | None = None
     slack: SlackClient
     if settings.oauth_mode:
         routed = TeamRoutedSlack(
             lambda team: _required(installations).bot_token(team),
-            base_url=slack_api,
             observer=metrics,
+            transport=transport,
         )
         installations = Installations(
             lambda: UnitOfWork(sessions),
@@ -163,7 +166,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         slack, web_client = routed, routed.base_client  # Bolt adds each request's token
     else:
         single = SlackWebApiClient(
-            _required(settings.slack_bot_token), base_url=slack_api, observer=metrics
+            _required(settings.slack_bot_token), observer=metrics, transport=transport
         )
         slack, web_client = single, single.base_client
     # A PAT means Data Center; otherwise Cloud basic auth (require_production checked one is set).
@@ -187,7 +190,7 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         (lambda team: _required(installations).bot_token(team))
         if settings.oauth_mode
         else (lambda _team: settings.slack_bot_token),
-        api_url=slack_api,
+        api_url=str(settings.slack_api_url),
     )
     services = ConnectServices(
         uow=lambda: UnitOfWork(sessions),
@@ -208,17 +211,16 @@ def build_runtime(settings: Settings, *, jira: JiraClient | None = None) -> Runt
         limit=WORK_BACKLOG,
         on_turned_away=metrics.turned_away,
     )
-    opener_pool = ThreadPoolExecutor(OPENER_THREADS, thread_name_prefix="connect-modal")
     runtime = Runtime(
         settings=settings,
         engine=engine,
         metrics=metrics,
         services=services,
         slack=slack,
+        transport=transport,
         web_client=web_client,
         after_ack=after_ack,
-        opener=ModalOpener(opener_pool, after_ack),
-        opener_pool=opener_pool,
+        opener=ModalOpener(after_ack),
     )
     metrics.watch_work(lambda: runtime.after_ack.backlog)
     metrics.watch_failed_work(FailedWork(services.uow).counts)
@@ -302,6 +304,7 @@ def build_bolt_app(runtime: Runtime) -> App:
         services=runtime.services,
         signing_secret=_required(settings.slack_signing_secret).get_secret_value(),
         web_client=runtime.web_client,
+        transport=runtime.transport,
         after_ack=runtime.after_ack,
         opener=runtime.opener,
         picker_pool=runtime.picker_pool,

@@ -141,7 +141,13 @@ def build_handler(settings: Settings, stream: TextIO | None = None) -> logging.H
 # unset) rather than asking logging whether DEBUG is on: slack_sdk then formats every Web API
 # call's body and headers into a debug line that is thrown away, Bolt a line per middleware
 # of every request. Set to the configured level, they build those lines only when it is DEBUG.
-SELF_CHECKING_LOGGERS = ("slack_sdk.web.base_client", "slack_sdk.webhook.client", "connect.bolt")
+SELF_CHECKING_LOGGERS = (
+    "slack_sdk.web.base_client",
+    "slack_sdk.web.async_base_client",  # Connect's calls (clients/slack_transport)
+    "slack_sdk.webhook.client",
+    "slack_sdk.webhook.async_client",
+    "connect.bolt",
+)
 
 
 class OnceAMinute(logging.Filter):

@@ -1,30 +1,29 @@
-"""How Connect retries Slack calls: slack_sdk retry handlers, bounded by what a caller can wait.
+"""How Connect retries Slack calls: slack_sdk's async retry handlers (the calls go through
+AsyncWebClient, clients/slack_transport), bounded by what a caller can wait.
 
 `chat.postMessage` is not idempotent: when Slack (or a proxy in front of it) fails with a 5xx,
 or the connection drops after the request went out, the message may have been posted all the
 same. Those are not retried blindly here (a second post); the caller sees SlackUnavailable and
 the outbox looks the message up by its idempotency key before it sends again. A 429 and a
-refused connection say that nothing was posted, and are retried.
+connection that could not be made say that nothing was posted, and are retried.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.error import URLError
 
-from slack_sdk.http_retry import (
-    ConnectionErrorRetryHandler,
-    HttpRequest,
-    HttpResponse,
-    RateLimitErrorRetryHandler,
-    RetryHandler,
-    RetryState,
+from aiohttp import ClientConnectorError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
 
-def retry_handlers(max_retries: int, max_retry_wait: float) -> list[RetryHandler]:
+def retry_handlers(max_retries: int, max_retry_wait: float) -> list[AsyncRetryHandler]:
     """Connection errors, 429 (honouring Retry-After up to `max_retry_wait` s) and 5xx."""
     return [
         SafeConnectionErrorRetryHandler(max_retry_count=max_retries),
@@ -40,10 +39,11 @@ def _not_idempotent(request: HttpRequest) -> bool:
     return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] in NOT_IDEMPOTENT
 
 
-class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
-    """Connection errors; for a post, only those where the request never reached Slack."""
+class SafeConnectionErrorRetryHandler(AsyncConnectionErrorRetryHandler):
+    """Connection errors; for a post, only those where the request never reached Slack (no
+    connection could be made: refused, or the name did not resolve)."""
 
-    def _can_retry(
+    async def _can_retry_async(
         self,
         *,
         state: RetryState,
@@ -51,22 +51,21 @@ class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
+        if not await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        ):
             return False
-        if not _not_idempotent(request):
-            return True
-        reason = error.reason if isinstance(error, URLError) else error
-        return isinstance(reason, ConnectionRefusedError)
+        return not _not_idempotent(request) or isinstance(error, ClientConnectorError)
 
 
-class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+class BoundedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
     """Retries a 429 only when Slack's Retry-After fits in what a caller can wait."""
 
     def __init__(self, max_retry_count: int, max_wait: float) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self.max_wait = max_wait
 
-    def _can_retry(
+    async def _can_retry_async(
         self,
         *,
         state: RetryState,
@@ -80,11 +79,11 @@ class BoundedRateLimitRetryHandler(RateLimitErrorRetryHandler):
         return retry_after is None or retry_after <= self.max_wait
 
 
-class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+class AnyServerErrorRetryHandler(AsyncServerErrorRetryHandler):
     """slack_sdk's handler covers 500 and 503; a proxy in front of Slack may add 502 and 504.
     Never for a post: a 5xx does not say that the message was not posted."""
 
-    def _can_retry(
+    async def _can_retry_async(
         self,
         *,
         state: RetryState,

@@ -21,7 +21,7 @@ from slack_sdk.web import SlackResponse
 
 from clients.call_observer import CallObserver
 from clients.slack_client import SlackError
-from clients.slack_http import PooledWebClient
+from clients.slack_transport import SlackTransport
 from clients.slack_web_api import SlackWebApiClient
 
 current_team: ContextVar[str | None] = ContextVar("connect_slack_team", default=None)
@@ -56,12 +56,13 @@ class TeamRoutedSlack(SlackWebApiClient):
         self,
         tokens: TokenLookup,
         *,
-        base_url: str,
+        base_url: str = "https://slack.com/api/",
         observer: CallObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
         ttl: float = TOKEN_TTL,
+        transport: SlackTransport | None = None,
     ) -> None:
-        super().__init__(None, base_url=base_url, observer=observer)
+        super().__init__(None, base_url=base_url, observer=observer, transport=transport)
         self._tokens = tokens
         self._clock = clock
         self._ttl = ttl
@@ -89,13 +90,7 @@ class TeamRoutedSlack(SlackWebApiClient):
             raise SlackNotInstalled(
                 "not_installed", f"Connect is not installed in Slack workspace {team_id}"
             )
-        base = self.base_client
-        client = PooledWebClient(
-            token=token.get_secret_value(),
-            base_url=base.base_url,
-            timeout=base.timeout,
-            retry_handlers=base.retry_handlers,  # stateless handlers: shared like Bolt does
-        )
+        client = self.transport.client(token.get_secret_value())
         with self._lock:
             self._clients[team_id] = (now, client)
         return client

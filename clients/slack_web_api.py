@@ -1,4 +1,5 @@
-"""`SlackClient` on slack_sdk's WebClient: retries, error mapping and call metrics."""
+"""`SlackClient` on slack_sdk's WebClient (sent through clients/slack_transport's kept-alive
+connections): retries, error mapping and call metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
-from urllib.error import URLError
 
 from pydantic import SecretStr
 from slack_sdk import WebClient
@@ -26,8 +26,8 @@ from clients.slack_client import (
     error_for,
     metadata_matches,
 )
-from clients.slack_http import PooledWebClient
-from clients.slack_retry import retry_after_seconds, retry_handlers
+from clients.slack_retry import retry_after_seconds
+from clients.slack_transport import SlackTransport
 
 log = logging.getLogger(__name__)
 
@@ -47,17 +47,25 @@ class SlackWebApiClient:
         observer: CallObserver | None = None,
         max_retries: int = 2,
         max_retry_wait: float = 5.0,
+        transport: SlackTransport | None = None,
     ) -> None:
+        """`transport`: the process's Slack connections (the composition root's, whose base
+        URL, timeout and retries apply); without one, the client opens its own from the
+        other arguments (and `close` closes it)."""
         secret = token.get_secret_value() if isinstance(token, SecretStr) else token
         self._observer: CallObserver = observer or NullObserver()
-        # The client built from settings: Slack API URL, timeout, retry handlers, and the bot
-        # token when there is one (token-less in multi-workspace mode, see clients/slack_teams).
-        self.base_client: WebClient = PooledWebClient(
-            token=secret,
-            base_url=base_url if base_url.endswith("/") else base_url + "/",
-            timeout=timeout,  # type: ignore[arg-type]  # annotated int; urllib takes a float
-            retry_handlers=retry_handlers(max_retries, max_retry_wait),
+        self._owns_transport = transport is None
+        self.transport = transport or SlackTransport(
+            base_url, timeout=timeout, max_retries=max_retries, max_retry_wait=max_retry_wait
         )
+        # The client of the bot token when there is one (token-less in multi-workspace mode,
+        # see clients/slack_teams).
+        self.base_client: WebClient = self.transport.client(secret)
+
+    def close(self) -> None:
+        """Close the connections the client opened itself (none when given a transport)."""
+        if self._owns_transport:
+            self.transport.close()
 
     @property
     def web_client(self) -> WebClient:
@@ -242,8 +250,8 @@ class SlackWebApiClient:
             response = send()
         except SlackApiError as exc:
             failure = self._api_failure(method, exc)
-        except (URLError, OSError, SlackClientError) as exc:
-            reason = getattr(exc, "reason", exc)
+        except (OSError, SlackClientError) as exc:
+            reason = str(exc) or type(exc).__name__  # a timeout says nothing more
             failure = SlackUnavailable(
                 "connection_error",
                 self._scrub(f"Slack {method} failed: cannot reach Slack ({reason})"),

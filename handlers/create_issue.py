@@ -14,9 +14,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
 from clients.jira_client import JiraFieldErrors, JiraIssue
+from clients.slack_transport import KeptAliveWebClient
 from handlers import cards, identity
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
@@ -251,7 +251,7 @@ def refresh_form(action: ViewAction, client: WebClient, services: ConnectService
 def submit(
     ack: Ack,
     body: dict[str, Any],
-    client: WebClient,
+    client: KeptAliveWebClient,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
@@ -282,10 +282,11 @@ def create(
     submission: ViewSubmission,
     origin: CreateContext,
     answers: Answers,
-    client: WebClient,
+    client: KeptAliveWebClient,
     services: ConnectServices,
 ) -> None:
-    """Only for a submission the ack accepted, with what the ack read of it."""
+    """Only for a submission the ack accepted, with what the ack read of it. `client`:
+    Connect's (bot.app.InjectServices), which also answers the command's response_url."""
     view = submission.view
     # A double submit carries the same view hash: only the first creates an issue. Claimed
     # here, after the ack, so that the ack waits on no database write.
@@ -330,7 +331,7 @@ def create(
             origin.message_ts,
             whole=answers.whole_thread,
         )
-    _confirm(acting, origin, issue, files)
+    _confirm(acting, client, origin, issue, files)
 
 
 def _with_conversation(
@@ -419,7 +420,11 @@ def _show_form_again(
 
 
 def _confirm(
-    services: ConnectServices, context: CreateContext, issue: JiraIssue, files: str | None = None
+    services: ConnectServices,
+    client: KeptAliveWebClient,
+    context: CreateContext,
+    issue: JiraIssue,
+    files: str | None = None,
 ) -> None:
     """Tell the person where they acted: the thread, the command's channel, or a DM; and
     which of the message's files were attached to the issue, and which not."""
@@ -448,16 +453,13 @@ def _confirm(
                 thread_ts=context.thread_ts or context.message_ts,
             )
         elif context.source == "command" and context.response_url:
-            WebhookClient(context.response_url).send(
-                text=text,
-                blocks=[
-                    {
-                        "type": "section",
-                        "text": {"type": "mrkdwn", "text": f"Created *{issue.key}*."},
-                    },
-                    *card,
-                ],
-                response_type="ephemeral",
+            created = {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"Created *{issue.key}*."},
+            }
+            client.post_to_response_url(
+                context.response_url,
+                {"text": text, "blocks": [created, *card], "response_type": "ephemeral"},
             )
         else:
             _dm(services, context.user_id, text, card)

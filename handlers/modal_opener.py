@@ -3,12 +3,11 @@
 A shortcut (or `/jira create`) must open its modal with the payload's trigger_id, which Slack
 honours for 3 s. Calling views.open inside the ack made Slack wait for Connect's answer until
 Slack had answered Connect (a Web API round trip, 100-300 ms in production). Here the ack
-hands the call off and returns: to the one thread that sends such calls concurrently
-(clients/slack_calls), or, for a client that must go through urllib (a proxy, an SSL context of
-its own) and for a call that failed there, to a few threads of the opener's own (`sender`,
-built by the composition root), which send it through WebClient and its retry handlers.
-Neither is ever busy with slow work (Jira calls run after the ack, handlers.after_ack), so the
-modal opens well within the trigger's life.
+hands the call off and returns: Connect's Slack client (clients/slack_transport) sends it from
+its event loop, up to 32 calls at once on kept-alive connections, with slack_sdk's retry
+handlers; a call still waiting for a connection when its trigger has expired is dropped
+unsent. No thread waits for Slack's answer, so the modal opens well within the trigger's life.
+A client that is not Connect's (a plain WebClient) sends it from the work after acks.
 
 What fills the modal in (views.update by the view's external_id) must not overtake views.open:
 it is passed as `then` and submitted to the work after acks once Slack has answered.
@@ -20,14 +19,15 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
+from concurrent.futures import Future
 from typing import Any
 
+import aiohttp
 import orjson
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clients.slack_calls import SLACK_CALLS, SlackCallFailed, SlackCalls
+from clients.slack_transport import CallExpired, KeptAliveWebClient
 from handlers.after_ack import AfterAck
 
 log = logging.getLogger(__name__)
@@ -35,19 +35,13 @@ log = logging.getLogger(__name__)
 # once a minute at most (bot.logs.NOISY_LOGGERS), with a count of the rest.
 EXPIRED_LOG = logging.getLogger("connect.modal_opener.expired")
 
-OPENER_THREADS = 16  # as many as the web server's: acks never queue views.open behind others
 TRIGGER_LIFE = 3.0  # seconds Slack accepts a trigger_id for
 
 
 class ModalOpener:
-    """`sender`: the few threads that send views.open through WebClient; `after_ack`: where
-    the work that follows an opened modal (`then`) runs."""
+    """`after_ack`: where the work that follows an opened modal (`then`) runs."""
 
-    def __init__(
-        self, sender: Executor, after_ack: AfterAck, calls: SlackCalls = SLACK_CALLS
-    ) -> None:
-        self._calls = calls
-        self._executor = sender
+    def __init__(self, after_ack: AfterAck) -> None:
         self._after_ack = after_ack
 
     def open(
@@ -63,9 +57,8 @@ class ModalOpener:
         """views.open, sent after the caller returns (with its context variables: request id,
         workspace); a failure is logged to `logger` as "could not open the <what> modal".
 
-        `then`: work submitted after the ack (as `what`) once the modal is open, by the thread
-        that saw Slack's answer. The future answered is done once there is nothing more to
-        wait for (opened or not)."""
+        `then`: work submitted after the ack (as `what`) once the modal is open. The future
+        answered is done once there is nothing more to wait for (opened or not)."""
         try:
             # Encoded here, once: what waits for its turn is one bytes object, not the view's
             # tree of dicts and lists (a form is hundreds), which the garbage collector walks
@@ -77,19 +70,16 @@ class ModalOpener:
             failed.set_result(None)
             return failed
         context = contextvars.copy_context()
-        opening = _Opening(
-            client, trigger_id, encoded, what, logger, self._executor, self._after_ack, then
-        )
-        if self._calls.can_send(client):
-            answer = self._calls.call(
-                client,
+        opening = _Opening(client, trigger_id, encoded, what, logger, self._after_ack, then)
+        if isinstance(client, KeptAliveWebClient):
+            answer = client.call_soon(
                 "views.open",
                 {"trigger_id": trigger_id, "view": orjson.Fragment(encoded)},
                 deadline=opening.started + TRIGGER_LIFE,  # Slack would refuse it after
             )
             answer.add_done_callback(lambda sent: context.run(opening.answered, sent))
-        else:
-            self._executor.submit(context.run, opening.send)
+        else:  # not Connect's client: sent (and waited for) by a work thread
+            self._after_ack.submit(what, context.run, opening.send)
         return opening.done
 
 
@@ -103,45 +93,37 @@ class _Opening:
         view: bytes,  # JSON
         what: str,
         logger: logging.Logger,
-        executor: Executor,
         after_ack: AfterAck,
         then: Callable[[], object] | None,
     ) -> None:
         self.client, self.trigger_id, self.view = client, trigger_id, view
         self.what, self.logger = what, logger
-        self.executor, self.after_ack, self.then = executor, after_ack, then
+        self.after_ack, self.then = after_ack, then
         self.started = time.monotonic()
         self.done: Future[None] = Future()
 
-    def answered(self, sent: Future[dict[str, Any]]) -> None:
-        """On the Slack call thread: keep it short. A failure is read, not raised: raising it
-        gave it a traceback whose frames held the future that holds it, a cycle per failed
-        call for the garbage collector (thousands when Slack calls back up)."""
+    def answered(self, sent: Future[Any]) -> None:
+        """On the Slack transport's thread: keep it short, and never wait for Slack here. A
+        failure is read, not raised: raising it gave it a traceback whose frames held the
+        future that holds it, a cycle per failed call for the garbage collector (thousands
+        when Slack calls back up)."""
         failure = sent.exception()
-        if isinstance(failure, SlackCallFailed) and failure.expired:
+        if isinstance(failure, CallExpired):
             # Slack calls backed up past the trigger's life: under a flood, one line a minute.
             EXPIRED_LOG.warning(
                 "could not open the %s modal: Slack calls backed up past its trigger's %.0f s",
                 self.what,
                 TRIGGER_LIFE,
             )
-        elif isinstance(failure, SlackCallFailed):
-            if time.monotonic() - self.started < TRIGGER_LIFE:
-                # Once more through WebClient, whose retry handlers judge the failure; in a
-                # copy of the caller's context (this thread is inside it, and a context is
-                # entered by one thread at a time).
-                self.executor.submit(contextvars.copy_context().run, self.send)
-                return
-            self.logger.warning("could not open the %s modal: %s", self.what, failure)
-        elif failure is not None:  # not sent at all: a fault of ours
+        elif isinstance(failure, SlackApiError):  # Slack refused it (an expired trigger, …)
+            error = failure.response.get("error") if failure.response is not None else None
+            self.logger.warning("could not open the %s modal: %s", self.what, error or failure)
+        elif isinstance(failure, (SlackClientError, OSError, aiohttp.ClientError)):
+            self.logger.warning("could not open the %s modal: %r", self.what, failure)
+        elif failure is not None:  # a fault of ours
             self.logger.error("opening the %s modal failed", self.what, exc_info=failure)
         else:
-            answer = sent.result()
-            if answer.get("ok"):
-                self._opened()
-            else:
-                error = answer.get("error", "no error given")
-                self.logger.warning("could not open the %s modal: %s", self.what, error)
+            self._opened()
         self.done.set_result(None)
 
     def send(self) -> None:

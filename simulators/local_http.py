@@ -1,7 +1,7 @@
 """The HTTP server under the stand-ins for Slack and Jira (the demo's and the tests' fakes).
 
 A ThreadingHTTPServer on 127.0.0.1 serving in a daemon thread. Clients keep connections open
-(HTTP/1.1: the Jira client's requests session, the Slack client's pycurl handles), and a
+(HTTP/1.1: the Jira client's requests session, the Slack client's aiohttp session), and a
 stopped ThreadingHTTPServer only stops accepting: the handler threads of open connections go
 on answering. `stop()` also shuts those connections, so a stand-in that is stopped is down
 for every client, as a site that went away would be.

@@ -172,15 +172,19 @@ def test_a_bolt_app_talks_to_it(slack_server: FakeSlackServer) -> None:
 
 
 def test_a_stopped_fake_is_down_for_kept_alive_clients_too() -> None:
-    from urllib.error import URLError
+    from slack_sdk.errors import SlackClientError
 
-    from clients.slack_http import PooledWebClient
+    from clients.slack_transport import SlackTransport
 
     server = FakeSlackServer().start()
-    client = PooledWebClient(token=server.token, base_url=server.api_url, timeout=2)
-    assert client.auth_test()["ok"] is True  # the connection is now kept open
+    transport = SlackTransport(server.api_url, timeout=2, max_retries=0)
+    try:
+        client = transport.client(server.token)
+        assert client.auth_test()["ok"] is True  # the connection is now kept open
 
-    server.stop()
+        server.stop()
 
-    with pytest.raises((URLError, ConnectionError)):
-        client.auth_test()
+        with pytest.raises((SlackClientError, OSError)):
+            client.auth_test()
+    finally:
+        transport.close()

@@ -339,15 +339,15 @@ def test_a_refused_connection_is_retried_for_a_post_too() -> None:
         port = server.port
         server.stop()
         client = SlackWebApiClient(TOKEN, base_url=f"http://127.0.0.1:{port}/api/", max_retries=1)
-        handler = client.web_client.retry_handlers[0]
+        handler = client.transport.retry_handlers[0]
         attempts: list[bool] = []
-        can_retry = handler.can_retry
+        can_retry = handler.can_retry_async
 
-        def counted(**kwargs: object) -> bool:
-            attempts.append(bool(can_retry(**kwargs)))  # type: ignore[arg-type]
+        async def counted(**kwargs: object) -> bool:
+            attempts.append(bool(await can_retry(**kwargs)))  # type: ignore[arg-type]
             return attempts[-1]
 
-        handler.can_retry = counted  # type: ignore[method-assign]
+        handler.can_retry_async = counted  # type: ignore[method-assign]
         with pytest.raises(SlackUnavailable):
             client.post_message("C1", text="hello")
     assert attempts[0] is True

@@ -17,7 +17,7 @@ from bot.context_executor import ContextExecutor
 from bot.logs import REDACTED, SELF_CHECKING_LOGGERS, OnceAMinute, configure_logging
 from bot.settings import Settings
 from bot.web import REQUEST_ID_HEADER, request_id_for
-from clients.slack_http import PooledWebClient
+from clients.slack_transport import SlackTransport
 from services.log_context import current, log_context
 from simulators.slack_workspace.server import FakeSlackServer
 
@@ -195,8 +195,11 @@ def test_slack_calls_build_their_debug_line_only_at_debug(
     configure_logging(settings("text", level), stream)
     Watched.reprs = 0
     with FakeSlackServer() as slack:
-        client = PooledWebClient(token=slack.token, base_url=slack.api_url)
-        client.chat_postMessage(channel="C1", text=Watched("hello"))
+        transport = SlackTransport(slack.api_url)
+        try:
+            transport.client(slack.token).chat_postMessage(channel="C1", text=Watched("hello"))
+        finally:
+            transport.close()
         assert slack.calls_to("chat.postMessage")[0].params["text"] == "hello"
     assert (Watched.reprs > 0) is formatted
 

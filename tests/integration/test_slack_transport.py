@@ -1,6 +1,7 @@
-"""PooledWebClient (clients/slack_http): slack_sdk's WebClient over kept-alive pycurl
-connections, against real sockets on 127.0.0.1: it reuses its connection, and fails the way
-urllib fails, so slack_sdk's and Connect's retry handlers judge a failure the same way."""
+"""SlackTransport and KeptAliveWebClient (clients/slack_transport): slack_sdk's WebClient
+sending through AsyncWebClient on one kept-alive aiohttp session, against real sockets on
+127.0.0.1: it reuses its connections, sends what WebClient sends, and fails so that Connect's
+retry handlers and SlackWebApiClient judge a failure as before."""
 
 from __future__ import annotations
 
@@ -9,23 +10,39 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.client import RemoteDisconnected
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
-from urllib.error import URLError
 
 import pytest
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from clients.slack_http import PooledWebClient, SlackConnections, pooled
-from clients.slack_retry import retry_handlers
+from bot.app import KeptAliveRespond
+from clients.slack_client import SlackUnavailable
+from clients.slack_transport import KeptAliveWebClient, SlackConnectionError, SlackTransport
+from clients.slack_web_api import SlackWebApiClient
+from tests.waiting import wait_until
 
 TOKEN = "xoxb-1-2-POOLED"
+
+
+@pytest.fixture
+def transports() -> Iterator[Callable[..., SlackTransport]]:
+    """Makes transports (base URL first, then SlackTransport's keywords), closed afterwards."""
+    made: list[SlackTransport] = []
+
+    def make(url: str, **options: Any) -> SlackTransport:
+        made.append(SlackTransport(url, **options))
+        return made[-1]
+
+    yield make
+    for transport in made:
+        transport.close()
 
 
 class Recorder:
@@ -119,9 +136,9 @@ def raw_server(behaviour: Callable[[socket.socket], None]) -> Iterator[tuple[str
         listener.close()
 
 
-def test_calls_from_one_thread_reuse_one_connection() -> None:
+def test_calls_reuse_one_connection(transports: Callable[..., SlackTransport]) -> None:
     with slack_like_server(ok) as (url, recorder):
-        client = PooledWebClient(token=TOKEN, base_url=url)
+        client = transports(url).client(TOKEN)
         for _ in range(5):
             assert client.auth_test()["user_id"] == "UBOT"
 
@@ -130,6 +147,24 @@ def test_calls_from_one_thread_reuse_one_connection() -> None:
     first = recorder.calls[0]
     assert first["headers"]["authorization"] == f"Bearer {TOKEN}"
     assert first["headers"].get("connection", "").lower() != "close"
+
+
+def test_calls_from_many_threads_share_the_kept_connections(
+    transports: Callable[..., SlackTransport],
+) -> None:
+    with slack_like_server(ok) as (url, recorder):
+        client = transports(url, max_connections=4).client(TOKEN)
+        threads = [
+            threading.Thread(target=lambda: [client.auth_test() for _ in range(10)])
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    assert len(recorder.calls) == 80
+    assert len({call["port"] for call in recorder.calls}) <= 4  # the pool's bound
 
 
 def test_urllib_opens_a_connection_per_call_for_comparison() -> None:
@@ -141,42 +176,64 @@ def test_urllib_opens_a_connection_per_call_for_comparison() -> None:
     assert len({call["port"] for call in recorder.calls}) == 3
 
 
-def test_sends_the_same_request_as_webclient() -> None:
+def test_sends_the_same_request_as_webclient(transports: Callable[..., SlackTransport]) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 5000}}]
     with slack_like_server(ok) as (url, recorder):
-        PooledWebClient(token=TOKEN, base_url=url).chat_postMessage(
-            channel="C1", text="héllo", blocks=blocks
-        )
+        transports(url).client(TOKEN).chat_postMessage(channel="C1", text="héllo", blocks=blocks)
         WebClient(token=TOKEN, base_url=url).chat_postMessage(
             channel="C1", text="héllo", blocks=blocks
         )
 
-    through_curl, plain = recorder.calls
-    assert through_curl["path"] == plain["path"] == "/api/chat.postMessage"
-    assert json.loads(through_curl["body"]) == json.loads(plain["body"])
-    assert through_curl["headers"]["content-type"] == plain["headers"]["content-type"]
-    assert through_curl["headers"]["user-agent"] == plain["headers"]["user-agent"]
-    assert "expect" not in through_curl["headers"]  # a 5 KB body is sent at once, no 100-continue
+    kept_alive, plain = recorder.calls
+    assert kept_alive["path"] == plain["path"] == "/api/chat.postMessage"
+    assert json.loads(kept_alive["body"]) == json.loads(plain["body"])
+    assert kept_alive["headers"]["content-type"] == plain["headers"]["content-type"]
+    assert (
+        kept_alive["headers"]["user-agent"].split(" ")[1:]
+        == (plain["headers"]["user-agent"].split(" ")[1:])
+    )
 
 
-def test_answers_keep_headers_and_charset() -> None:
+def test_one_client_per_token_and_workspace(transports: Callable[..., SlackTransport]) -> None:
+    with slack_like_server(ok) as (url, recorder):
+        transport = transports(url)
+        client = transport.client(TOKEN, team_id="T0TEAM")
+        assert transport.client(TOKEN, team_id="T0TEAM") is client
+        assert transport.client(TOKEN) is not client
+        assert transport.client("xoxb-other", team_id="T0TEAM") is not client
+        client.auth_test()
+
+    # The workspace goes as a default parameter, as with Bolt's per-request client.
+    assert "team_id=T0TEAM" in recorder.calls[0]["path"] + recorder.calls[0]["body"].decode()
+
+
+def test_a_token_given_per_call_wins(transports: Callable[..., SlackTransport]) -> None:
+    with slack_like_server(ok) as (url, recorder):
+        transports(url).client(None).auth_test(token="xoxb-per-call")
+
+    assert recorder.calls[0]["headers"]["authorization"] == "Bearer xoxb-per-call"
+
+
+def test_answers_keep_headers_and_charset(transports: Callable[..., SlackTransport]) -> None:
     def answer(_path: str, _body: bytes) -> tuple[int, dict[str, str], bytes]:
         body = json.dumps({"ok": True, "text": "naïve"}, ensure_ascii=False).encode("latin-1")
         return 200, {"Content-Type": "application/json; charset=latin-1", "X-Extra": "1"}, body
 
     with slack_like_server(answer) as (url, _recorder):
-        response = PooledWebClient(token=TOKEN, base_url=url).api_call("auth.test")
+        response = transports(url).client(TOKEN).api_call("auth.test")
 
     assert response["text"] == "naïve"
     assert response.headers["X-Extra"] == "1"
 
 
-def test_an_error_status_is_an_api_error_with_its_headers() -> None:
+def test_an_error_status_is_an_api_error_with_its_headers(
+    transports: Callable[..., SlackTransport],
+) -> None:
     def answer(_path: str, _body: bytes) -> tuple[int, dict[str, str], bytes]:
         return 429, {"Retry-After": "7"}, json.dumps({"ok": False, "error": "ratelimited"}).encode()
 
     with slack_like_server(answer) as (url, recorder):
-        client = PooledWebClient(token=TOKEN, base_url=url)  # no retry handlers
+        client = transports(url, max_retry_wait=5.0).client(TOKEN)  # 7 s is too long to wait
         with pytest.raises(SlackApiError) as caught:
             client.auth_test()
 
@@ -186,7 +243,9 @@ def test_an_error_status_is_an_api_error_with_its_headers() -> None:
     assert len(recorder.calls) == 1
 
 
-def test_a_429_is_retried_on_the_kept_connection() -> None:
+def test_a_429_is_retried_on_the_kept_connection(
+    transports: Callable[..., SlackTransport],
+) -> None:
     answers = iter([429, 200])
 
     def answer(_path: str, _body: bytes) -> tuple[int, dict[str, str], bytes]:
@@ -195,50 +254,55 @@ def test_a_429_is_retried_on_the_kept_connection() -> None:
         return status, {"Retry-After": "0"}, json.dumps(body).encode()
 
     with slack_like_server(answer) as (url, recorder):
-        client = PooledWebClient(token=TOKEN, base_url=url, retry_handlers=retry_handlers(2, 5.0))
-        assert client.auth_test()["ok"] is True
+        assert transports(url).client(TOKEN).auth_test()["ok"] is True
 
     assert len(recorder.calls) == 2
     assert len({call["port"] for call in recorder.calls}) == 1
 
 
-def test_a_refused_connection_is_a_urlerror_of_connection_refused() -> None:
+def test_a_refused_connection_is_an_oserror_and_slack_unavailable(
+    transports: Callable[..., SlackTransport],
+) -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
-    client = PooledWebClient(token=TOKEN, base_url=f"http://127.0.0.1:{port}/api/", timeout=2)
+    url = f"http://127.0.0.1:{port}/api/"
 
-    with pytest.raises(URLError) as caught:
-        client.auth_test()
+    with pytest.raises(OSError, match=r"Connect call failed|refused"):
+        transports(url, max_retries=0).client(TOKEN).auth_test()
+    with pytest.raises(SlackUnavailable) as caught:
+        SlackWebApiClient(TOKEN, transport=transports(url, max_retries=0)).open_dm("U1")
+    assert caught.value.error == "connection_error"
+    assert "cannot reach Slack" in str(caught.value)
 
-    assert isinstance(caught.value.reason, ConnectionRefusedError)
 
-
-def test_a_connection_closed_unanswered_is_remote_disconnected_and_a_post_is_not_repeated() -> None:
+def test_a_connection_closed_unanswered_fails_and_a_post_is_not_repeated(
+    transports: Callable[..., SlackTransport],
+) -> None:
     with raw_server(lambda connection: None) as (url, received):  # read, then close
-        client = PooledWebClient(
-            token=TOKEN, base_url=url, timeout=2, retry_handlers=retry_handlers(2, 5.0)
-        )
-        with pytest.raises(RemoteDisconnected):
+        client = transports(url).client(TOKEN)
+        with pytest.raises((SlackClientError, OSError)):
             client.chat_postMessage(channel="C1", text="once")
 
     assert len(received) == 1  # it may have been posted: not sent again
 
 
-def test_a_connection_closed_unanswered_is_retried_for_a_read() -> None:
+def test_a_connection_closed_unanswered_is_retried_for_a_read(
+    transports: Callable[..., SlackTransport],
+) -> None:
     with raw_server(lambda connection: None) as (url, received):
-        client = PooledWebClient(
-            token=TOKEN, base_url=url, timeout=2, retry_handlers=retry_handlers(1, 5.0)
-        )
-        with pytest.raises(RemoteDisconnected):
+        client = transports(url, max_retries=1).client(TOKEN)
+        with pytest.raises(SlackConnectionError):
             client.conversations_info(channel="C1")
 
-    assert len(received) == 2
+    # Two tries (one retry); aiohttp itself may send an idempotent GET once more on a
+    # connection it had kept.
+    assert 2 <= len(received) <= 4
 
 
-def test_no_answer_in_time_is_a_timeout() -> None:
+def test_no_answer_in_time_is_a_timeout(transports: Callable[..., SlackTransport]) -> None:
     release = threading.Event()
     with raw_server(lambda connection: release.wait(5)) as (url, received):
-        client = PooledWebClient(token=TOKEN, base_url=url, timeout=0.5)
+        client = transports(url, timeout=0.5, max_retries=0).client(TOKEN)
         try:
             with pytest.raises(TimeoutError):
                 client.auth_test()
@@ -248,54 +312,66 @@ def test_no_answer_in_time_is_a_timeout() -> None:
     assert len(received) == 1
 
 
-def test_a_client_with_its_own_ssl_context_keeps_urllib() -> None:
-    with slack_like_server(ok) as (url, recorder):
-        client = PooledWebClient(token=TOKEN, base_url=url, ssl=ssl.create_default_context())
+def test_a_wait_on_the_transports_own_thread_is_refused(
+    transports: Callable[..., SlackTransport],
+) -> None:
+    with slack_like_server(ok) as (url, _recorder):
+        client = transports(url).client(TOKEN)
+        waited = client.transport.submit(_call_auth_test_from_the_loop(client))
+        with pytest.raises(RuntimeError, match="own thread"):
+            waited.result(10)
+
+
+def _call_auth_test_from_the_loop(client: KeptAliveWebClient) -> Callable[[], Any]:
+    async def on_the_loop() -> Any:
+        return client.auth_test()  # would wait for the loop it blocks
+
+    return on_the_loop
+
+
+def test_a_closed_transport_takes_no_more_calls(
+    transports: Callable[..., SlackTransport],
+) -> None:
+    with slack_like_server(ok) as (url, _recorder):
+        transport = transports(url)
+        client = transport.client(TOKEN)
         client.auth_test()
-        client.auth_test()
-
-    assert len({call["port"] for call in recorder.calls}) == 2  # urllib: a connection each
-    assert recorder.calls[0]["headers"]["connection"] == "close"
-
-
-def test_pooled_keeps_the_token_url_and_retry_handlers() -> None:
-    handlers = retry_handlers(2, 5.0)
-    bolt_client = WebClient(
-        token=TOKEN, base_url="http://127.0.0.1:9/api/", timeout=4, retry_handlers=handlers
-    )
-
-    client = pooled(bolt_client)
-
-    assert client is bolt_client
-    assert isinstance(client, PooledWebClient)
-    assert (client.token, client.base_url, client.timeout) == (TOKEN, "http://127.0.0.1:9/api/", 4)
-    assert client.retry_handlers == handlers
-    assert pooled(client) is client
+        transport.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            client.auth_test()
+        transport.close()  # twice is harmless
 
 
-def test_pooled_clients_send_through_kept_alive_connections() -> None:
-    """Bolt's per-request client, once pooled, calls Slack over the pooled connection."""
-    with slack_like_server(ok) as (url, recorder):
-        for _ in range(3):
-            pooled(WebClient(token=TOKEN, base_url=url)).auth_test()
+def test_a_call_still_out_when_the_transport_closes_fails_instead_of_hanging(
+    transports: Callable[..., SlackTransport],
+) -> None:
+    release = threading.Event()
+    with raw_server(lambda connection: release.wait(10)) as (url, received):
+        transport = transports(url, timeout=30, max_retries=0)
+        out = transport.client(TOKEN).call_soon("auth.test", {})
+        try:
+            wait_until(lambda: received, what="the call at the server")
+            transport.close()
+            with pytest.raises(CancelledError):
+                out.result(10)
+        finally:
+            release.set()
 
-    assert len(recorder.calls) == 3
-    assert len({call["port"] for call in recorder.calls}) == 1
 
-
-def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient() -> None:
-    from bot.app import PooledRespond
-
+def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient(
+    transports: Callable[..., SlackTransport],
+) -> None:
     def answer(path: str, _body: bytes) -> tuple[int, dict[str, str], bytes]:
         if path.endswith("/expired"):
             return 404, {"Content-Type": "text/html"}, b"expired_url"
         return 200, {"Content-Type": "text/html"}, b"ok"
 
     with slack_like_server(answer) as (url, recorder):
-        respond = PooledRespond(response_url=f"{url}hooks/1")
+        client = transports(url).client(TOKEN)
+        respond = KeptAliveRespond(f"{url}hooks/1", client)
         first = respond("Working on it…", response_type="ephemeral")
         second = respond({"text": "Done", "replace_original": True})
-        gone = PooledRespond(response_url=f"{url}hooks/expired")("late")
+        gone = KeptAliveRespond(f"{url}hooks/expired", client)("late")
 
     assert (first.status_code, first.body) == (200, "ok")
     assert second.status_code == 200
@@ -392,19 +468,11 @@ def _pipe_tls(context: ssl.SSLContext, raw: socket.socket, port: int) -> None:
     copy(secure, plain)
 
 
-def test_https_checks_the_certificate_against_pythons_trust_store(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_https_checks_the_certificate(
+    tmp_path: Path, transports: Callable[..., SlackTransport]
 ) -> None:
+    """Python's default trust store (SSL_CERT_FILE and SSL_CERT_DIR, read when aiohttp is
+    imported) does not trust this certificate: refused, as urllib refuses it."""
     cert_file, key_file = _self_signed(tmp_path)
-    with https_server(cert_file, key_file) as url:
-        # Python's default store does not trust this certificate: refused, as urllib refuses.
-        untrusted = PooledWebClient(token=TOKEN, base_url=url, timeout=5)
-        untrusted.connections = SlackConnections()
-        with pytest.raises(URLError):
-            untrusted.auth_test()
-        # Trusted through SSL_CERT_FILE, which Python's ssl module (and so urllib) honours too.
-        monkeypatch.setenv("SSL_CERT_FILE", str(cert_file))
-        trusted = PooledWebClient(token=TOKEN, base_url=url, timeout=5)
-        trusted.connections = SlackConnections()
-        assert trusted.auth_test()["user_id"] == "UBOT"
-        assert WebClient(token=TOKEN, base_url=url, timeout=5).auth_test()["user_id"] == "UBOT"
+    with https_server(cert_file, key_file) as url, pytest.raises(OSError, match="certificate"):
+        transports(url, timeout=5, max_retries=0).client(TOKEN).auth_test()
