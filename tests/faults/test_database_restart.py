@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -92,10 +91,10 @@ class JiraSender:
         for number in range(CHANGES):
             if not self._deliver(number):
                 waiting.append(number)
-            time.sleep(0.03)
+            self.stop.wait(0.03)  # paced like a Jira site sending webhooks
         while waiting and not self.stop.is_set():
             waiting = [n for n in waiting if not self._deliver(n)]
-            time.sleep(0.1)
+            self.stop.wait(0.1)  # a sender retrying refused deliveries
 
     def accepted(self) -> int:
         with self.lock:
