@@ -225,7 +225,8 @@ def _form_to_connect(
     text = identity.not_connected_text(services, context.team_id, context.user_id, error)
     try:
         form = services.create_issue.form(answers.project_key, answers.issue_type_id)
-    except Exception:
+    except Exception as problem:  # Jira down or refusing: the connect text is what matters
+        log.warning("the create form for someone not connected could not be read: %r", problem)
         return message_view(context, text)
     return form_view(context, form, answers, problem=text)
 
