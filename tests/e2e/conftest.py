@@ -14,15 +14,16 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
 from bot.container import Runtime, build_bolt_app, build_runtime, build_web_app, build_worker
+from bot.database import session_factory
 from bot.server import WebServer
 from bot.settings import Settings
 from models import NotificationOutbox, ProcessedDelivery
 from models.delivery import PENDING
 from services.notifications.outbox import SENDING
-from services.unit_of_work import UnitOfWorkFactory
+from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer
@@ -115,6 +116,12 @@ def connect_settings(
             **extra,
         },
     )
+
+
+def uow_of(engine: Engine) -> UnitOfWorkFactory:
+    """Units of work on `engine` (a test reading the database of processes it started)."""
+    sessions = session_factory(engine)
+    return lambda: UnitOfWork(sessions)
 
 
 def unfinished_work(uow: UnitOfWorkFactory) -> int:

@@ -16,18 +16,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from bot.database import create_db_engine, upgrade
 from clients.jira_client import JiraComment
-from models import NotificationOutbox, ProcessedDelivery, UserLink
-from models.delivery import PENDING
-from services.notifications.outbox import SENDING
+from models import UserLink
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import comment_json, issue_json, user_json
 from simulators.slack_workspace.server import FakeSlackServer
-from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET
+from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET, unfinished_work, uow_of
 from tests.e2e.test_cli import bot_env, clean_env, free_port, wait_until_healthy
 from tests.fakes.slack_requests import signed_headers, slash_command_body
 from tests.waiting import wait_until
@@ -141,7 +138,7 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
 
             # A killed sender's claims expire after 60 s: then the survivor sends what it held.
             wait_until(
-                lambda: not unfinished(engine),
+                lambda: unfinished_work(uow_of(engine)) == 0,
                 timeout=120,
                 what="both processes' deliveries and notifications to be done",
             )
@@ -167,19 +164,3 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
                 except subprocess.TimeoutExpired:
                     process.kill()
             engine.dispose()
-
-
-def unfinished(engine: Engine) -> int:
-    """Notifications pending or being sent, and deliveries not yet processed."""
-    with engine.connect() as connection:
-        outbox = connection.scalar(
-            select(func.count())
-            .select_from(NotificationOutbox)
-            .where(NotificationOutbox.status.in_((PENDING, SENDING)))
-        )
-        deliveries = connection.scalar(
-            select(func.count())
-            .select_from(ProcessedDelivery)
-            .where(ProcessedDelivery.status == PENDING)
-        )
-    return (outbox or 0) + (deliveries or 0)

@@ -13,14 +13,11 @@ import threading
 from pathlib import Path
 
 import requests
-from sqlalchemy import Engine, func, select
 
 from bot.database import create_db_engine, upgrade
-from models import ProcessedDelivery
-from models.delivery import PENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
-from tests.e2e.conftest import SIGNING_SECRET
+from tests.e2e.conftest import SIGNING_SECRET, unfinished_work, uow_of
 from tests.e2e.slack_events import event_callback, message_event
 from tests.e2e.test_cli import bot_env, clean_env, free_port, wait_until_healthy
 from tests.fakes.slack_requests import signed_headers, slash_command_body
@@ -106,7 +103,7 @@ def test_every_reply_is_one_comment_across_processes(postgres_url: str, tmp_path
 
             # A killed process's claims expire after 60 s: then the survivor takes them up.
             wait_until(
-                lambda: pending_replies(engine) == 0,
+                lambda: unfinished_work(uow_of(engine)) == 0,
                 timeout=120,
                 what="every synced reply to be processed",
             )
@@ -125,13 +122,3 @@ def test_every_reply_is_one_comment_across_processes(postgres_url: str, tmp_path
                 except subprocess.TimeoutExpired:
                     process.kill()
             engine.dispose()
-
-
-def pending_replies(engine: Engine) -> int:
-    with engine.connect() as connection:
-        count = connection.scalar(
-            select(func.count())
-            .select_from(ProcessedDelivery)
-            .where(ProcessedDelivery.status == PENDING)
-        )
-    return count or 0
