@@ -317,7 +317,7 @@ def build_bolt_app(runtime: Runtime) -> App:
 
 def build_web_app(runtime: Runtime, bolt_app: App) -> Flask:
     secret = runtime.settings.jira_webhook_secret
-    intake = WebhookIntake(runtime.services.uow)
+    intake = WebhookIntake(runtime.services.uow, clock=lambda: runtime.clock())
     services = runtime.services
 
     def routes(web: Flask) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from models import ProcessedDelivery
+from models import ProcessedDelivery, utcnow
 from services.jira_changes.events import delivery_key, parse_webhook
 from services.unit_of_work import UnitOfWorkFactory
 
@@ -25,8 +26,10 @@ class IntakeResult:
 
 
 class WebhookIntake:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.uow = uow
+        # The runtime's clock, as the processor's: a delivery is due from when it was stored.
+        self.clock = clock
 
     def accept(
         self, body: Mapping[str, Any], *, raw_body: bytes, identifier: str | None
@@ -35,11 +38,17 @@ class WebhookIntake:
         if event.kind == "unknown" or event.issue is None:
             return IntakeResult("ignored")
         key = delivery_key(event, identifier=identifier, raw_body=raw_body)
+        now = self.clock()
         try:
             with self.uow() as work:
                 work.session.add(
                     ProcessedDelivery(
-                        team_id=SITE_TEAM, source=JIRA_SOURCE, dedupe_key=key, payload=dict(body)
+                        team_id=SITE_TEAM,
+                        source=JIRA_SOURCE,
+                        dedupe_key=key,
+                        payload=dict(body),
+                        received_at=now,
+                        available_at=now,
                     )
                 )
                 work.commit()
