@@ -136,3 +136,23 @@ class SlackClient(Protocol):
         """The ts of a message (in the thread, or else the channel) carrying this metadata key."""
 
     def unfurl(self, channel: str, ts: str, unfurls: Mapping[str, Any]) -> None: ...
+
+    def thread_messages(
+        self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
+    ) -> list[Mapping[str, Any]]:
+        """The thread's parent, then its replies from `oldest` on (inclusive), at most `limit`
+        messages in all, as Slack describes them (the parent with its `reply_count`)."""
+
+    def update_view(
+        self,
+        view: Mapping[str, Any],
+        *,
+        view_id: str | None = None,
+        external_id: str | None = None,
+        hash: str | None = None,
+    ) -> None:
+        """Replace an open modal, found by `view_id` or `external_id`; with `hash`, only if it
+        has not changed since (else SlackError "hash_conflict")."""
+
+    def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
+        """Answer a command or action through its response_url (e.g. an ephemeral message)."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
+import aiohttp
 from pydantic import SecretStr
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -208,6 +209,66 @@ class SlackWebApiClient:
             "chat.unfurl",
             lambda: self.web_client.chat_unfurl(channel=channel, ts=ts, unfurls=dict(unfurls)),
         )
+
+    def thread_messages(
+        self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
+    ) -> list[Mapping[str, Any]]:
+        found: list[Mapping[str, Any]] = []
+        cursor: str | None = None
+        while len(found) < limit:
+            response = self._call(
+                "conversations.replies",
+                partial(
+                    self.web_client.conversations_replies,
+                    channel=channel,
+                    ts=thread_ts,
+                    limit=min(limit, HISTORY_PAGE_SIZE),
+                    cursor=cursor,
+                    oldest=oldest,
+                    inclusive=True if oldest is not None else None,
+                ),
+            )
+            page = [m for m in response.get("messages") or [] if isinstance(m, Mapping)]
+            # Slack puts the parent at the top of every page.
+            found += [m for m in page if not found or m.get("ts") != found[0].get("ts")]
+            cursor = _next_cursor(response)
+            if not cursor or not page:
+                break
+        return found[:limit]
+
+    def update_view(
+        self,
+        view: Mapping[str, Any],
+        *,
+        view_id: str | None = None,
+        external_id: str | None = None,
+        hash: str | None = None,
+    ) -> None:
+        if not view_id and not external_id:
+            raise SlackError("invalid_arguments", "views.update needs a view_id or external_id")
+        self._call(
+            "views.update",
+            lambda: self.web_client.views_update(
+                view=dict(view), view_id=view_id, external_id=external_id, hash=hash
+            ),
+        )
+
+    def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
+        started = time.monotonic()
+        try:
+            answer = self.transport.post_to_response_url(response_url, message)
+        except (OSError, aiohttp.ClientError, SlackClientError) as exc:
+            self._observer.record(
+                "slack", "response_url", "unavailable", time.monotonic() - started
+            )
+            reason = str(exc) or type(exc).__name__
+            raise SlackUnavailable(
+                "connection_error", f"Slack response_url failed: cannot reach Slack ({reason})"
+            ) from None  # the cause carries the URL, which answers for the person
+        outcome = "ok" if answer.status_code == 200 else "error"
+        self._observer.record("slack", "response_url", outcome, time.monotonic() - started)
+        if outcome != "ok":  # an expired URL (30 minutes, 5 answers): nothing more to do
+            log.warning("Slack response_url answered HTTP %s", answer.status_code)
 
     def _messages(
         self, channel: str, *, thread_ts: str | None, oldest: str | None

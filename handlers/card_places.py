@@ -18,9 +18,9 @@ from slack_sdk.errors import SlackClientError
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
 from handlers import cards
-from handlers.own_actions import OwnAction
 from handlers.payloads import CardAction
 from services.connect_services import ConnectServices
+from services.notifications.own_changes import OwnAction
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_TEXT
 from handlers.command_request import CommandRequest, Message, Runner
 from handlers.modal_opener import ModalOpener
-from handlers.own_actions import OwnAction
 from handlers.payloads import SlashCommand
 from services.channel_settings import ChannelSettingsService
 from services.commands import SUBCOMMANDS, Subcommand, UsageError
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
+from services.notifications.own_changes import OwnAction
 from services.people.jira_identity import JiraNotConnected, PendingCommand
 
 log = logging.getLogger(__name__)

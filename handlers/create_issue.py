@@ -3,7 +3,11 @@
 The modal opens right after the ack with a loading view (a trigger_id lives 3 s); once Slack
 has it, the modal opener submits the filling (views.update with the form from Jira) to the
 work after acks. Submitting answers at once ("Creating…"), and the issue is created after
-the ack (handlers.after_ack), so a slow Jira never holds one.
+the ack (handlers.after_ack), so a slow Jira never holds one; what follows the creation
+(linking, files, telling the person) is services.issues.creation's.
+
+After the ack every Slack call goes through services.slack; the listener's `client` only
+opens the modal (ModalOpener, in the ack's wake).
 """
 
 from __future__ import annotations
@@ -15,13 +19,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from clients.jira_client import JiraFieldErrors, JiraIssue
-from clients.slack_transport import KeptAliveWebClient
+from clients.jira_client import JiraFieldErrors
 from handlers import cards, identity
 from handlers.after_ack import AfterAck
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
 from handlers.blocks import one_of
-from handlers.conversation import attach_source_files, conversation_text, thread_size
 from handlers.create_views import (
     CALLBACK_ID,
     PROJECT_ACTION,
@@ -36,16 +38,20 @@ from handlers.create_views import (
     read_answers,
 )
 from handlers.modal_opener import ModalOpener
-from handlers.own_actions import OwnAction
 from handlers.payloads import Shortcut, SlashCommand, ViewAction, ViewSubmission
 from handlers.thread_sync import sync_switch
-from services.commands import mentioned_users
 from services.connect_services import ConnectServices
-from services.errors import ConnectError, user_message_for
+from services.errors import user_message_for
 from services.issues.create import IssueDraft, extra_value
-from services.issues.links import BotNotInChannel, MessageRef
-from services.markup import mrkdwn_to_wiki, slack_to_plain_text
+from services.issues.creation import (
+    IssueCards,
+    IssueCreation,
+    is_private,
+    message_description,
+    message_summary,
+)
 from services.people.jira_identity import JiraNotConnected
+from services.thread_sync.capture import thread_size
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,7 @@ FIELD_BLOCKS = {
     "priority": "priority",
     "assignee": "assignee",
 }
+CARDS = IssueCards(card=cards.issue_card, text=cards.issue_text, sync_switch=sync_switch)
 
 
 def register(app: App) -> None:
@@ -68,15 +75,11 @@ def register(app: App) -> None:
 
 
 def acknowledge_pick(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    services: ConnectServices,
-    after_ack: AfterAck,
+    ack: Ack, body: dict[str, Any], services: ConnectServices, after_ack: AfterAck
 ) -> None:
     action = ViewAction.model_validate(body)
     ack()
-    after_ack.submit("refresh_form", refresh_form, action, client, services)
+    after_ack.submit("refresh_form", refresh_form, action, services)
 
 
 def external_id(trigger_id: str) -> str:
@@ -95,7 +98,7 @@ def open_from_command(
 ) -> None:
     """Called in an ack: the modal must open while the trigger_id is fresh; it is filled
     (`fill_from_command`) once Slack has it."""
-    fill = functools.partial(fill_from_command, services, client, command, words)
+    fill = functools.partial(fill_from_command, services, command, words)
     _open(opener, client, command.trigger_id or "", _command_context(command), then=fill)
 
 
@@ -136,7 +139,7 @@ def open_from_shortcut(
         view = message_view(context, BUSY_TEXT)
         opener.open(client, shortcut.trigger_id, view, what="create", logger=log)
         return
-    fill = functools.partial(fill_from_shortcut, shortcut, client, services)
+    fill = functools.partial(fill_from_shortcut, shortcut, services)
     _open(opener, client, shortcut.trigger_id, context, then=fill)
 
 
@@ -172,33 +175,31 @@ def _open(
 
 
 def fill_from_command(
-    services: ConnectServices, client: WebClient, command: SlashCommand, words: tuple[str, ...]
+    services: ConnectServices, command: SlashCommand, words: tuple[str, ...]
 ) -> None:
     """`create [PROJECT] [summary…]`: the first word is a project when it names one."""
     context = _command_context(command)
     project = words[0].upper() if words else None
     rest = list(words[1:])
     answers = Answers(project_key=project, summary=" ".join(rest))
-    _fill(services, client, external_id(command.trigger_id or ""), context, answers, words)
+    _fill(services, external_id(command.trigger_id or ""), context, answers, words)
 
 
-def fill_from_shortcut(shortcut: Shortcut, client: WebClient, services: ConnectServices) -> None:
+def fill_from_shortcut(shortcut: Shortcut, services: ConnectServices) -> None:
     context = _shortcut_context(shortcut)
     answers = Answers()
     if shortcut.message is not None and context.channel_id:
-        context.private_source = _is_private(services, context.channel_id)
-        context.thread_size = thread_size(client, context.channel_id, shortcut.message.thread_ts)
+        slack = services.slack
+        context.private_source = is_private(slack, context.channel_id)
+        context.thread_size = thread_size(slack, context.channel_id, shortcut.message.thread_ts)
         text = shortcut.message.text or ""
-        answers.summary = _first_line(services, context.team_id, text)
-        answers.description = mrkdwn_to_wiki(
-            text, user_names=_names(services, context.team_id, text)
-        )
-    _fill(services, client, external_id(shortcut.trigger_id), context, answers, ())
+        answers.summary = message_summary(services, context.team_id, text)
+        answers.description = message_description(services, context.team_id, text)
+    _fill(services, external_id(shortcut.trigger_id), context, answers, ())
 
 
 def _fill(
     services: ConnectServices,
-    client: WebClient,
     view_external_id: str,
     context: CreateContext,
     answers: Answers,
@@ -214,7 +215,7 @@ def _fill(
         view = _form_to_connect(services, context, answers, error)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
-    client.views_update(external_id=view_external_id, view=view)
+    services.slack.update_view(view, external_id=view_external_id)
 
 
 def _form_to_connect(
@@ -231,7 +232,7 @@ def _form_to_connect(
     return form_view(context, form, answers, problem=text)
 
 
-def refresh_form(action: ViewAction, client: WebClient, services: ConnectServices) -> None:
+def refresh_form(action: ViewAction, services: ConnectServices) -> None:
     """Another project or type was picked: its types and required fields change."""
     context = CreateContext.load(action.view.private_metadata)
     answers = read_answers(action.view.state)
@@ -243,19 +244,13 @@ def refresh_form(action: ViewAction, client: WebClient, services: ConnectService
         view = _form_to_connect(services, context, answers, error)
     except Exception as error:
         view = message_view(context, _failure_text(error, "load the form"))
-    client.views_update(view_id=action.view.id, hash=action.view.hash, view=view)
+    services.slack.update_view(view, view_id=action.view.id, hash=action.view.hash)
 
 
 # -- submitting -------------------------------------------------------------------------------
 
 
-def submit(
-    ack: Ack,
-    body: dict[str, Any],
-    client: KeptAliveWebClient,
-    services: ConnectServices,
-    after_ack: AfterAck,
-) -> None:
+def submit(ack: Ack, body: dict[str, Any], services: ConnectServices, after_ack: AfterAck) -> None:
     """Checked once, answered at once; the issue is created after the ack (`create`)."""
     submission = ViewSubmission.model_validate(body)
     view = submission.view
@@ -276,89 +271,55 @@ def submit(
     origin = CreateContext.load(view.private_metadata)
     creating = message_view(origin, ":hourglass_flowing_sand: Creating the issue in Jira…")
     ack(response_action="update", view=creating)
-    after_ack.submit("create", create, submission, origin, answers, client, services)
+    after_ack.submit("create", create, submission, origin, answers, services)
 
 
 def create(
     submission: ViewSubmission,
     origin: CreateContext,
     answers: Answers,
-    client: KeptAliveWebClient,
     services: ConnectServices,
 ) -> None:
-    """Only for a submission the ack accepted, with what the ack read of it. `client`:
-    Connect's (bot.app.InjectServices), which also answers the command's response_url."""
+    """Only for a submission the ack accepted, with what the ack read of it."""
     view = submission.view
     # A double submit carries the same view hash: only the first creates an issue. Claimed
     # here, after the ack, so that the ack waits on no database write.
     team_id = origin.team_id or submission.team.id or ""
     if not services.create_issue.claim_submission(team_id, f"{view.id}:{view.hash}"):
         return
+    creation = IssueCreation(services, CARDS)
     acting = services
     try:
         # JIRA_AUTH_MODE=user: created by the person themselves (Jira names them reporter).
         acting = services.as_person(origin.team_id, origin.user_id)
-        if answers.whole_thread and origin.channel_id and origin.message_ts:
-            answers.description = _with_conversation(services, client, origin, answers)
-        draft = _draft(services, origin, answers)
-        own = _own_action(services, origin)
-        credit = "" if services.user_mode else f"_Created by {own.actor_name} via Slack_"
-        issue = acting.create_issue.create(draft, credit=credit)
-        own.accepted(issue.key)
+        if answers.whole_thread:  # what is typed stays in the form if it must be shown again
+            answers.description = creation.with_conversation(origin, answers.description)
+        issue = creation.create(acting, origin, _draft(origin, answers))
     except JiraNotConnected as error:
         # The form stays, with what was typed: once connected, "Create" again completes it.
         text = identity.not_connected_text(services, origin.team_id, origin.user_id, error)
-        _show_form_again(services, client, view.id, origin, answers, None, problem=text)
+        _show_form_again(services, view.id, origin, answers, None, problem=text)
         return
     except JiraFieldErrors as error:
-        _show_form_again(acting, client, view.id, origin, answers, error)
+        _show_form_again(acting, view.id, origin, answers, error)
         return
     except Exception as error:
         message = user_message_for(error)
         if message is None:
             log.exception("creating an issue failed")
-        _show_form_again(acting, client, view.id, origin, answers, None, problem=message)
+        _show_form_again(acting, view.id, origin, answers, None, problem=message)
         return
-    client.views_update(view_id=view.id, view=created_view(origin, issue))
-    files = None
-    if origin.source == "message" and origin.channel_id and origin.message_ts:
-        files = attach_source_files(
-            services,
-            client,
-            issue.key,
-            origin.team_id,
-            origin.channel_id,
-            origin.thread_ts or origin.message_ts,
-            origin.message_ts,
-            whole=answers.whole_thread,
-        )
-    _confirm(acting, client, origin, issue, files)
+    services.slack.update_view(created_view(origin, issue), view_id=view.id)
+    creation.confirm(acting, origin, issue, whole_thread=answers.whole_thread)
 
 
-def _with_conversation(
-    services: ConnectServices, client: WebClient, context: CreateContext, answers: Answers
-) -> str:
-    """The whole thread; what the person wrote above it, unless it is only the first message."""
-    thread = context.thread_ts or context.message_ts or ""
-    conversation = conversation_text(
-        services, client, context.team_id, context.channel_id or "", thread
-    )
-    typed = answers.description.strip()
-    if typed and typed not in conversation:
-        return f"{typed}\n\n----\n{conversation}"
-    return conversation
-
-
-def _draft(services: ConnectServices, context: CreateContext, answers: Answers) -> IssueDraft:
-    description = answers.description
-    if context.source == "message" and context.channel_id and context.message_ts:
-        description = f"{description}\n\n----\n{_source_line(services, context)}"
+def _draft(context: CreateContext, answers: Answers) -> IssueDraft:
     return IssueDraft(
         team_id=context.team_id,
         project_key=answers.project_key or "",
         issue_type_id=answers.issue_type_id or "",
         summary=answers.summary,
-        description=description,
+        description=answers.description,
         priority_id=answers.priority_id,
         assignee_slack_id=answers.assignee,
         extra={
@@ -367,34 +328,8 @@ def _draft(services: ConnectServices, context: CreateContext, answers: Answers) 
     )
 
 
-def _source_line(services: ConnectServices, context: CreateContext) -> str:
-    author = (
-        services.users.display_name_for(context.team_id, context.message_author)
-        if context.message_author
-        else "an app"
-    )
-    try:
-        permalink = services.slack.get_permalink(context.channel_id or "", context.message_ts or "")
-    except Exception:
-        return f"From a Slack message by {author}."
-    return f"From [a Slack message|{permalink}] by {author}."
-
-
-def _own_action(services: ConnectServices, context: CreateContext) -> OwnAction:
-    """The creator, and where they are told: the message's thread, the command's channel."""
-    from_message = context.source == "message" and context.message_ts
-    return OwnAction.of(
-        services,
-        team_id=context.team_id,
-        slack_user_id=context.user_id,
-        channel_id=context.channel_id,
-        thread_ts=(context.thread_ts or context.message_ts) if from_message else None,
-    )
-
-
 def _show_form_again(
     services: ConnectServices,
-    client: WebClient,
     view_id: str,
     context: CreateContext,
     answers: Answers,
@@ -405,9 +340,8 @@ def _show_form_again(
     try:
         form = services.create_issue.form(answers.project_key, answers.issue_type_id)
     except Exception as error:
-        client.views_update(
-            view_id=view_id, view=message_view(context, _failure_text(error, "show the form again"))
-        )
+        problem_view = message_view(context, _failure_text(error, "show the form again"))
+        services.slack.update_view(problem_view, view_id=view_id)
         return
     errors: dict[str, str] = {}
     if field_errors is not None:
@@ -417,91 +351,7 @@ def _show_form_again(
         said = "; ".join(field_errors.messages)
         problem = cards.escape(said) if said else "Jira did not accept some fields."
     view = form_view(context, form, answers, errors=errors, problem=problem)
-    client.views_update(view_id=view_id, view=view)
-
-
-def _confirm(
-    services: ConnectServices,
-    client: KeptAliveWebClient,
-    context: CreateContext,
-    issue: JiraIssue,
-    files: str | None = None,
-) -> None:
-    """Tell the person where they acted: the thread, the command's channel, or a DM; and
-    which of the message's files were attached to the issue, and which not."""
-    card = cards.issue_card(issue)
-    text = f"Created {cards.issue_text(issue)}"
-    try:
-        if context.source == "message" and context.channel_id and context.message_ts:
-            ref = MessageRef(
-                context.team_id, context.channel_id, context.message_ts, context.thread_ts
-            )
-            try:
-                linked = services.links.link_message(ref, context.user_id, issue.key, issue=issue)
-            except BotNotInChannel as error:
-                _dm(services, context.user_id, f"{text}. {error.user_message}", card)
-                return
-            elements = [
-                {"type": "mrkdwn", "text": f"Created by <@{context.user_id}> from this thread"}
-            ]
-            if files:
-                elements.append({"type": "mrkdwn", "text": files[:2000]})
-            note = {"type": "context", "elements": elements}
-            services.slack.post_message(
-                context.channel_id,
-                text=text,
-                blocks=[*card, note, sync_switch(issue.key, linked.link.sync_replies)],
-                thread_ts=context.thread_ts or context.message_ts,
-            )
-        elif context.source == "command" and context.response_url:
-            created = {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"Created *{issue.key}*."},
-            }
-            client.post_to_response_url(
-                context.response_url,
-                {"text": text, "blocks": [created, *card], "response_type": "ephemeral"},
-            )
-        else:
-            _dm(services, context.user_id, text, card)
-    except ConnectError as error:
-        _dm(services, context.user_id, f"{text}. {error.user_message}", card)
-    except Exception:
-        log.exception("could not confirm the creation of %s", issue.key)
-
-
-def _dm(services: ConnectServices, user_id: str, text: str, card: list[dict[str, Any]]) -> None:
-    channel = services.slack.open_dm(user_id)
-    services.slack.post_message(
-        channel,
-        text=text,
-        blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": cards.escape(text)}}, *card],
-    )
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-
-def _is_private(services: ConnectServices, channel_id: str) -> bool:
-    try:
-        return services.slack.channel_info(channel_id).is_private
-    except Exception:
-        return True  # a conversation the bot cannot see is private to it
-
-
-def _first_line(services: ConnectServices, team_id: str, text: str) -> str:
-    for line in text.splitlines():
-        if not line.strip():
-            continue  # a blank line has no summary (and 20,000 of them cost 100 ms to convert)
-        # Jira shows summaries as typed: plain text, no wiki escapes.
-        plain = slack_to_plain_text(line, user_names=_names(services, team_id, line)).strip()
-        if plain:
-            return plain[:255]
-    return ""
-
-
-def _names(services: ConnectServices, team_id: str, text: str) -> dict[str, str]:
-    return {uid: services.users.display_name_for(team_id, uid) for uid in mentioned_users(text)}
+    services.slack.update_view(view, view_id=view_id)
 
 
 def _failure_text(error: Exception, doing: str) -> str:

@@ -14,11 +14,11 @@ from typing import Any
 from clients.jira_client import JiraUser
 from handlers import blocks, cards
 from handlers.command_request import CommandRequest, Message
-from handlers.own_actions import OwnAction
 from services.commands import UsageError, mentioned_users, parse_user_mention
 from services.connect_services import ConnectServices
 from services.errors import InvalidRequest
 from services.markup import escape_typed, mrkdwn_to_wiki
+from services.notifications.own_changes import OwnAction
 from services.people.accounts import ConnectStatus
 from services.people.jira_identity import (
     ATLASSIAN_APPS_URL,

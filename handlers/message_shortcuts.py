@@ -5,7 +5,8 @@ once Slack has it, work after the ack looks at the channel and updates the modal
 cannot work there or the channel turns out to be private. Submitting clears the modal at once
 and the Jira work runs after the ack. The picker is the one place Jira is called before the
 answer, since Slack takes options only in the HTTP response: it gets a deadline, and an empty
-list after it.
+list after it. After the ack every Slack call goes through services.slack; the listener's
+`client` only opens the modal.
 """
 
 from __future__ import annotations
@@ -17,22 +18,15 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from clients.jira_client import JiraIssue
-from clients.slack_client import SlackError, SlackNotInChannel
+from clients.slack_client import SlackClient, SlackError, SlackNotInChannel
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import one_of
-from handlers.conversation import (
-    attach_source_files,
-    conversation_text,
-    thread_size,
-    wants_whole_thread,
-)
+from handlers.conversation import wants_whole_thread
 from handlers.identity import not_connected_text
 from handlers.modal_opener import ModalOpener
-from handlers.own_actions import OwnAction
 from handlers.picker_views import (
     COMMENT_CALLBACK_ID,
     ISSUE_BLOCK,
@@ -57,7 +51,10 @@ from services.errors import ConnectError, user_message_for
 from services.issues.keys import parse_issue_key
 from services.issues.links import INVITE_FIRST, BotNotInChannel, MessageRef
 from services.markup import mrkdwn_to_wiki
+from services.notifications.own_changes import OwnAction
 from services.people.jira_identity import JiraNotConnected
+from services.thread_sync.attachments import attach_source_files
+from services.thread_sync.capture import conversation_text, thread_size
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +99,14 @@ def open_modal(
     view = link_modal(source) if shortcut.callback_id == LINK_SHORTCUT else comment_modal(source)
     # Right after the ack (the ack does not wait for Slack's answer); check_channel once open.
     view = {**view, "external_id": _external_id(shortcut)}
-    check = functools.partial(check_channel, shortcut, source, client, services)
+    check = functools.partial(check_channel, shortcut, source, services)
     opener.open(
         client, shortcut.trigger_id, view, what=shortcut.callback_id, logger=log, then=check
     )
 
 
 def check_channel(
-    shortcut: MessageShortcut, source: SourceMessage, client: WebClient, services: ConnectServices
+    shortcut: MessageShortcut, source: SourceMessage, services: ConnectServices
 ) -> None:
     """After the modal opened: say so in it when the bot cannot work in the message's channel,
     and add the privacy notice when the payload did not tell that the channel is private."""
@@ -124,7 +121,7 @@ def check_channel(
     if channel is None or not channel.is_member:
         view = notice_modal(callback_id, title, DM_UNREACHABLE if source.dm else INVITE_FIRST)
     elif shortcut.callback_id == COMMENT_SHORTCUT:
-        size = thread_size(client, source.channel_id, shortcut.message.thread_ts)
+        size = thread_size(services.slack, source.channel_id, shortcut.message.thread_ts)
         private = channel.is_private and not source.private
         if size < 2 and not private:
             return
@@ -135,9 +132,9 @@ def check_channel(
     else:
         return
     try:
-        client.views_update(external_id=_external_id(shortcut), view=view)
-    except (SlackClientError, OSError) as error:  # submitted or closed meanwhile
-        log.info("could not update the %s modal: %s", shortcut.callback_id, error)
+        services.slack.update_view(view, external_id=_external_id(shortcut))
+    except SlackError as error:  # submitted or closed meanwhile
+        log.info("could not update the %s modal: %s", shortcut.callback_id, error.error)
 
 
 def _source(shortcut: MessageShortcut) -> SourceMessage:
@@ -152,11 +149,7 @@ def _external_id(shortcut: MessageShortcut) -> str:
 
 
 def submit_picked_issue(
-    ack: Ack,
-    body: dict[str, Any],
-    client: WebClient,
-    services: ConnectServices,
-    after_ack: AfterAck,
+    ack: Ack, body: dict[str, Any], services: ConnectServices, after_ack: AfterAck
 ) -> None:
     submission = PickerSubmission.model_validate(body)
     source = SourceMessage.from_metadata(submission.view.private_metadata)  # broken: a 400
@@ -182,7 +175,6 @@ def submit_picked_issue(
             submission,
             source,
             key,
-            client,
             services,
             whole_thread,
         )
@@ -223,7 +215,6 @@ def comment_on_picked_issue(
     submission: PickerSubmission,
     source: SourceMessage,
     key: str,
-    client: WebClient,
     services: ConnectServices,
     whole_thread: bool = False,
 ) -> None:
@@ -235,7 +226,7 @@ def comment_on_picked_issue(
         acting = services.as_person(source.team_id, user_id)  # JIRA_AUTH_MODE=user: as them
         services.links.ensure_bot_in_channel(source.channel_id)
         permalink = _permalink(services, source)
-        text = source.text if source.text_complete else _full_text(client, source)
+        text = source.text if source.text_complete else _full_text(services.slack, source)
         author = _author_name(services, source)
         own = OwnAction.of(
             services,
@@ -246,7 +237,13 @@ def comment_on_picked_issue(
         )
         if whole_thread:
             thread = source.reply_ts
-            quoted = conversation_text(services, client, source.team_id, source.channel_id, thread)
+            quoted = conversation_text(
+                services.slack,
+                services.users.display_name_for,
+                source.team_id,
+                source.channel_id,
+                thread,
+            )
             permalink = services.slack.get_permalink(source.channel_id, thread)
             author = "a conversation"
         else:
@@ -269,8 +266,9 @@ def comment_on_picked_issue(
         _tell(services, source, user_id, _failure_text(error, source, "add the comment"))
         return
     files = attach_source_files(
-        services,
-        client,
+        services.attachments,
+        services.slack,
+        services.jira,
         issue.key,
         source.team_id,
         source.channel_id,
@@ -307,21 +305,18 @@ def _author_name(services: ConnectServices, source: SourceMessage) -> str:
     return source.author_name or "an app"
 
 
-def _full_text(client: WebClient, source: SourceMessage) -> str:
+def _full_text(slack: SlackClient, source: SourceMessage) -> str:
     """A text too long for the modal's metadata, read back from Slack (or the part kept)."""
     try:
-        response = client.conversations_replies(
-            channel=source.channel_id,
-            ts=source.reply_ts,
-            oldest=source.message_ts,
-            inclusive=True,
-            limit=2,  # the thread's parent comes first, then the message itself
+        # The thread's parent comes first, then the message itself.
+        around = slack.thread_messages(
+            source.channel_id, source.reply_ts, oldest=source.message_ts, limit=2
         )
-        for message in response.get("messages") or []:
+        for message in around:
             if message.get("ts") == source.message_ts and isinstance(message.get("text"), str):
                 return str(message["text"])
-    except (SlackClientError, OSError) as error:
-        log.info("could not read message %s back from Slack: %s", source.message_ts, error)
+    except SlackError as error:
+        log.info("could not read message %s back from Slack: %s", source.message_ts, error.error)
     return source.text + "…"
 
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from typing import IO, Protocol
 
 from clients.jira_client import JiraClient, JiraError, JiraUnavailable
+from clients.slack_client import SlackClient, SlackError
+from services.markup import escape_mrkdwn
+from services.thread_sync.capture import MAX_THREAD_MESSAGES
 from services.thread_sync.replies import ReplyFile
 
 log = logging.getLogger(__name__)
@@ -103,3 +106,48 @@ class AttachmentCopier:
         finally:
             content.close()
         return None
+
+
+def source_files(
+    slack: SlackClient, channel_id: str, thread_ts: str, message_ts: str, *, whole: bool
+) -> list[ReplyFile]:
+    """The files of the message (or of every message of the thread), as Slack has them now."""
+    if whole:
+        messages = slack.thread_messages(channel_id, thread_ts, limit=MAX_THREAD_MESSAGES)
+    else:
+        around = slack.thread_messages(channel_id, thread_ts, oldest=message_ts, limit=2)
+        messages = [m for m in around if m.get("ts") == message_ts]
+    found = (
+        ReplyFile.from_slack(item)
+        for message in messages
+        for item in message.get("files") or []
+        if isinstance(item, dict)
+    )
+    return [item for item in found if item is not None]
+
+
+def attach_source_files(
+    copier: AttachmentCopier | None,
+    slack: SlackClient,
+    jira: JiraClient,
+    issue_key: str,
+    team_id: str,
+    channel_id: str,
+    thread_ts: str,
+    message_ts: str,
+    *,
+    whole: bool,
+) -> str | None:
+    """Copy the files to the issue; a line (mrkdwn) for the confirmation, None when there were
+    none or files are not copied (`copier` None)."""
+    if copier is None:
+        return None
+    try:
+        files = source_files(slack, channel_id, thread_ts, message_ts, whole=whole)
+    except SlackError as error:
+        log.info("could not read the files of %s: %s", message_ts, error.error)
+        return "The message's files could not be read from Slack; none were attached."
+    if not files:
+        return None
+    report = copier.copy(jira, issue_key, team_id, files)
+    return escape_mrkdwn(report.text()) if not report.empty else None

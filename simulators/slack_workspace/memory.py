@@ -66,6 +66,9 @@ class InMemorySlack:
         self.messages: dict[str, list[SlackMessage]] = {}
         self.ephemerals: list[EphemeralMessage] = []
         self.unfurls: list[UnfurlRecord] = []
+        # What update_view and respond were given: (view_id or external_id, view), (url, message).
+        self.view_updates: list[tuple[str, dict[str, Any]]] = []
+        self.responses: list[tuple[str, dict[str, Any]]] = []
         self.users: dict[str, SlackUser] = {}
         self._channels: dict[str, _Channel] = {}
         self._failures: list[tuple[str | None, str | SlackError]] = []
@@ -352,6 +355,56 @@ class InMemorySlack:
             self._begin("unfurl", channel=channel, ts=ts, unfurls=dict(unfurls))
             target = self._readable(channel)
             self.unfurls.append(UnfurlRecord(target.id, ts, dict(unfurls)))
+
+    def thread_messages(
+        self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
+    ) -> list[Mapping[str, Any]]:
+        with self._lock:
+            self._begin(
+                "thread_messages", channel=channel, thread_ts=thread_ts, oldest=oldest, limit=limit
+            )
+            target = self._joined(channel)
+            thread = self.thread(target.id, thread_ts)
+            if not thread:
+                raise error_for("thread_not_found")
+            since = float(oldest or 0)
+            replies = [m for m in thread[1:] if float(m.ts) >= since]
+            return [self.as_api(m) for m in [thread[0], *replies][:limit]]
+
+    def update_view(
+        self,
+        view: Mapping[str, Any],
+        *,
+        view_id: str | None = None,
+        external_id: str | None = None,
+        hash: str | None = None,
+    ) -> None:
+        """Recorded in `view_updates`: the modals themselves live in the Web API stand-in
+        (simulators.slack_workspace.views)."""
+        with self._lock:
+            self._begin(
+                "update_view", view=dict(view), view_id=view_id, external_id=external_id, hash=hash
+            )
+            found_by = view_id or external_id
+            if not found_by:
+                raise error_for("invalid_arguments")
+            self.view_updates.append((found_by, dict(view)))
+
+    def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._begin("respond", response_url=response_url, message=dict(message))
+            self.responses.append((response_url, dict(message)))
+
+    def as_api(self, message: SlackMessage, *, include_metadata: bool = True) -> dict[str, Any]:
+        """A message as the Web API describes it: a thread's parent with its reply count."""
+        with self._lock:
+            data = message.to_api(include_metadata=include_metadata) | {"team": self.team_id}
+            if not message.is_reply:
+                replies = [m for m in self.thread(message.channel, message.ts) if m.is_reply]
+                if replies:
+                    data |= {"thread_ts": message.ts, "reply_count": len(replies)}
+                    data["latest_reply"] = replies[-1].ts
+            return data
 
     # -- internals ------------------------------------------------------------------------
 

@@ -346,13 +346,7 @@ class FakeSlackApi:
     ) -> dict[str, Any]:
         if message is None:
             return {}
-        data = message.to_api(include_metadata=include_metadata) | {"team": self.slack.team_id}
-        if not message.is_reply:
-            replies = [m for m in self.slack.thread(message.channel, message.ts) if m.is_reply]
-            if replies:
-                data |= {"thread_ts": message.ts, "reply_count": len(replies)}
-                data["latest_reply"] = replies[-1].ts
-        return data
+        return self.slack.as_api(message, include_metadata=include_metadata)
 
 
 def _in_range(messages: list[SlackMessage], params: dict[str, Any]) -> list[SlackMessage]:
