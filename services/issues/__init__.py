@@ -2,6 +2,7 @@
 
 `service` reads and changes issues within JIRA_PROJECTS; `keys` recognises issue keys in text;
 `cache` keeps issues seen by previews and unfurls; `create` builds the create-issue form and
-turns its answers into Jira fields; `links` ties issues to channels and messages; `app_home`
-gathers what a person's App Home shows.
+turns its answers into Jira fields; `creation` does what follows the form (the description's
+source line, linking the message, its files, telling the person where they acted); `links`
+ties issues to channels and messages; `app_home` gathers what a person's App Home shows.
 """

@@ -391,3 +391,70 @@ def test_posting_to_a_user_id_lands_in_the_dm(client: SlackWebApiClient) -> None
 
 def _meta(key: str) -> dict[str, object]:
     return {"event_type": OUTBOX, "event_payload": {"key": key, "issue": "ABC-1"}}
+
+
+def test_thread_messages_pages_through_a_long_thread_with_its_parent_once(
+    client: SlackWebApiClient, slack_server: FakeSlackServer
+) -> None:
+    parent = slack_server.slack.add_message("C1", "the parent", user="U1")
+    replies = [
+        slack_server.slack.add_message("C1", f"reply {n}", user="U1", thread_ts=parent.ts)
+        for n in range(250)
+    ]
+
+    thread = client.thread_messages("C1", parent.ts)
+
+    assert [m["ts"] for m in thread] == [parent.ts, *(r.ts for r in replies)]
+    assert thread[0]["reply_count"] == 250
+    pages = slack_server.calls_to("conversations.replies")
+    assert [int(call.params["limit"]) for call in pages] == [200, 200]
+    assert [m["ts"] for m in client.thread_messages("C1", parent.ts, limit=1)] == [parent.ts]
+    # From a reply on, inclusive: the parent, then that reply and what follows it.
+    around = client.thread_messages("C1", parent.ts, oldest=replies[10].ts, limit=2)
+    assert [m["ts"] for m in around] == [parent.ts, replies[10].ts]
+    with pytest.raises(SlackNotInChannel):
+        client.thread_messages("C2", parent.ts)
+
+
+def test_update_view_finds_the_modal_by_id_or_external_id_and_honours_the_hash(
+    client: SlackWebApiClient, slack_server: FakeSlackServer
+) -> None:
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Create"}, "blocks": []}
+    web = WebClient(token=TOKEN, base_url=slack_server.api_url)
+    opened = web.views_open(trigger_id="t-1", view=modal | {"external_id": "ext-1"})["view"]
+    filled = modal | {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Hi"}}]}
+
+    client.update_view(filled, external_id="ext-1")
+
+    assert slack_server.views.by_id[opened["id"]]["blocks"] == filled["blocks"]
+    client.update_view(modal, view_id=opened["id"])
+    assert slack_server.views.by_id[opened["id"]]["blocks"] == []
+    with pytest.raises(SlackError) as stale:
+        client.update_view(modal, view_id=opened["id"], hash=opened["hash"])
+    assert stale.value.error == "hash_conflict"
+    with pytest.raises(SlackError) as unnamed:
+        client.update_view(modal)
+    assert unnamed.value.error == "invalid_arguments"
+
+
+def test_respond_answers_a_response_url_and_counts_it(
+    client: SlackWebApiClient, slack_server: FakeSlackServer, observer: RecordingObserver
+) -> None:
+    url = slack_server.response_url()
+    message = {"text": "Created ABC-1", "response_type": "ephemeral"}
+
+    client.respond(url, message)
+
+    assert slack_server.responses(url) == [message]
+    assert [(r[1], r[2]) for r in observer.records] == [("response_url", "ok")]
+
+
+def test_respond_to_an_unreachable_url_is_unavailable() -> None:
+    client = SlackWebApiClient(SecretStr(TOKEN), base_url="http://127.0.0.1:1/api/", timeout=2)
+    url = f"http://127.0.0.1:{_closed_port()}/response/T000001"
+    try:
+        with pytest.raises(SlackUnavailable) as failed:
+            client.respond(url, {"text": "hello"})
+    finally:
+        client.close()
+    assert url not in _all_text(failed.value)

@@ -272,3 +272,38 @@ def test_blocks_text_covers_common_blocks() -> None:
         "[Status ▾]",
         "Summary: …",
     ]
+
+
+def test_thread_messages_answer_like_conversations_replies(slack: InMemorySlack) -> None:
+    parent = slack.add_message("C1", "the parent", user="U1")
+    first = slack.add_message("C1", "first", user="U2", thread_ts=parent.ts)
+    second = slack.add_message("C1", "second", user="U1", thread_ts=parent.ts)
+
+    thread = slack.thread_messages("C1", parent.ts)
+
+    assert [m["text"] for m in thread] == ["the parent", "first", "second"]
+    assert thread[0]["reply_count"] == 2
+    since = slack.thread_messages("C1", parent.ts, oldest=second.ts, limit=2)
+    assert [m["ts"] for m in since] == [parent.ts, second.ts]
+    assert [m["ts"] for m in slack.thread_messages("C1", parent.ts, limit=2)] == [
+        parent.ts,
+        first.ts,
+    ]
+    with pytest.raises(SlackNotInChannel):
+        slack.thread_messages("C2", parent.ts)
+    with pytest.raises(SlackError) as missing:
+        slack.thread_messages("C1", "1.000001")
+    assert missing.value.error == "thread_not_found"
+
+
+def test_view_updates_and_responses_are_recorded(slack: InMemorySlack) -> None:
+    view = {"type": "modal", "blocks": []}
+
+    slack.update_view(view, external_id="ext-1")
+    slack.respond("https://hooks.example/response/1", {"text": "done"})
+
+    assert slack.view_updates == [("ext-1", view)]
+    assert slack.responses == [("https://hooks.example/response/1", {"text": "done"})]
+    with pytest.raises(SlackError) as unnamed:
+        slack.update_view(view)
+    assert unnamed.value.error == "invalid_arguments"
