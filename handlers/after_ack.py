@@ -32,11 +32,14 @@ from typing import ParamSpec, Protocol
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from clients.slack_client import SlackError
+
 log = logging.getLogger("connect.slack")
 
 P = ParamSpec("P")
 
-SLACK_UNREACHABLE = (SlackApiError, SlackClientError, OSError)
+# Slack refusing or failing a follow-up, through the listener's client or services.slack.
+SLACK_UNREACHABLE = (SlackApiError, SlackClientError, SlackError, OSError)
 
 
 class CountingPool(Protocol):
@@ -98,6 +101,8 @@ class AfterAck:
             except SLACK_UNREACHABLE as error:
                 response = getattr(error, "response", None)
                 code = response.get("error") if response is not None else None
+                if isinstance(error, SlackError):
+                    code = error.error
                 log.warning(
                     "%s: Slack could not be told (%s)",
                     name,

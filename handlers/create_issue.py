@@ -292,7 +292,7 @@ def create(
     try:
         # JIRA_AUTH_MODE=user: created by the person themselves (Jira names them reporter).
         acting = services.as_person(origin.team_id, origin.user_id)
-        if answers.whole_thread:  # what is typed stays in the form if it must be shown again
+        if answers.whole_thread:  # shown again, the form holds the thread as its description
             answers.description = creation.with_conversation(origin, answers.description)
         issue = creation.create(acting, origin, _draft(origin, answers))
     except JiraNotConnected as error:

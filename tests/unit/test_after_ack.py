@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from bot.context_executor import ContextExecutor
+from clients.slack_client import SlackError
 from handlers.after_ack import AfterAck
 
 WAIT = 10.0  # seconds: a bound for a hang, not a timing
@@ -163,6 +164,20 @@ def test_slack_refusing_a_follow_up_is_a_warning_with_its_code(
     (record,) = [r for r in caplog.records if "check_mapping" in r.getMessage()]
     assert record.levelno == logging.WARNING
     assert record.getMessage() == "check_mapping: Slack could not be told (not_found)"
+
+
+def test_slack_refusing_through_services_slack_is_a_warning_with_its_code(
+    after_ack: AfterAck, caplog: pytest.LogCaptureFixture
+) -> None:
+    def update() -> None:
+        raise SlackError("not_found", "Slack views.update failed: not_found")
+
+    with caplog.at_level(logging.WARNING, logger="connect.slack"):
+        after_ack.submit("refresh_form", update)
+        finished(after_ack)
+    (record,) = [r for r in caplog.records if "refresh_form" in r.getMessage()]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "refresh_form: Slack could not be told (not_found)"
 
 
 def test_after_shutdown_a_submission_is_logged_not_raised(
