@@ -31,11 +31,15 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import CancelledError, Future
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import aiohttp
 import orjson
 from cachetools import LRUCache
+from pyreqwest.client import Client as ReqwestClient
+from pyreqwest.client import ClientBuilder as ReqwestClientBuilder
+from pyreqwest.exceptions import PyreqwestError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -108,9 +112,12 @@ class SlackTransport:
         ] = collections.deque()
         self._running = 0
         self.session = self._on_loop(self._open())
+        self.handed_off = self._on_loop(self._open_handed_off())
         self._closed = False
         # Closed by `close`, or when the transport is collected or the process exits.
-        self._shut_down = weakref.finalize(self, _shut_down, self._loop, self.session, self._thread)
+        self._shut_down = weakref.finalize(
+            self, _shut_down, self._loop, self.session, self.handed_off, self._thread
+        )
 
     async def _open(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(
@@ -121,6 +128,18 @@ class SlackTransport:
             # Not aiohttp's: it looks in ~/.netrc on a worker thread for every request.
             # AsyncWebClient takes HTTPS_PROXY/HTTP_PROXY itself, as WebClient does.
             trust_env=False,
+        )
+
+    async def _open_handed_off(self) -> ReqwestClient:
+        """What handed-off calls (`KeptAliveWebClient.call_soon`) are sent with: reqwest (Rust),
+        whose exchange runs outside the GIL; see benchmarks/README.md#slack-http-transport.
+        Its own pool, kept alive as aiohttp's; proxies from HTTPS_PROXY/NO_PROXY, as reqwest
+        reads them."""
+        return (
+            ReqwestClientBuilder()
+            .max_connections(self._max_connections)
+            .timeout(timedelta(seconds=self.timeout))
+            .build()
         )
 
     def _on_loop(self, work: Awaitable[T]) -> T:
@@ -223,22 +242,26 @@ def _settle(future: Future[T], task: asyncio.Task[T]) -> None:
         future.set_result(task.result())
 
 
-async def _close(session: aiohttp.ClientSession) -> None:
+async def _close(session: aiohttp.ClientSession, handed_off: ReqwestClient) -> None:
     """Calls still out fail (their callers are not left waiting), then the connections close."""
     calls = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     for task in calls:
         task.cancel()
     await asyncio.gather(*calls, return_exceptions=True)
     await session.close()
+    await handed_off.close()
 
 
 def _shut_down(
-    loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession, thread: threading.Thread
+    loop: asyncio.AbstractEventLoop,
+    session: aiohttp.ClientSession,
+    handed_off: ReqwestClient,
+    thread: threading.Thread,
 ) -> None:
     if not loop.is_running():
         return
     with contextlib.suppress(Exception):  # a loop already stopping: nothing left to close
-        asyncio.run_coroutine_threadsafe(_close(session), loop).result(timeout=5)
+        asyncio.run_coroutine_threadsafe(_close(session, handed_off), loop).result(timeout=5)
     loop.call_soon_threadsafe(loop.stop)
     if thread is not threading.current_thread():
         thread.join(timeout=5)
@@ -313,24 +336,27 @@ class KeptAliveWebClient(WebClient):
         `orjson.Fragment`: a view waiting its turn is then one bytes object, not a tree of
         dicts for the garbage collector to walk. See SlackTransport.submit for `deadline`.
 
-        For views.open after every shortcut: sent once as it is (aiohttp's public API, the
-        answer read with orjson: a modal's answer echoes the view, and slack_sdk's json.loads
-        of it cost the loop more than the rest of the call); anything but Slack's own answer
-        (a 5xx, a 429, a broken connection) is sent once more through AsyncWebClient, whose
-        retry handlers judge it."""
+        For views.open after every shortcut: sent once as it is, by the transport's reqwest
+        client (the HTTP exchange in Rust, outside the GIL: a third of aiohttp's GIL time a
+        call, which the acks of a flood of shortcuts wait for), the answer read with orjson (a
+        modal's answer echoes the view); anything but Slack's own answer (a 5xx, a 429, a
+        broken connection) is sent once more through AsyncWebClient, whose retry handlers
+        judge it."""
         return self.transport.submit(lambda: self._send_soon(api_method, json), deadline=deadline)
 
     async def _send_soon(self, api_method: str, json: dict[str, Any]) -> AsyncSlackResponse:
         url = self.base_url + api_method
         try:
-            async with self.transport.session.post(
-                url,
-                data=orjson.dumps({**self.default_params, **json}),
-                headers=self._json_headers,
-            ) as answer:
-                status, headers, body = answer.status, answer.headers, await answer.read()
-            data = orjson.loads(body) if status == 200 else None
-        except (aiohttp.ClientError, OSError, orjson.JSONDecodeError):
+            answer = await (
+                self.transport.handed_off.post(url)
+                .headers(self._json_headers)
+                .body_bytes(orjson.dumps({**self.default_params, **json}))
+                .build()
+                .send()
+            )
+            status = answer.status
+            data = orjson.loads(memoryview(await answer.bytes())) if status == 200 else None
+        except (PyreqwestError, orjson.JSONDecodeError):
             data = None
         if not isinstance(data, dict):  # not Slack's answer: slack_sdk and its retries judge
             return await self.sender.api_call(api_method, json=json)
@@ -340,7 +366,7 @@ class KeptAliveWebClient(WebClient):
             api_url=url,
             req_args={},
             data=data,
-            headers=dict(headers),
+            headers=dict(answer.headers.items()),
             status_code=status,
         )
         response.validate()  # type: ignore[no-untyped-call]  # SlackApiError for ok=false
