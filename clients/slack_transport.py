@@ -32,6 +32,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 import orjson
@@ -63,6 +65,24 @@ class CallExpired(Exception):
     """A call handed off with a deadline that passed before a connection was free: not sent."""
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy a call to `url` goes through, from the environment: HTTPS_PROXY / HTTP_PROXY
+    (either case; the URL's own scheme first, else either, as slack_sdk takes them), and none
+    when NO_PROXY / no_proxy names the URL's host. slack_sdk reads no NO_PROXY, and the
+    session's trust_env is off, so without this a host NO_PROXY exempts would go through the
+    proxy all the same."""
+    proxies = getproxies_environment()
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme) or proxies.get("https") or proxies.get("http")
+    if proxy is None:
+        return None
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    # With a proxy in the environment, proxy_bypass reads NO_PROXY on every platform.
+    return None if proxy_bypass(host) else proxy
+
+
 def _dumps(value: Any) -> str:
     """aiohttp's JSON encoder for the session: orjson, which also takes `orjson.Fragment`s."""
     return orjson.dumps(value).decode()
@@ -86,6 +106,7 @@ class SlackTransport:
         name: str = "connect-slack-http",
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.proxy = proxy_for(self.base_url)  # for Web API calls; a response_url has its own
         self.timeout = timeout
         self.retry_handlers: list[AsyncRetryHandler] = connect_retry_handlers(
             max_retries, max_retry_wait
@@ -118,8 +139,8 @@ class SlackTransport:
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             json_serialize=_dumps,
-            # Not aiohttp's: it looks in ~/.netrc on a worker thread for every request.
-            # AsyncWebClient takes HTTPS_PROXY/HTTP_PROXY itself, as WebClient does.
+            # Not aiohttp's: it looks in ~/.netrc on a worker thread for every request. The
+            # proxy is passed per call instead (`proxy_for`, NO_PROXY honoured).
             trust_env=False,
         )
 
@@ -201,6 +222,7 @@ class SlackTransport:
     def post_to_response_url(self, url: str, message: Mapping[str, Any]) -> WebhookResponse:
         """POST a message to a response_url (or an incoming webhook), as WebhookClient would."""
         webhook = AsyncWebhookClient(url, session=self.session)  # retries a refused connection
+        webhook.proxy = proxy_for(url)  # it read HTTPS_PROXY without NO_PROXY
         return self.run(lambda: webhook.send_dict(dict(message)))
 
     def close(self) -> None:
@@ -267,6 +289,9 @@ class KeptAliveWebClient(WebClient):
             team_id=team_id,
             retry_handlers=transport.retry_handlers,
         )
+        # Both read HTTPS_PROXY/HTTP_PROXY without NO_PROXY when made: the transport's choice
+        # replaces it (`proxy` is their public attribute, read at every call).
+        self.proxy = self.sender.proxy = transport.proxy
         # What `call_soon` sends with, as AsyncWebClient would (its User-Agent included).
         self._json_headers = {
             **self.sender.headers,
@@ -327,6 +352,7 @@ class KeptAliveWebClient(WebClient):
                 url,
                 data=orjson.dumps({**self.default_params, **json}),
                 headers=self._json_headers,
+                proxy=self.sender.proxy,
             ) as answer:
                 status, headers, body = answer.status, answer.headers, await answer.read()
             data = orjson.loads(body) if status == 200 else None
