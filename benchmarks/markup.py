@@ -320,7 +320,7 @@ def _adf(text: str) -> dict[str, Any]:
 
 def _notification_row(result: Result, texts: list[tuple[str, Any]], size: Size) -> None:
     """What a comment notification costs to render, with each text as the comment (CPU)."""
-    from handlers.notifications import render_notification
+    from services.notifications.render import render_notification
 
     times: list[float] = []
     worst = ("", 0.0)

@@ -45,7 +45,7 @@ def seeded_workspace() -> InMemorySlack:
 
 def listen_widely(server: FakeSlackServer | FakeJiraServer) -> None:
     """A started fake, made fit for load."""
-    httpd: Any = server._httpd
+    httpd: Any = server.httpd  # handle_error is replaced below
     # socketserver listens with a backlog of 5: under load the kernel drops SYNs and the
     # client retries after 1 s, a stall of the fake, not of the server under test.
     httpd.socket.listen(LISTEN_BACKLOG)

@@ -43,7 +43,6 @@ from handlers.card_actions import OPTIONS_THREADS
 from handlers.identity import tell_connected
 from handlers.message_shortcuts import PICKER_THREADS
 from handlers.modal_opener import ModalOpener
-from handlers.notifications import render_notification
 from models import utcnow
 from services.connect_services import ConnectServices
 from services.housekeeping import Housekeeping
@@ -56,6 +55,7 @@ from services.notifications.fan_out import ConnectAccount, Notifier
 from services.notifications.held import HeldNotifications
 from services.notifications.outbox import OutboxDispatcher
 from services.notifications.personal import PersonalNotices
+from services.notifications.render import render_notification
 from services.notifications.user_mode_dms import dm_rules
 from services.notifications.watchers import IssueWatchers
 from services.people.installations import Installations

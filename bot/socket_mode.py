@@ -110,13 +110,25 @@ class SocketModeLink:
 
     def close(self) -> None:
         """Takes no new envelope, lets those in hand finish and ack, then disconnects."""
+        # slack_sdk (3.48) has no public call for this: SocketModeClient.close() (and Bolt's
+        # SocketModeHandler.close(), which calls it) disconnects first and only then shuts its
+        # workers down, so an envelope in hand loses its ack and Slack sends it again. The
+        # steps below use only attributes that slack_sdk declares, without underscore, on
+        # SocketModeClient / BaseSocketModeClient (they are in its API reference), in the
+        # order close() would need: `default_auto_reconnect_enabled` and
+        # `auto_reconnect_enabled` (a reconnect under way would restore the second from the
+        # first), `closed` (ends BaseSocketModeClient.process_messages' loop),
+        # `message_queue` (a None wakes its 1 s wait; process_message skips None),
+        # `message_processor` (an IntervalRunner: its public shutdown() joins that loop, which
+        # first hands the envelope it holds to the workers) and `message_workers` (a stdlib
+        # ThreadPoolExecutor: shutdown(wait=True) lets the envelopes in hand run and ack).
+        # Then the public close() disconnects; what it repeats is a no-op by then.
         client = self._handler.client
         client.default_auto_reconnect_enabled = client.auto_reconnect_enabled = False
-        client.closed = True  # the message processor stops taking envelopes off the queue
-        client.message_queue.put(None)  # (wakes it from its wait for one; None is skipped)
-        # ...and hands over the envelope it holds, if any
+        client.closed = True
+        client.message_queue.put(None)
         client.message_processor.shutdown()  # type: ignore[no-untyped-call]
-        client.message_workers.shutdown(wait=True)  # envelopes in hand finish and are acked
+        client.message_workers.shutdown(wait=True)
         self._handler.close()  # type: ignore[no-untyped-call]
 
 

@@ -26,6 +26,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import logging
 import threading
 import time
 import weakref
@@ -33,6 +34,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import CancelledError, Future
 from datetime import timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import getproxies_environment, proxy_bypass
 
 import aiohttp
 import orjson
@@ -40,6 +43,7 @@ from cachetools import LRUCache
 from pyreqwest.client import Client as ReqwestClient
 from pyreqwest.client import ClientBuilder as ReqwestClientBuilder
 from pyreqwest.exceptions import PyreqwestError
+from pyreqwest.proxy import ProxyBuilder
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -52,6 +56,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from clients.slack_retry import retry_handlers as connect_retry_handlers
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 32  # to Slack at once; 100-300 ms a call makes 100-300 calls a second
 CLIENTS_KEPT = 1024  # per-workspace clients (token, team) kept for reuse
@@ -65,6 +70,24 @@ class SlackConnectionError(SlackClientError):
 
 class CallExpired(Exception):
     """A call handed off with a deadline that passed before a connection was free: not sent."""
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy a call to `url` goes through, from the environment: HTTPS_PROXY / HTTP_PROXY
+    (either case; the URL's own scheme first, else either, as slack_sdk takes them), and none
+    when NO_PROXY / no_proxy names the URL's host. slack_sdk reads no NO_PROXY, and the
+    session's trust_env is off, so without this a host NO_PROXY exempts would go through the
+    proxy all the same."""
+    proxies = getproxies_environment()
+    parts = urlsplit(url)
+    proxy = proxies.get(parts.scheme) or proxies.get("https") or proxies.get("http")
+    if proxy is None:
+        return None
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    # With a proxy in the environment, proxy_bypass reads NO_PROXY on every platform.
+    return None if proxy_bypass(host) else proxy
 
 
 def _dumps(value: Any) -> str:
@@ -90,6 +113,7 @@ class SlackTransport:
         name: str = "connect-slack-http",
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.proxy = proxy_for(self.base_url)  # for Web API calls; a response_url has its own
         self.timeout = timeout
         self.retry_handlers: list[AsyncRetryHandler] = connect_retry_handlers(
             max_retries, max_retry_wait
@@ -125,22 +149,24 @@ class SlackTransport:
             connector=aiohttp.TCPConnector(limit=self._max_connections),
             timeout=aiohttp.ClientTimeout(total=self.timeout),
             json_serialize=_dumps,
-            # Not aiohttp's: it looks in ~/.netrc on a worker thread for every request.
-            # AsyncWebClient takes HTTPS_PROXY/HTTP_PROXY itself, as WebClient does.
+            # Not aiohttp's: it looks in ~/.netrc on a worker thread for every request. The
+            # proxy is passed per call instead (`proxy_for`, NO_PROXY honoured).
             trust_env=False,
         )
 
     async def _open_handed_off(self) -> ReqwestClient:
         """What handed-off calls (`KeptAliveWebClient.call_soon`) are sent with: reqwest (Rust),
         whose exchange runs outside the GIL; see benchmarks/README.md#slack-http-transport.
-        Its own pool, kept alive as aiohttp's; proxies from HTTPS_PROXY/NO_PROXY, as reqwest
-        reads them."""
-        return (
+        Its own pool, kept alive as aiohttp's, through the proxy the other calls take."""
+        builder = (
             ReqwestClientBuilder()
             .max_connections(self._max_connections)
             .timeout(timedelta(seconds=self.timeout))
-            .build()
+            .no_proxy()  # not reqwest's own reading of the environment: the transport's choice
         )
+        if self.proxy is not None:
+            builder = builder.proxy(ProxyBuilder.all(self.proxy))
+        return builder.build()
 
     def _on_loop(self, work: Awaitable[T]) -> T:
         return asyncio.run_coroutine_threadsafe(_awaited(work), self._loop).result()
@@ -220,6 +246,7 @@ class SlackTransport:
     def post_to_response_url(self, url: str, message: Mapping[str, Any]) -> WebhookResponse:
         """POST a message to a response_url (or an incoming webhook), as WebhookClient would."""
         webhook = AsyncWebhookClient(url, session=self.session)  # retries a refused connection
+        webhook.proxy = proxy_for(url)  # it read HTTPS_PROXY without NO_PROXY
         return self.run(lambda: webhook.send_dict(dict(message)))
 
     def close(self) -> None:
@@ -290,6 +317,9 @@ class KeptAliveWebClient(WebClient):
             team_id=team_id,
             retry_handlers=transport.retry_handlers,
         )
+        # Both read HTTPS_PROXY/HTTP_PROXY without NO_PROXY when made: the transport's choice
+        # replaces it (`proxy` is their public attribute, read at every call).
+        self.proxy = self.sender.proxy = transport.proxy
         # What `call_soon` sends with, as AsyncWebClient would (its User-Agent included).
         self._json_headers = {
             **self.sender.headers,
@@ -356,9 +386,13 @@ class KeptAliveWebClient(WebClient):
             )
             status = answer.status
             data = orjson.loads(memoryview(await answer.bytes())) if status == 200 else None
-        except (PyreqwestError, orjson.JSONDecodeError):
-            data = None
+            failure = f"HTTP {status}"
+        except (PyreqwestError, orjson.JSONDecodeError) as error:
+            data, failure = None, f"{type(error).__name__}: {error}"
         if not isinstance(data, dict):  # not Slack's answer: slack_sdk and its retries judge
+            log.info(
+                "%s got no answer from Slack (%s): sent through slack_sdk", api_method, failure
+            )
             return await self.sender.api_call(api_method, json=json)
         response = AsyncSlackResponse(
             client=self.sender,

@@ -24,6 +24,7 @@ from handlers.card_places import CardPlace, own_action, tell, update_card
 from handlers.payloads import CardAction, OptionsRequest
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
+from services.issues import card_parts
 from services.issues.cache import IssueCache
 from services.issues.keys import parse_issue_key, project_of
 from services.people.jira_identity import JiraNotConnected
@@ -44,8 +45,10 @@ def register(app: App, cache: IssueCache, options_pool: Executor) -> None:
     """`options_pool`: the Transition select's own threads (option look-ups queued behind
     slow work elsewhere would miss Slack's 3 s)."""
     actions = CardActions(cache)
-    app.action(one_of(cards.ASSIGN_ME_ACTION, cards.TRANSITION_ACTION))(actions.acknowledge)
-    app.options(cards.TRANSITION_ACTION)(TransitionOptions(options_pool).suggest)
+    app.action(one_of(card_parts.ASSIGN_ME_ACTION, card_parts.TRANSITION_ACTION))(
+        actions.acknowledge
+    )
+    app.options(card_parts.TRANSITION_ACTION)(TransitionOptions(options_pool).suggest)
     card_comment.register(app)
 
 
@@ -64,7 +67,7 @@ class CardActions:
     ) -> None:
         action = CardAction.model_validate(body)
         ack()
-        if action.action.action_id == cards.ASSIGN_ME_ACTION:
+        if action.action.action_id == card_parts.ASSIGN_ME_ACTION:
             after_ack.submit("assign_to_me", self.assign_to_me, action, client, respond, services)
         else:
             after_ack.submit("transition", self.transition, action, client, respond, services)
@@ -93,7 +96,7 @@ class CardActions:
         respond: Respond | None,
         services: ConnectServices,
     ) -> None:
-        key = cards.key_of_block(action.action.block_id)
+        key = card_parts.key_of_block(action.action.block_id)
         picked = action.action.selected_option.value if action.action.selected_option else ""
         if key is None or not picked:
             return
@@ -152,7 +155,7 @@ class TransitionOptions:
 
     def suggest(self, ack: Ack, body: dict[str, Any], services: ConnectServices) -> None:
         request = OptionsRequest.model_validate(body)
-        key = cards.key_of_block(request.block_id)
+        key = card_parts.key_of_block(request.block_id)
         if key is None or not services.policy.project_allowed(project_of(key)):
             ack(options=[])
             return

@@ -17,13 +17,14 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
-from handlers import cards, identity
+from handlers import identity
 from handlers.after_ack import AfterAck
 from handlers.card_places import CardPlace, own_action
 from handlers.payloads import CardAction, ViewSubmission
 from services.commands import mentioned_users
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
+from services.issues import card_parts
 from services.issues.keys import parse_issue_key
 from services.markup import mrkdwn_to_wiki
 from services.people.jira_identity import JiraNotConnected
@@ -40,7 +41,7 @@ NOT_CONNECTED = (
 
 
 def register(app: App) -> None:
-    app.action(cards.COMMENT_ACTION)(open_modal)
+    app.action(card_parts.COMMENT_ACTION)(open_modal)
     app.view(CALLBACK_ID)(submit)
 
 

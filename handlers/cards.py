@@ -1,22 +1,22 @@
 """The one issue card renderer (full, or compact for previews; a one-line form for search
-results), and how an action finds its card in a message to re-render it in place."""
+results), and how an action's card is re-rendered in place in its message. The card's
+buttons and block ids, which notifications share, are in services.issues.card_parts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from clients.jira_client import JiraIssue
-from services.issues.keys import parse_issue_key
+from services.issues.card_parts import (
+    RESTRICTED,
+    SHARE_ACTION,
+    Block,
+    action_elements,
+    button,
+    card_block_prefix,
+)
 from services.markup import escape_mrkdwn
 
-Block = dict[str, Any]
-
-SHARE_ACTION = "share_issue"
-OPEN_ACTION = "open_in_jira"
-ASSIGN_ME_ACTION = "card_assign_me"
-TRANSITION_ACTION = "card_transition"
-COMMENT_ACTION = "card_comment"
 STATUS_EMOJI = {
     "new": ":white_circle:",
     "indeterminate": ":large_blue_circle:",
@@ -26,10 +26,6 @@ STATUS_EMOJI = {
 # The one mrkdwn escape (services.markup), under the name the renderers use: every text
 # Connect did not write itself goes through it before it is shown (SPEC §11).
 escape = escape_mrkdwn
-
-
-# An issue with a security level is shown without its summary or description (SPEC §7).
-RESTRICTED = "(restricted)"
 
 
 def issue_text(issue: JiraIssue) -> str:
@@ -95,20 +91,6 @@ def issue_card(
     return card
 
 
-def card_block_prefix(key: str) -> str:
-    return f"card:{key}:"
-
-
-def key_of_block(block_id: str | None) -> str | None:
-    """The issue key of a card's block (`card:OPS-12:actions` → `OPS-12`)."""
-    if not block_id:
-        return None
-    kind, _, rest = block_id.partition(":")
-    if kind not in ("card", "issue"):
-        return None
-    return parse_issue_key(rest.partition(":")[0])
-
-
 def replace_card(
     blocks: Sequence[Block], key: str, issue: JiraIssue, *, note: str | None = None
 ) -> list[Block]:
@@ -146,25 +128,6 @@ def _buttons(issue: JiraIssue, share: bool) -> list[Block]:
     return action_elements(issue.key, issue.url, share=share)
 
 
-def action_elements(key: str, url: str, *, share: bool = False) -> list[Block]:
-    """The buttons of a card; notifications about an issue carry them too."""
-    buttons: list[Block] = []
-    if share:
-        buttons.append(_button("Share in channel", SHARE_ACTION, key, style="primary"))
-    buttons.append(_button("Assign to me", ASSIGN_ME_ACTION, key))
-    buttons.append(
-        {
-            "type": "external_select",
-            "action_id": TRANSITION_ACTION,
-            "placeholder": {"type": "plain_text", "text": "Transition…"},
-            "min_query_length": 0,
-        }
-    )
-    buttons.append(_button("Comment", COMMENT_ACTION, key))
-    buttons.append({**_button("Open in Jira", OPEN_ACTION, key), "url": url})
-    return buttons
-
-
 def issue_line(issue: JiraIssue) -> str:
     who = issue.assignee.display_name if issue.assignee else "Unassigned"
     return (
@@ -180,19 +143,7 @@ def search_results(query: str, issues: tuple[JiraIssue, ...]) -> list[Block]:
             {
                 "type": "section",
                 "text": {"type": "mrkdwn", "text": issue_line(issue)},
-                "accessory": _button("Share", SHARE_ACTION, issue.key),
+                "accessory": button("Share", SHARE_ACTION, issue.key),
             }
         )
     return blocks
-
-
-def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": text},
-        "action_id": action_id,
-        "value": value,
-    }
-    if style:
-        button["style"] = style
-    return button

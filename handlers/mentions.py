@@ -27,6 +27,7 @@ from handlers.payloads import AppMention, BlockAction, EventCallback, SlashComma
 from services.commands import UsageError
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
+from services.issues import card_parts
 from services.people.jira_identity import JiraNotConnected, PendingCommand
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,9 @@ def without_share_buttons(message_blocks: list[dict[str, Any]]) -> list[dict[str
     for block in message_blocks:
         if block.get("type") == "actions":
             elements = [
-                e for e in block.get("elements", []) if e.get("action_id") != cards.SHARE_ACTION
+                e
+                for e in block.get("elements", [])
+                if e.get("action_id") != card_parts.SHARE_ACTION
             ]
             block = {**block, "elements": elements}
         kept.append(block)

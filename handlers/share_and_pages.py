@@ -16,6 +16,7 @@ from handlers.payloads import BlockAction
 from handlers.subscriptions import subscriptions_page
 from services.connect_services import ConnectServices
 from services.errors import ConnectError
+from services.issues import card_parts
 from services.issues.links import INVITE_FIRST
 from services.people.jira_identity import JiraNotConnected
 
@@ -23,8 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
-    app.action(cards.OPEN_ACTION)(acknowledge)  # a URL button: Slack opens it, we only ack
-    app.action(cards.SHARE_ACTION)(acknowledge_share)
+    app.action(card_parts.OPEN_ACTION)(acknowledge)  # a URL button: Slack opens it, we only ack
+    app.action(card_parts.SHARE_ACTION)(acknowledge_share)
     app.action(blocks.LIST_PAGE_ACTION)(acknowledge_page)
 
 

@@ -1,4 +1,4 @@
-"""What one change says, as plain data for the outbox payload; handlers render it."""
+"""What one change says, as plain data for the outbox payload; `render` turns it into text."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ _TEXT_KINDS = frozenset({"summary", "created"})
 
 
 def change_line(change: Change, actor: str, *, restricted_issue: bool = False) -> dict[str, Any]:
-    """What one change says, as plain data; handlers render it. Restricted content (SPEC
-    §7) is left out here, so that no outbox row ever holds it."""
+    """What one change says, as plain data; `render` turns it into text. Restricted content
+    (SPEC §7) is left out here, so that no outbox row ever holds it."""
     hide_text = restricted_issue and change.kind in _TEXT_KINDS
     line: dict[str, Any] = {
         "kind": change.kind,

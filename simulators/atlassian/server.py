@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit
 
@@ -39,7 +38,7 @@ import requests
 
 from simulators.jira_site.rest_api import Request
 from simulators.jira_site.server import FakeJiraServer
-from simulators.local_http import LocalHTTPServer
+from simulators.local_http import LocalHTTPStandIn
 
 DEFAULT_CLIENT_ID = "fake-atlassian-client"
 DEFAULT_CLIENT_SECRET = "fake-atlassian-secret-0123456789"  # noqa: S105 - the stand-in's own
@@ -90,7 +89,9 @@ class _State:
     refresh: dict[str, str] = field(default_factory=dict)  # current refresh token -> grant id
 
 
-class FakeAtlassian:
+class FakeAtlassian(LocalHTTPStandIn):
+    thread_name = "fake-atlassian"
+
     def __init__(
         self,
         site: FakeJiraServer,
@@ -114,39 +115,14 @@ class FakeAtlassian:
         self._state = _State()
         self._token_requests: list[TokenRequest] = []
         self._gateway_calls: list[GatewayCall] = []
-        self._httpd: LocalHTTPServer | None = None
 
     # Refresh tokens only with `offline_access`, as Atlassian; Data Center always gives one.
     always_refresh = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def start(self) -> FakeAtlassian:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = LocalHTTPServer(handler).serve_in_thread("fake-atlassian")
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.stop()
-            self._httpd = None
-
-    def __enter__(self) -> FakeAtlassian:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("FakeAtlassian is not running")
-        return f"http://127.0.0.1:{self._httpd.port}"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # -- driving it -------------------------------------------------------------------------
 

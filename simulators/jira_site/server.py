@@ -24,14 +24,13 @@ import time
 from dataclasses import dataclass
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.rest_api import FakeJiraApi, Request
 from simulators.jira_site.sample import with_sample_data
-from simulators.local_http import LocalHTTPServer
+from simulators.local_http import LocalHTTPStandIn
 
 DEFAULT_EMAIL = "connect-bot@example.com"
 DEFAULT_API_TOKEN = "fake-cloud-api-token-0123456789"  # noqa: S105 - the stand-in's own
@@ -67,7 +66,10 @@ class _Failure:
     remaining: int
 
 
-class FakeJiraServer:
+class FakeJiraServer(LocalHTTPStandIn):
+    thread_name = "fake-jira"
+    same_port_on_restart = True  # a site that was down comes back at the same URL
+
     def __init__(
         self,
         jira: InMemoryJira | None = None,
@@ -85,8 +87,6 @@ class FakeJiraServer:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._failures: list[_Failure] = []
-        self._httpd: LocalHTTPServer | None = None
-        self._port = 0  # kept after the first start, so that a restart answers at the same URL
 
     @property
     def cloud(self) -> bool:
@@ -94,37 +94,13 @@ class FakeJiraServer:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeJiraServer:
-        handler = type("_BoundHandler", (_Handler,), {"fake": self})
-        self._httpd = LocalHTTPServer(handler, port=self._port)
-        self._port = self._httpd.port
-        self.api.base_url = self.url
-        self._httpd.serve_in_thread("fake-jira")
+    def start(self) -> Self:
+        super().start()
+        self.api.base_url = self.url  # links in answers point at this server
         return self
 
-    def stop(self) -> None:
-        """Close the port and the kept-alive connections (a site that is down answers
-        nothing); `start()` opens it again, same URL."""
-        if self._httpd is not None:
-            self._httpd.stop()
-            self._httpd = None
-
-    def __enter__(self) -> FakeJiraServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        if self._httpd is None:
-            raise RuntimeError("FakeJiraServer is not running")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     # -- configuration and reading back ---------------------------------------------------------
 

@@ -21,12 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from clients.slack_limits import message_violation
-from simulators.local_http import LocalHTTPServer
+from simulators.local_http import LocalHTTPStandIn
 from simulators.slack_workspace.memory import InMemorySlack
 from simulators.slack_workspace.views import FakeViews
 from simulators.slack_workspace.web_api import FakeSlackApi, Identity, decode_params
@@ -67,7 +66,9 @@ class _ResponseUrl:
     posts: list[dict[str, Any]] = field(default_factory=list)
 
 
-class FakeSlackServer:
+class FakeSlackServer(LocalHTTPStandIn):
+    thread_name = "fake-slack"
+
     def __init__(
         self,
         *,
@@ -86,44 +87,14 @@ class FakeSlackServer:
         self._responses: dict[str, _ResponseUrl] = {}
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
-        self._httpd: LocalHTTPServer | None = None
         # Files people shared, served at their url_private_download to a bearer of a token.
         self.files: dict[str, tuple[str, bytes]] = {}
         self.file_downloads: list[str] = []  # file ids, each time one was read
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeSlackServer:
-        handler = type("_Handler", (_Handler,), {"fake": self})
-        self._httpd = LocalHTTPServer(handler).serve_in_thread("fake-slack")
-        return self
-
-    def stop(self) -> None:
-        """Down for every client: new connections refused, kept-alive ones shut."""
-        if self._httpd is not None:
-            self._httpd.stop()
-            self._httpd = None
-
-    def __enter__(self) -> FakeSlackServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError("FakeSlackServer is not running")
-        return self._httpd.port
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     @property
     def api_url(self) -> str:

@@ -23,12 +23,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from simulators.local_http import LocalStandIn
 from simulators.slack_workspace.server import FakeSlackServer
 
 DEFAULT_APP_TOKEN = "xapp-1-A0CONNECT-1-fake-app-level-token"
@@ -46,7 +46,28 @@ class SocketLink:
     closed: bool = False
 
 
-class FakeSocketModeServer:
+class _WebSocketServer:
+    """websockets' sync server, served in a daemon thread until stopped."""
+
+    def __init__(self, server: Server) -> None:
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="fake-socket-mode", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.socket.getsockname()[1])
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(10)
+
+
+class FakeSocketModeServer(LocalStandIn):
+    scheme = "ws"
+
     def __init__(self, slack: FakeSlackServer, *, app_token: str = DEFAULT_APP_TOKEN) -> None:
         self.slack = slack
         self.app_token = app_token
@@ -54,51 +75,28 @@ class FakeSocketModeServer:
         self._acks: dict[str, dict[str, Any]] = {}
         self._tickets = itertools.count(1)
         self._changed = threading.Condition()
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def start(self) -> FakeSocketModeServer:
+    def _serve(self) -> _WebSocketServer:
         # No compression: Slack's own servers do not negotiate it with slack_sdk's client either.
-        self._server = serve(self._serve, "127.0.0.1", 0, compression=None, ping_interval=None)
-        server = self._server
-        self._thread = threading.Thread(
-            target=server.serve_forever, name="fake-socket-mode", daemon=True
+        return _WebSocketServer(
+            serve(self._handle, "127.0.0.1", 0, compression=None, ping_interval=None)
         )
-        self._thread.start()
+
+    def start(self) -> Self:
+        super().start()
         self.slack.api.app_tokens.add(self.app_token)
         self.slack.api.socket_mode_url = self.new_url
         return self
 
     def stop(self) -> None:
         self.slack.api.socket_mode_url = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def __enter__(self) -> FakeSocketModeServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeSocketModeServer is not running")
-        return int(self._server.socket.getsockname()[1])
+        super().stop()
 
     def new_url(self) -> str:
         """What apps.connections.open answers: a URL with a fresh ticket."""
-        return f"ws://127.0.0.1:{self.port}/link/?ticket={next(self._tickets)}"
+        return f"{self.url}/link/?ticket={next(self._tickets)}"
 
     # -- driving the app ------------------------------------------------------------------------
 
@@ -189,7 +187,7 @@ class FakeSocketModeServer:
 
     # -- serving (one thread per connection) ----------------------------------------------------
 
-    def _serve(self, connection: ServerConnection) -> None:
+    def _handle(self, connection: ServerConnection) -> None:
         with self._changed:
             path = connection.request.path if connection.request else ""
             link = SocketLink(len(self._links) + 1, path, connection)

@@ -14,13 +14,13 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from handlers import cards
 from handlers.app_home import CONNECT_ACTION
 from handlers.card_comment import CALLBACK_ID as CARD_COMMENT_CALLBACK
 from handlers.create_views import CALLBACK_ID as CREATE_CALLBACK
 from handlers.create_views import PROJECT_ACTION, TYPE_ACTION
 from handlers.mentions import CREATE_ACTION as MENTION_CREATE_ACTION
 from handlers.picker_views import COMMENT_CALLBACK_ID, ISSUE_BLOCK, LINK_CALLBACK_ID, PICKER_ACTION
+from services.issues import card_parts
 
 TEAM = "T0TEAM"
 USER = "U0ALICE"
@@ -30,11 +30,11 @@ BOT_USER = "UCONNECTBOT"
 RESPONSE_URL = "https://hooks.slack.com/actions/T0TEAM/1/fuzz"
 
 ACTION_IDS = [
-    cards.SHARE_ACTION,
-    cards.OPEN_ACTION,
-    cards.ASSIGN_ME_ACTION,
-    cards.TRANSITION_ACTION,
-    cards.COMMENT_ACTION,
+    card_parts.SHARE_ACTION,
+    card_parts.OPEN_ACTION,
+    card_parts.ASSIGN_ME_ACTION,
+    card_parts.TRANSITION_ACTION,
+    card_parts.COMMENT_ACTION,
     CONNECT_ACTION,
     MENTION_CREATE_ACTION,
     PROJECT_ACTION,
@@ -207,7 +207,7 @@ def _team_user() -> dict[str, Any]:
 
 
 def _card_blocks(key: str) -> list[dict[str, Any]]:
-    prefix = cards.card_block_prefix(key)
+    prefix = card_parts.card_block_prefix(key)
     return [
         {
             "type": "section",
@@ -217,7 +217,7 @@ def _card_blocks(key: str) -> list[dict[str, Any]]:
         {
             "type": "actions",
             "block_id": prefix + "actions",
-            "elements": cards.action_elements(key, f"https://fuzz.atlassian.net/browse/{key}"),
+            "elements": card_parts.action_elements(key, f"https://fuzz.atlassian.net/browse/{key}"),
         },
     ]
 
@@ -247,7 +247,7 @@ def card_action(
         "response_url": RESPONSE_URL,
         "actions": [
             {
-                "block_id": cards.card_block_prefix(key) + "actions",
+                "block_id": card_parts.card_block_prefix(key) + "actions",
                 "action_ts": "1700000002.1",
                 **action,
             }
@@ -414,7 +414,7 @@ def block_suggestion(action_id: str, block_id: str, value: str) -> dict[str, Any
 
 def card_suggestion(value: str) -> dict[str, Any]:
     payload = block_suggestion(
-        cards.TRANSITION_ACTION, cards.card_block_prefix("OPS-1") + "actions", value
+        card_parts.TRANSITION_ACTION, card_parts.card_block_prefix("OPS-1") + "actions", value
     )
     del payload["view"]
     payload["container"] = {
@@ -427,14 +427,14 @@ def card_suggestion(value: str) -> dict[str, Any]:
 
 
 INTERACTIONS: list[dict[str, Any]] = [
-    card_action(_button(cards.SHARE_ACTION, "OPS-1"), ephemeral=True),
-    card_action(_button(cards.ASSIGN_ME_ACTION, "OPS-1")),
-    card_action(_button(cards.COMMENT_ACTION, "OPS-2")),
-    card_action(_button(cards.OPEN_ACTION, "OPS-1")),
+    card_action(_button(card_parts.SHARE_ACTION, "OPS-1"), ephemeral=True),
+    card_action(_button(card_parts.ASSIGN_ME_ACTION, "OPS-1")),
+    card_action(_button(card_parts.COMMENT_ACTION, "OPS-2")),
+    card_action(_button(card_parts.OPEN_ACTION, "OPS-1")),
     card_action(
         {
             "type": "external_select",
-            "action_id": cards.TRANSITION_ACTION,
+            "action_id": card_parts.TRANSITION_ACTION,
             "selected_option": {"text": {"type": "plain_text", "text": "Done"}, "value": "31"},
         }
     ),

@@ -6,6 +6,7 @@ retry handlers and SlackWebApiClient judge a failure as before."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -476,3 +477,59 @@ def test_https_checks_the_certificate(
     cert_file, key_file = _self_signed(tmp_path)
     with https_server(cert_file, key_file) as url, pytest.raises(OSError, match="certificate"):
         transports(url, timeout=5, max_retries=0).client(TOKEN).auth_test()
+
+
+def _proxy_settings(monkeypatch: pytest.MonkeyPatch, **settings: str) -> None:
+    for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_calls_go_through_the_environments_proxy(
+    transports: Callable[..., SlackTransport],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Web API calls, handed-off calls and response_url posts all reach the proxy (which
+    sees the absolute URL); `slack.test` is never looked up. The handed-off call is sent by
+    its own client (reqwest) through the proxy, not again by slack_sdk after a failure."""
+    caplog.set_level(logging.INFO, logger="clients.slack_transport")
+    with slack_like_server(ok) as (proxy_url, proxy):
+        _proxy_settings(monkeypatch, HTTP_PROXY=proxy_url.removesuffix("/api/"))
+        client = transports("http://slack.test/api/").client(TOKEN)
+        assert client.auth_test()["user_id"] == "UBOT"
+        assert client.call_soon("views.open", {"view": {}}).result(10)["ok"]
+        assert KeptAliveRespond("http://hooks.slack.test/1", client)("hi").status_code == 200
+
+    assert [call["path"] for call in proxy.calls] == [
+        "http://slack.test/api/auth.test",
+        "http://slack.test/api/views.open",
+        "http://hooks.slack.test/1",
+    ]
+    assert "sent through slack_sdk" not in caplog.text
+
+
+def test_hosts_no_proxy_names_are_called_directly(
+    transports: Callable[..., SlackTransport],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="clients.slack_transport")
+    # The proxy's port is bound but never listens: anything sent through it is refused.
+    with socket.socket() as dead, slack_like_server(ok) as (url, recorder):
+        dead.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{dead.getsockname()[1]}"
+        _proxy_settings(monkeypatch, HTTP_PROXY=dead_proxy, NO_PROXY="localhost,127.0.0.1")
+        client = transports(url, max_retries=0).client(TOKEN)
+        assert client.auth_test()["user_id"] == "UBOT"
+        assert client.call_soon("views.open", {"view": {}}).result(10)["ok"]
+        assert KeptAliveRespond(f"{url}hooks/1", client)("hi").status_code == 200
+
+    assert [call["path"] for call in recorder.calls] == [
+        "/api/auth.test",
+        "/api/views.open",
+        "/api/hooks/1",
+    ]
+    assert "sent through slack_sdk" not in caplog.text  # the handed-off call went direct

@@ -13,13 +13,13 @@ from sqlalchemy import select
 
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError, SlackUnavailable
-from handlers.notifications import render_notification
 from models import ChannelSubscription, NotificationOutbox, SubscriptionThread
 from services.issues.links import LinkService
 from services.jira_changes.deliveries import DeliveryProcessor
 from services.jira_changes.events import parse_webhook
 from services.notifications.fan_out import Notifier
 from services.notifications.outbox import OutboxDispatcher
+from services.notifications.render import render_notification
 from services.policy import ConnectPolicy
 from services.subscriptions.routing import SubscriptionRouter
 from services.subscriptions.threads import SubscriptionThreads

@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from handlers.notifications import COMMENT_LIMIT
 from services.markup import jira_to_mrkdwn, truncate_for_slack
 from services.markup.jira_to_slack import shown_part
+from services.notifications.render import COMMENT_LIMIT
 
 PARAGRAPH = (
     "h3. Findings\n\nCustomers saw *intermittent* 502s from {{/api/checkout}}; see "

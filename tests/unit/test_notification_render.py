@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from handlers.notifications import render_notification
+from services.notifications.render import render_notification
 
 ISSUE = {"key": "OPS-7", "summary": "Rotate certs", "status": "In Progress",
          "url": "https://jira.example.com/browse/OPS-7"}  # fmt: skip

@@ -19,6 +19,7 @@ from handlers.mentions import command_text, create_prompt, without_share_buttons
 from handlers.payloads import MessageEvent, ViewSubmission
 from handlers.previews import jira_link_keys, preview_keys, preview_message
 from services.channel_settings import ChannelSettingsView
+from services.issues import card_parts
 from services.issues.app_home import HomeData, SubscriptionLine, my_open_issues_jql
 from services.policy import ConnectPolicy
 
@@ -88,11 +89,11 @@ def test_a_compact_card_is_one_line_plus_buttons_and_a_note() -> None:
 
 
 def test_key_of_block() -> None:
-    assert cards.key_of_block("card:OPS-12:actions") == "OPS-12"
-    assert cards.key_of_block("issue:OPS-12") == "OPS-12"
-    assert cards.key_of_block("card:not a key:actions") is None
-    assert cards.key_of_block("issue") is None
-    assert cards.key_of_block(None) is None
+    assert card_parts.key_of_block("card:OPS-12:actions") == "OPS-12"
+    assert card_parts.key_of_block("issue:OPS-12") == "OPS-12"
+    assert card_parts.key_of_block("card:not a key:actions") is None
+    assert card_parts.key_of_block("issue") is None
+    assert card_parts.key_of_block(None) is None
 
 
 def test_replace_card_keeps_other_blocks_and_the_cards_form() -> None:

@@ -18,8 +18,8 @@ from clients.slack_limits import (
 )
 from handlers.app_home import home_view
 from handlers.blocks import LIST_PAGE_SIZE, paged_list
-from handlers.notifications import render_notification
 from services.issues.app_home import HomeData, SubscriptionLine
+from services.notifications.render import render_notification
 
 
 def _section(text: str) -> dict[str, object]:

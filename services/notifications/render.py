@@ -1,4 +1,8 @@
-"""How a notification reads in the thread: one line per change, a comment quoted."""
+"""How a notification reads in the thread: one line per change, a comment quoted.
+
+The outbox's renderer (`NotificationOutbox(render=...)`): an outbox payload in, the message's
+`text` and Block Kit blocks out; the card's buttons come from services.issues.card_parts.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from clients.slack_limits import MAX_SECTION_TEXT
-from handlers.cards import RESTRICTED, action_elements, card_block_prefix, escape
+from services.issues.card_parts import RESTRICTED, action_elements, card_block_prefix
 from services.issues.keys import parse_issue_key
+from services.markup import escape_mrkdwn as escape
 from services.markup import jira_to_mrkdwn, truncate_for_slack
 from services.notifications.bursts import MAX_CHANGES_PER_MESSAGE, REASONS
 
