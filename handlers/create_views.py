@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from clients.jira_client import JiraIssue
 from handlers import cards
 from handlers.conversation import wants_whole_thread, whole_thread_input
@@ -44,8 +46,12 @@ class CreateContext:
 
     @classmethod
     def load(cls, raw: str) -> CreateContext:
-        data = json.loads(raw or "{}")
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        """Read back from private_metadata; what Connect did not write there (a payload made
+        up by hand) fails as pydantic's ValidationError, bad input like any other."""
+        return _CONTEXT.validate_json(raw or "{}")
+
+
+_CONTEXT = TypeAdapter(CreateContext)
 
 
 @dataclass
