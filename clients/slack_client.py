@@ -137,6 +137,9 @@ class SlackClient(Protocol):
 
     def unfurl(self, channel: str, ts: str, unfurls: Mapping[str, Any]) -> None: ...
 
+    def unfurl_in_composer(self, unfurl_id: str, source: str, unfurls: Mapping[str, Any]) -> None:
+        """Unfurl links in a message still being written (link_shared with `unfurl_id`)."""
+
     def thread_messages(
         self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
     ) -> list[Mapping[str, Any]]:

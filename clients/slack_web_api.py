@@ -210,6 +210,14 @@ class SlackWebApiClient:
             lambda: self.web_client.chat_unfurl(channel=channel, ts=ts, unfurls=dict(unfurls)),
         )
 
+    def unfurl_in_composer(self, unfurl_id: str, source: str, unfurls: Mapping[str, Any]) -> None:
+        self._call(
+            "chat.unfurl",
+            lambda: self.web_client.chat_unfurl(
+                unfurl_id=unfurl_id, source=source, unfurls=dict(unfurls)
+            ),
+        )
+
     def thread_messages(
         self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
     ) -> list[Mapping[str, Any]]:

@@ -356,6 +356,15 @@ class InMemorySlack:
             target = self._readable(channel)
             self.unfurls.append(UnfurlRecord(target.id, ts, dict(unfurls)))
 
+    def unfurl_in_composer(self, unfurl_id: str, source: str, unfurls: Mapping[str, Any]) -> None:
+        """Recorded in `unfurls` as if `source` were the channel and `unfurl_id` the ts."""
+        with self._lock:
+            args = {"unfurl_id": unfurl_id, "source": source, "unfurls": dict(unfurls)}
+            self._begin("unfurl_in_composer", **args)
+            if not unfurl_id:
+                raise error_for("cannot_find_message")
+            self.unfurls.append(UnfurlRecord(source, unfurl_id, dict(unfurls)))
+
     def thread_messages(
         self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
     ) -> list[Mapping[str, Any]]:

@@ -307,3 +307,16 @@ def test_view_updates_and_responses_are_recorded(slack: InMemorySlack) -> None:
     with pytest.raises(SlackError) as unnamed:
         slack.update_view(view)
     assert unnamed.value.error == "invalid_arguments"
+
+
+def test_unfurls_in_the_composer_are_recorded_by_unfurl_id(slack: InMemorySlack) -> None:
+    unfurls = {"https://jira.example/browse/ABC-1": {"blocks": []}}
+
+    slack.unfurl_in_composer("draft.1.abc", "composer", unfurls)
+
+    assert [(u.channel, u.ts, u.unfurls) for u in slack.unfurls] == [
+        ("composer", "draft.1.abc", unfurls)
+    ]
+    with pytest.raises(SlackError) as unnamed:
+        slack.unfurl_in_composer("", "composer", unfurls)
+    assert unnamed.value.error == "cannot_find_message"
