@@ -164,6 +164,18 @@ def test_comment_opens_a_modal_and_adds_the_comment_credited(team: RunningConnec
     assert len([c for c in team.jira.jira.comments("OPS-1") if "Replica" in c.body]) == 1
 
 
+def test_comment_by_someone_without_a_jira_account_says_so_in_the_modal(
+    team: RunningConnect,
+) -> None:
+    preview = preview_of(team, "OPS-1 from dave")
+    click(team, preview, "card_comment", user="U0DAVE")
+    view = team.slack.wait_for("views.open").answer["view"]
+    notice = team.slack.wait_for("views.update", lambda c: "/jira connect" in json.dumps(c.params))
+    assert notice.params["external_id"] == view["external_id"]
+    shown = team.slack.views.by_id[view["id"]]  # the same modal, now a notice without Submit
+    assert shown["submit"] is None and "I don't know your Jira account" in json.dumps(shown)
+
+
 def test_an_empty_comment_is_refused_in_the_modal(team: RunningConnect) -> None:
     preview = preview_of(team, "OPS-1 again")
     click(team, preview, "card_comment", user="U0ALICE")
