@@ -157,5 +157,8 @@ class SlackClient(Protocol):
         """Replace an open modal, found by `view_id` or `external_id`; with `hash`, only if it
         has not changed since (else SlackError "hash_conflict")."""
 
+    def publish_home(self, user_id: str, view: Mapping[str, Any]) -> None:
+        """Publish `view` as the App Home that `user_id` sees (views.publish)."""
+
     def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
         """Answer a command or action through its response_url (e.g. an ephemeral message)."""

@@ -261,6 +261,12 @@ class SlackWebApiClient:
             ),
         )
 
+    def publish_home(self, user_id: str, view: Mapping[str, Any]) -> None:
+        self._call(
+            "views.publish",
+            lambda: self.web_client.views_publish(user_id=user_id, view=dict(view)),
+        )
+
     def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
         started = time.monotonic()
         try:

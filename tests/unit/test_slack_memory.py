@@ -320,3 +320,17 @@ def test_unfurls_in_the_composer_are_recorded_by_unfurl_id(slack: InMemorySlack)
     with pytest.raises(SlackError) as unnamed:
         slack.unfurl_in_composer("", "composer", unfurls)
     assert unnamed.value.error == "cannot_find_message"
+
+
+def test_published_homes_are_kept_per_user(slack: InMemorySlack) -> None:
+    home = {"type": "home", "blocks": []}
+
+    slack.publish_home("U1", home)
+
+    assert slack.homes == {"U1": home}
+    with pytest.raises(SlackError) as unknown:
+        slack.publish_home("U0NOBODY", home)
+    assert unknown.value.error == "user_not_found"
+    with pytest.raises(SlackError) as modal:
+        slack.publish_home("U1", {"type": "modal", "blocks": []})
+    assert modal.value.error == "invalid_arguments"
