@@ -137,6 +137,9 @@ class SlackClient(Protocol):
 
     def unfurl(self, channel: str, ts: str, unfurls: Mapping[str, Any]) -> None: ...
 
+    def unfurl_in_composer(self, unfurl_id: str, source: str, unfurls: Mapping[str, Any]) -> None:
+        """Unfurl links in a message still being written (link_shared with `unfurl_id`)."""
+
     def thread_messages(
         self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
     ) -> list[Mapping[str, Any]]:
@@ -153,6 +156,9 @@ class SlackClient(Protocol):
     ) -> None:
         """Replace an open modal, found by `view_id` or `external_id`; with `hash`, only if it
         has not changed since (else SlackError "hash_conflict")."""
+
+    def publish_home(self, user_id: str, view: Mapping[str, Any]) -> None:
+        """Publish `view` as the App Home that `user_id` sees (views.publish)."""
 
     def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
         """Answer a command or action through its response_url (e.g. an ephemeral message)."""

@@ -210,6 +210,14 @@ class SlackWebApiClient:
             lambda: self.web_client.chat_unfurl(channel=channel, ts=ts, unfurls=dict(unfurls)),
         )
 
+    def unfurl_in_composer(self, unfurl_id: str, source: str, unfurls: Mapping[str, Any]) -> None:
+        self._call(
+            "chat.unfurl",
+            lambda: self.web_client.chat_unfurl(
+                unfurl_id=unfurl_id, source=source, unfurls=dict(unfurls)
+            ),
+        )
+
     def thread_messages(
         self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
     ) -> list[Mapping[str, Any]]:
@@ -251,6 +259,12 @@ class SlackWebApiClient:
             lambda: self.web_client.views_update(
                 view=dict(view), view_id=view_id, external_id=external_id, hash=hash
             ),
+        )
+
+    def publish_home(self, user_id: str, view: Mapping[str, Any]) -> None:
+        self._call(
+            "views.publish",
+            lambda: self.web_client.views_publish(user_id=user_id, view=dict(view)),
         )
 
     def respond(self, response_url: str, message: Mapping[str, Any]) -> None:

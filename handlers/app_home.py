@@ -13,10 +13,9 @@ from dataclasses import replace
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from clients.jira_client import JiraError
+from clients.slack_client import SlackError
 from handlers import cards
 from handlers.after_ack import AfterAck
 from handlers.blocks import line_sections
@@ -44,9 +43,7 @@ def register(app: App) -> None:
     app.action(NOTIFY_ACTION)(acknowledge_notify_switches)
 
 
-def home_opened(
-    body: dict[str, Any], client: WebClient, services: ConnectServices, after_ack: AfterAck
-) -> None:
+def home_opened(body: dict[str, Any], services: ConnectServices, after_ack: AfterAck) -> None:
     """Bolt has acked the event; the home is published after."""
     read = read_event(body, AppHomeOpened)
     if read is None:
@@ -54,46 +51,42 @@ def home_opened(
     envelope, event = read
     if event.tab != "home":
         return  # the Messages tab
-    after_ack.submit("publish_on_open", publish, services, client, envelope.team_id, event.user)
+    after_ack.submit("publish_on_open", publish, services, envelope.team_id, event.user)
 
 
 def acknowledge_connect(
     ack: Ack,
     body: dict[str, Any],
-    client: WebClient,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
     action = BlockAction.model_validate(body)
     ack()
-    after_ack.submit("connect_and_publish", connect_and_publish, action, client, services)
+    after_ack.submit("connect_and_publish", connect_and_publish, action, services)
 
 
 def acknowledge_notify_switches(
     ack: Ack,
     body: dict[str, Any],
-    client: WebClient,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
     action = CheckboxesAction.model_validate(body)
     ack()
-    after_ack.submit("notify_switches", switch_and_publish, action, client, services)
+    after_ack.submit("notify_switches", switch_and_publish, action, services)
 
 
-def switch_and_publish(
-    action: CheckboxesAction, client: WebClient, services: ConnectServices
-) -> None:
+def switch_and_publish(action: CheckboxesAction, services: ConnectServices) -> None:
     """The switches as ticked now are the person's choice (nothing ticked: `off`)."""
     team, user = action.team.id or "", action.user.id or ""
     chosen = services.notify_preferences.choose(team, user, action.ticked)
-    publish(services, client, team, user, notice=f":white_check_mark: {describe(chosen)}")
+    publish(services, team, user, notice=f":white_check_mark: {describe(chosen)}")
 
 
-def connect_and_publish(action: BlockAction, client: WebClient, services: ConnectServices) -> None:
+def connect_and_publish(action: BlockAction, services: ConnectServices) -> None:
     team, user = action.team.id or "", action.user.id or ""
     if services.user_mode:  # nothing to match: the home's button opens Jira's consent screen
-        publish(services, client, team, user)
+        publish(services, team, user)
         return
     try:
         result = services.users.connect(team, user)
@@ -102,12 +95,11 @@ def connect_and_publish(action: BlockAction, client: WebClient, services: Connec
             notice = NO_MAPPING[result.status].format(email=cards.escape(result.email or "yours"))
     except Exception as error:
         notice = user_message_for(error) or ":warning: Connect could not map you; try again."
-    publish(services, client, team, user, notice=notice)
+    publish(services, team, user, notice=notice)
 
 
 def publish(
     services: ConnectServices,
-    client: WebClient,
     team_id: str,
     user_id: str,
     *,
@@ -127,8 +119,8 @@ def publish(
     notices = services.notify_preferences.chosen(team_id, user_id)
     view = home_view(data, notice=notice, connect_url=connect_url, notices=notices)
     try:
-        client.views_publish(user_id=user_id, view=view)
-    except (SlackClientError, OSError) as error:
+        services.slack.publish_home(user_id, view)
+    except SlackError as error:
         log.warning("could not publish the App Home of %s: %s", user_id, error)
 
 

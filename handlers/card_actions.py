@@ -13,8 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
-from slack_sdk import WebClient
+from slack_bolt import Ack, App
 
 from clients.jira_client import JiraError, JiraIssue, JiraUser, Transition
 from handlers import card_comment, cards, identity
@@ -60,25 +59,17 @@ class CardActions:
         self,
         ack: Ack,
         body: dict[str, Any],
-        client: WebClient,
-        respond: Respond | None,
         services: ConnectServices,
         after_ack: AfterAck,
     ) -> None:
         action = CardAction.model_validate(body)
         ack()
         if action.action.action_id == card_parts.ASSIGN_ME_ACTION:
-            after_ack.submit("assign_to_me", self.assign_to_me, action, client, respond, services)
+            after_ack.submit("assign_to_me", self.assign_to_me, action, services)
         else:
-            after_ack.submit("transition", self.transition, action, client, respond, services)
+            after_ack.submit("transition", self.transition, action, services)
 
-    def assign_to_me(
-        self,
-        action: CardAction,
-        client: WebClient,
-        respond: Respond | None,
-        services: ConnectServices,
-    ) -> None:
+    def assign_to_me(self, action: CardAction, services: ConnectServices) -> None:
         key = parse_issue_key(action.action.value or "")
         if key is None:
             return
@@ -87,15 +78,9 @@ class CardActions:
             issue = acting.issues.assign(key, me)
             return issue, f"<@{action.user.id}> assigned this to *{cards.escape(me.display_name)}*"
 
-        self._act(services, client, respond, action, key, lambda me, acting: assign(acting, me))
+        self._act(services, action, key, lambda me, acting: assign(acting, me))
 
-    def transition(
-        self,
-        action: CardAction,
-        client: WebClient,
-        respond: Respond | None,
-        services: ConnectServices,
-    ) -> None:
+    def transition(self, action: CardAction, services: ConnectServices) -> None:
         key = card_parts.key_of_block(action.action.block_id)
         picked = action.action.selected_option.value if action.action.selected_option else ""
         if key is None or not picked:
@@ -109,13 +94,11 @@ class CardActions:
             )
             return moved.after, note
 
-        self._act(services, client, respond, action, key, lambda me, acting: move(acting, me))
+        self._act(services, action, key, lambda me, acting: move(acting, me))
 
     def _act(
         self,
         services: ConnectServices,
-        client: WebClient,
-        respond: Respond | None,
         action: CardAction,
         key: str,
         change: Callable[[JiraUser, ConnectServices], tuple[JiraIssue, str]],
@@ -126,24 +109,24 @@ class CardActions:
             acting = services.as_person(place.team_id, place.user_id)
             me = services.users.jira_user_for(place.team_id, place.user_id)
             if me is None:
-                tell(services, respond, action, NOT_CONNECTED)
+                tell(services, action, NOT_CONNECTED)
                 return
             own = own_action(services, place)
             issue, note = change(me, acting)
             own.accepted(issue.key)
         except JiraNotConnected as error:
             prompt = identity.not_connected(services, place.team_id, place.user_id, error)
-            tell(services, respond, action, prompt["text"], card=prompt["blocks"][1:])
+            tell(services, action, prompt["text"], card=prompt["blocks"][1:])
             return
         except Exception as error:
             message = user_message_for(error)
             if message is None:
                 log.exception("card action %s on %s failed", action.action.action_id, key)
                 message = SOMETHING_WENT_WRONG
-            tell(services, respond, action, message)
+            tell(services, action, message)
             return
         self.cache.remember(issue, key=key)
-        update_card(services, client, respond, action, key, issue, note)
+        update_card(services, action, key, issue, note)
 
 
 class TransitionOptions:

@@ -17,6 +17,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
+from clients.slack_client import SlackError
 from handlers import identity
 from handlers.after_ack import AfterAck
 from handlers.card_places import CardPlace, own_action
@@ -147,12 +148,10 @@ def open_modal(
     except (SlackClientError, OSError) as error:  # an expired trigger: nothing to show it on
         log.warning("could not open the comment modal: %s", error)
         return
-    after_ack.submit("check_mapping", check_mapping, place, action.trigger_id, client, services)
+    after_ack.submit("check_mapping", check_mapping, place, action.trigger_id, services)
 
 
-def check_mapping(
-    place: CardPlace, trigger_id: str, client: WebClient, services: ConnectServices
-) -> None:
+def check_mapping(place: CardPlace, trigger_id: str, services: ConnectServices) -> None:
     key = place.key
     try:
         if services.users.jira_user_for(place.team_id, place.user_id) is not None:
@@ -164,15 +163,14 @@ def check_mapping(
     except Exception as error:
         text = user_message_for(error) or NOT_CONNECTED
     try:
-        client.views_update(external_id=external_id(trigger_id), view=notice_modal(key, text))
-    except (SlackClientError, OSError) as error:  # submitted or closed meanwhile
+        services.slack.update_view(notice_modal(key, text), external_id=external_id(trigger_id))
+    except SlackError as error:  # submitted or closed meanwhile
         log.info("could not update the comment modal: %s", error)
 
 
 def submit(
     ack: Ack,
     body: dict[str, Any],
-    client: WebClient,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
@@ -186,14 +184,13 @@ def submit(
         place.key, f":hourglass_flowing_sand: Adding your comment to {place.key}…"
     )
     ack(response_action="update", view=adding)
-    after_ack.submit("add_comment", add_comment, submission, place, text, client, services)
+    after_ack.submit("add_comment", add_comment, submission, place, text, services)
 
 
 def add_comment(
     submission: ViewSubmission,
     place: CardPlace,
     comment: str,
-    client: WebClient,
     services: ConnectServices,
 ) -> None:
     view = submission.view
@@ -212,8 +209,8 @@ def add_comment(
             log.exception("adding a comment to %s from a card failed", place.key)
             text = ":warning: Something went wrong on Connect's side; try again."
     try:
-        client.views_update(view_id=view.id, view=notice_modal(place.key, text))
-    except (SlackClientError, OSError) as error:
+        services.slack.update_view(notice_modal(place.key, text), view_id=view.id)
+    except SlackError as error:
         log.info("could not confirm the comment on %s: %s", place.key, error)
 
 

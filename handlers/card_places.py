@@ -11,10 +11,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Respond
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
-
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
 from handlers import cards
@@ -56,8 +52,6 @@ def own_action(services: ConnectServices, place: CardPlace) -> OwnAction:
 
 def update_card(
     services: ConnectServices,
-    client: WebClient,
-    respond: Respond | None,
     action: CardAction,
     key: str,
     issue: JiraIssue,
@@ -71,7 +65,7 @@ def update_card(
             view = action.view
             fresh = {k: getattr(view, k) for k in VIEW_KEYS if getattr(view, k) is not None}
             fresh["blocks"] = cards.replace_card(view.blocks, key, issue, note=note)
-            client.views_update(view_id=view.id, hash=view.hash, view=fresh)
+            services.slack.update_view(fresh, view_id=view.id, hash=view.hash)
         elif container.is_app_unfurl and container.app_unfurl_url and channel.channel_id:
             unfurl = {"blocks": cards.issue_card(issue, note=note)}
             services.slack.unfurl(
@@ -79,7 +73,7 @@ def update_card(
                 container.message_ts or (message.ts if message else ""),
                 {container.app_unfurl_url: unfurl},
             )
-        elif respond is not None and (
+        elif action.response_url and (
             container.is_ephemeral or message is None or not channel.channel_id
         ):
             blocks = (
@@ -87,7 +81,9 @@ def update_card(
                 if message is not None and message.blocks
                 else cards.issue_card(issue, share=True, note=note)
             )
-            respond(replace_original=True, text=text, blocks=blocks)
+            services.slack.respond(
+                action.response_url, {"text": text, "blocks": blocks, "replace_original": True}
+            )
         elif message is not None and channel.channel_id:
             services.slack.update_message(
                 channel.channel_id,
@@ -96,16 +92,15 @@ def update_card(
                 blocks=cards.replace_card(message.blocks, key, issue, note=note),
             )
         else:
-            tell(services, respond, action, note, card=cards.issue_card(issue))
-    except (SlackError, SlackClientError, OSError) as error:
+            tell(services, action, note, card=cards.issue_card(issue))
+    except SlackError as error:
         # Not Connect's message any more, or gone: the person still learns what happened.
         log.info("could not update the card of %s in place: %s", key, error)
-        tell(services, respond, action, note, card=cards.issue_card(issue))
+        tell(services, action, note, card=cards.issue_card(issue))
 
 
 def tell(
     services: ConnectServices,
-    respond: Respond | None,
     action: CardAction,
     text: str,
     *,
@@ -114,13 +109,14 @@ def tell(
     """A message only the person who clicked sees, next to the card."""
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}, *(card or [])]
     try:
-        if action.response_url and respond is not None:
-            respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+        if action.response_url:
+            message = {"text": text, "blocks": blocks, "response_type": "ephemeral"}
+            services.slack.respond(action.response_url, {**message, "replace_original": False})
             return
         place = CardPlace.of(action, "")
         channel = place.channel_id or services.slack.open_dm(place.user_id)
         services.slack.post_ephemeral(
             channel, place.user_id, text=text, blocks=blocks, thread_ts=place.thread_ts
         )
-    except (SlackError, SlackClientError, OSError) as error:
+    except SlackError as error:
         log.info("could not tell %s about a card action: %s", action.user.id, error)

@@ -15,9 +15,9 @@ from typing import Any
 from pydantic import SecretStr
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from clients.jira_client import JiraAuthError, JiraError, JiraUnavailable
+from clients.slack_client import SlackError
 from handlers import blocks, cards, commands, identity
 from handlers.after_ack import AfterAck
 from handlers.command_request import CommandRequest
@@ -125,7 +125,6 @@ def open_pat_modal(ack: Ack, body: dict[str, Any], client: WebClient, opener: Mo
 def submit_pat(
     ack: Ack,
     body: dict[str, Any],
-    client: WebClient,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
@@ -147,7 +146,6 @@ def submit_pat(
         submission.user.id or "",
         submission.view.id,
         SecretStr(token),
-        client,
         services,
     )
 
@@ -157,7 +155,6 @@ def check_personal_token(
     user: str,
     view_id: str,
     token: SecretStr,
-    client: WebClient,
     services: ConnectServices,
 ) -> None:
     assert services.identity is not None
@@ -178,8 +175,8 @@ def check_personal_token(
         view = notice_view(text)
         services.identity.tell(team, user, text)
     try:
-        client.views_update(view_id=view_id, view=view)
-    except (SlackClientError, OSError) as error:  # closed meanwhile
+        services.slack.update_view(view, view_id=view_id)
+    except SlackError as error:  # closed meanwhile
         log.info("could not update the personal token modal: %s", error)
 
 

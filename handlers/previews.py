@@ -17,8 +17,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slack_bolt import App, BoltContext, BoltRequest
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
@@ -192,7 +190,6 @@ class Previews:
         self,
         body: dict[str, Any],
         request: BoltRequest,
-        client: WebClient,
         services: ConnectServices,
         after_ack: AfterAck,
     ) -> None:
@@ -212,7 +209,6 @@ class Previews:
             self.unfurl,
             event,
             links,
-            client,
             services,
             envelope.team_id,
         )
@@ -249,7 +245,6 @@ class Previews:
         self,
         event: LinkShared,
         links: dict[str, str],
-        client: WebClient,
         services: ConnectServices,
         team_id: str = "",
     ) -> None:
@@ -270,8 +265,9 @@ class Previews:
             return
         try:
             if event.source == "composer" or event.channel == "COMPOSER":
-                client.chat_unfurl(unfurl_id=event.unfurl_id, source=event.source, unfurls=unfurls)
+                composer = event.source or "composer"
+                services.slack.unfurl_in_composer(event.unfurl_id or "", composer, unfurls)
             else:
                 services.slack.unfurl(event.channel, event.message_ts, unfurls)
-        except (SlackError, SlackClientError, OSError) as error:
+        except SlackError as error:
             log.info("could not unfurl in %s: %s", event.channel, error)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltRequest, Respond
+from slack_bolt import Ack, App, BoltContext, BoltRequest
 from sqlalchemy.exc import SQLAlchemyError
 
 from clients.jira_client import JiraIssue
@@ -87,16 +87,15 @@ def with_switch(message_blocks: list[dict[str, Any]], key: str, on: bool) -> lis
 def acknowledge_switch(
     ack: Ack,
     body: dict[str, Any],
-    respond: Respond | None,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
     action = CardAction.model_validate(body)
     ack()
-    after_ack.submit("thread_sync_switch", flip_switch, action, respond, services)
+    after_ack.submit("thread_sync_switch", flip_switch, action, services)
 
 
-def flip_switch(action: CardAction, respond: Respond | None, services: ConnectServices) -> None:
+def flip_switch(action: CardAction, services: ConnectServices) -> None:
     wanted, _, raw_key = (action.action.value or "").partition(":")
     key = parse_issue_key(raw_key)
     message = action.message
@@ -114,7 +113,7 @@ def flip_switch(action: CardAction, respond: Respond | None, services: ConnectSe
         if text is None:
             log.exception("could not switch the sync of %s", key)
             text = ":warning: Something went wrong on Connect's side; try again."
-        tell(services, respond, action, text)
+        tell(services, action, text)
         return
     if not message.blocks:
         return  # Slack sent no blocks to keep: better the old switch than a wiped card

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from clients.jira_client import JiraIssue
-from clients.slack_client import SlackClient
+from clients.slack_client import SlackClient, SlackNotInChannel
 from services.commands import mentioned_users
 from services.connect_services import ConnectServices
 from services.errors import ConnectError
@@ -208,12 +208,15 @@ class IssueCreation:
             elements.append({"type": "mrkdwn", "text": files[:2000]})
         note = {"type": "context", "elements": elements}
         switch = self.cards.sync_switch(issue.key, linked.link.sync_replies)
-        self.services.slack.post_message(
-            channel_id,
-            text=text,
-            blocks=[*card, note, switch],
-            thread_ts=origin.thread_ts or message_ts,
-        )
+        try:
+            self.services.slack.post_message(
+                channel_id,
+                text=text,
+                blocks=[*card, note, switch],
+                thread_ts=origin.thread_ts or message_ts,
+            )
+        except SlackNotInChannel:  # removed from the channel since the link was recorded
+            self._dm(origin.user_id, f"{text}. {BotNotInChannel().user_message}", card)
 
     def _dm(self, user_id: str, text: str, card: list[Block]) -> None:
         channel = self.services.slack.open_dm(user_id)

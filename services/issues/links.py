@@ -156,7 +156,8 @@ class LinkService:
         issue: JiraIssue | None = None,
         sync: bool | None = None,
     ) -> LinkOutcome:
-        """Record the link, add Jira's remote link (once), and tell the thread (once).
+        """Record the link, add Jira's remote link (once), and tell the thread (once); only
+        where the bot is a member (else BotNotInChannel, and nothing is linked).
 
         `sync`: the thread's replies become Jira comments (SPEC §13); None = the channel's
         default, for a new link."""
@@ -168,6 +169,8 @@ class LinkService:
             raise BotNotInChannel() from None
         except SlackUnavailable:
             raise SlackDown() from None
+        if not channel.is_member:  # a public channel: readable, but no thread reply from the bot
+            raise BotNotInChannel()
         view, created = self._record(
             message.team_id,
             issue,

@@ -69,6 +69,7 @@ class InMemorySlack:
         # What update_view and respond were given: (view_id or external_id, view), (url, message).
         self.view_updates: list[tuple[str, dict[str, Any]]] = []
         self.responses: list[tuple[str, dict[str, Any]]] = []
+        self.homes: dict[str, dict[str, Any]] = {}  # the App Home last published, by user
         self.users: dict[str, SlackUser] = {}
         self._channels: dict[str, _Channel] = {}
         self._failures: list[tuple[str | None, str | SlackError]] = []
@@ -356,6 +357,15 @@ class InMemorySlack:
             target = self._readable(channel)
             self.unfurls.append(UnfurlRecord(target.id, ts, dict(unfurls)))
 
+    def unfurl_in_composer(self, unfurl_id: str, source: str, unfurls: Mapping[str, Any]) -> None:
+        """Recorded in `unfurls` as if `source` were the channel and `unfurl_id` the ts."""
+        with self._lock:
+            args = {"unfurl_id": unfurl_id, "source": source, "unfurls": dict(unfurls)}
+            self._begin("unfurl_in_composer", **args)
+            if not unfurl_id:
+                raise error_for("cannot_find_message")
+            self.unfurls.append(UnfurlRecord(source, unfurl_id, dict(unfurls)))
+
     def thread_messages(
         self, channel: str, thread_ts: str, *, oldest: str | None = None, limit: int = 1000
     ) -> list[Mapping[str, Any]]:
@@ -389,6 +399,16 @@ class InMemorySlack:
             if not found_by:
                 raise error_for("invalid_arguments")
             self.view_updates.append((found_by, dict(view)))
+
+    def publish_home(self, user_id: str, view: Mapping[str, Any]) -> None:
+        """Kept in `homes` (the Web API stand-in keeps its own, with view ids and hashes)."""
+        with self._lock:
+            self._begin("publish_home", user_id=user_id, view=dict(view))
+            if user_id not in self.users:
+                raise error_for("user_not_found")
+            if view.get("type") != "home":
+                raise error_for("invalid_arguments")
+            self.homes[user_id] = dict(view)
 
     def respond(self, response_url: str, message: Mapping[str, Any]) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ from typing import Any
 
 from clients.slack_client import SlackError
 from simulators.slack_workspace.memory import InMemorySlack
-from simulators.slack_workspace.transcript import SlackMessage, UnfurlRecord
+from simulators.slack_workspace.transcript import SlackMessage
 from simulators.slack_workspace.views import APP_ID, ApiError, FakeViews, required
 
 JSON_PARAMS = frozenset(
@@ -223,9 +223,7 @@ class FakeSlackApi:
             self.slack.unfurl(str(params["channel"]), str(params["ts"]), unfurls)
         else:  # link_shared from the message composer: unfurl_id + source
             unfurl_id = required(params, "unfurl_id", "cannot_find_message")
-            self.slack.unfurls.append(
-                UnfurlRecord(str(params.get("source", "")), unfurl_id, unfurls)
-            )
+            self.slack.unfurl_in_composer(unfurl_id, str(params.get("source", "")), unfurls)
         return {}
 
     # -- users --------------------------------------------------------------------------------

@@ -164,6 +164,18 @@ def test_comment_opens_a_modal_and_adds_the_comment_credited(team: RunningConnec
     assert len([c for c in team.jira.jira.comments("OPS-1") if "Replica" in c.body]) == 1
 
 
+def test_comment_by_someone_without_a_jira_account_says_so_in_the_modal(
+    team: RunningConnect,
+) -> None:
+    preview = preview_of(team, "OPS-1 from dave")
+    click(team, preview, "card_comment", user="U0DAVE")
+    view = team.slack.wait_for("views.open").answer["view"]
+    notice = team.slack.wait_for("views.update", lambda c: "/jira connect" in json.dumps(c.params))
+    assert notice.params["external_id"] == view["external_id"]
+    shown = team.slack.views.by_id[view["id"]]  # the same modal, now a notice without Submit
+    assert shown["submit"] is None and "I don't know your Jira account" in json.dumps(shown)
+
+
 def test_an_empty_comment_is_refused_in_the_modal(team: RunningConnect) -> None:
     preview = preview_of(team, "OPS-1 again")
     click(team, preview, "card_comment", user="U0ALICE")
@@ -224,3 +236,20 @@ def test_a_notification_carries_the_card_buttons_and_assign_updates_it(
     blocks = updated_blocks(team)
     assert team.jira.jira.get_issue("OPS-2").assignee.account_id == "acc-bob"
     assert "renewing now" in blocks and "Bob Baker" in blocks  # the news stays, the card updates
+
+
+def test_assign_on_a_card_inside_a_modal_updates_the_modal(team: RunningConnect) -> None:
+    preview = preview_of(team, "OPS-2 in a modal")
+    card = [b for b in preview["blocks"] if b.get("type") != "context"]
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Issue"}, "blocks": card}
+    opened = team.slack.views.open({"trigger_id": "trig-card", "view": modal}, pushed=False)["view"]
+    button = card_button(card, "card_assign_me")
+    payload = block_action(button, user="U0BOB", response_url=team.slack.response_url())
+    del payload["response_url"]  # Slack sends none for a modal's buttons
+    payload["container"] = {"type": "view", "view_id": opened["id"]}
+    payload["view"] = opened
+    assert team.interact(payload).status_code == 200
+    update = team.slack.wait_for("views.update")
+    assert update.params["view_id"] == opened["id"] and update.params["hash"] == opened["hash"]
+    assert "Bob Baker" in json.dumps(team.slack.views.by_id[opened["id"]]["blocks"])
+    assert team.jira.jira.get_issue("OPS-2").assignee.account_id == "acc-bob"

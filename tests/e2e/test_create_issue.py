@@ -18,6 +18,7 @@ def team(connect: RunningConnect) -> RunningConnect:
     slack.add_user("U0BOB", "bob", real_name="Bob Baker", email="bob@example.com")
     slack.add_channel("C0GENERAL", "general", members=["U0ALICE", "U0BOB"])
     slack.add_channel("G0SECRET", "secret", members=["U0ALICE"], is_private=True)
+    slack.add_channel("C0NOBOT", "nobot", members=["U0ALICE", "U0BOB"], bot_is_member=False)
     return connect
 
 
@@ -293,6 +294,24 @@ def test_message_shortcut_prefills_creates_links_and_replies_in_the_thread(
     assert "by Bob Baker" in (issue.description or "")
     links = team.jira.jira.remote_links(key)
     assert len(links) == 1 and ts.replace(".", "") in links[0].url
+
+
+def test_from_a_public_channel_without_the_bot_the_creator_is_told_in_a_dm(
+    team: RunningConnect,
+) -> None:
+    payload, ts = message_shortcut(team, "C0NOBOT", "Search is slow", "trig-nobot")
+    team.interact(payload)
+    form = wait_for_view(team, is_form)
+    values = form_values("OPS", option_value(form, "issue_type", "Bug"), "Search is slow")
+    team.interact(submission(form, values))
+    dm = team.slack.wait_for("chat.postMessage", lambda call: call.params["channel"] == "D0ALICE")
+    (key,) = [i.key for i in team.jira.jira.search_all('summary ~ "Search is slow"')]
+    assert "Created" in dm.params["text"] and key in dm.params["text"]
+    assert "invite me with `/invite @Connect`" in dm.params["text"]
+    assert key in json.dumps(dm.params["blocks"])  # the card comes along
+    assert team.slack.slack.thread("C0NOBOT", ts)[1:] == []
+    assert team.runtime.services.links.channel_links("T0TEAM", "C0NOBOT") == []
+    assert team.jira.jira.remote_links(key) == []
 
 
 def test_private_sources_carry_a_visibility_notice(team: RunningConnect) -> None:

@@ -218,6 +218,18 @@ def test_a_jira_url_is_unfurled_with_its_summary(team: RunningConnect) -> None:
     assert "card_assign_me" in json.dumps(unfurls[url]["blocks"])
 
 
+def test_a_jira_url_in_a_message_being_written_is_unfurled_by_its_unfurl_id(
+    team: RunningConnect,
+) -> None:
+    url = f"{team.jira.url}/browse/OPS-1"
+    event = link_shared(team, url, channel="COMPOSER")
+    send_event(team, {**event, "source": "composer", "unfurl_id": "draft.1700000000.abc"})
+    call = team.slack.wait_for("chat.unfurl")
+    assert call.params["unfurl_id"] == "draft.1700000000.abc"
+    assert call.params["source"] == "composer" and "channel" not in call.params
+    assert "Nightly database backup fails on replica" in json.dumps(call.params["unfurls"][url])
+
+
 def test_a_message_with_a_jira_url_is_unfurled_not_previewed(team: RunningConnect) -> None:
     url = f"{team.jira.url}/browse/OPS-1"
     send_event(team, message_event(f"look at <{url}|OPS-1> and <{url}>"))

@@ -60,6 +60,19 @@ def test_concurrent_links_of_one_message_make_one_row(
     assert len(links.channel_links(T, "C1")) == 1
 
 
+def test_a_message_in_a_public_channel_without_the_bot_is_not_linked(
+    links: LinkService, slack: InMemorySlack
+) -> None:
+    slack.add_channel("CNOBOT", "nobot", members=["U1"], bot_is_member=False)
+    posted = slack.add_message("CNOBOT", "readable, but no reply from the bot", user="U1")
+    with pytest.raises(BotNotInChannel):
+        links.link_message(MessageRef(T, "CNOBOT", posted.ts), "U1", "OPS-1")
+    assert links.channel_links(T, "CNOBOT") == []
+    jira = links.jira
+    assert isinstance(jira, InMemoryJira)
+    assert jira.remote_links("OPS-1") == []
+
+
 def test_private_channel_names_stay_out_of_jira(links: LinkService, slack: InMemorySlack) -> None:
     posted = slack.add_message("CSECRET", "classified", user="U1")
     links.link_message(MessageRef(T, "CSECRET", posted.ts), "U1", "OPS-1")

@@ -458,3 +458,37 @@ def test_respond_to_an_unreachable_url_is_unavailable() -> None:
     finally:
         client.close()
     assert url not in _all_text(failed.value)
+
+
+def test_unfurl_in_composer_sends_the_unfurl_id_and_source(
+    client: SlackWebApiClient, slack_server: FakeSlackServer, observer: RecordingObserver
+) -> None:
+    unfurls = {"https://jira.example/browse/ABC-1": {"blocks": []}}
+
+    client.unfurl_in_composer("draft.1.abc", "composer", unfurls)
+
+    (call,) = slack_server.calls_to("chat.unfurl")
+    assert call.params["unfurl_id"] == "draft.1.abc" and call.params["source"] == "composer"
+    assert [(u.channel, u.ts, u.unfurls) for u in slack_server.slack.unfurls] == [
+        ("composer", "draft.1.abc", unfurls)
+    ]
+    assert [(r[1], r[2]) for r in observer.records] == [("chat.unfurl", "ok")]
+    with pytest.raises(SlackError) as unnamed:
+        client.unfurl_in_composer("", "composer", unfurls)
+    assert unnamed.value.error == "cannot_find_message"
+
+
+def test_publish_home_publishes_the_users_app_home_and_counts_it(
+    client: SlackWebApiClient, slack_server: FakeSlackServer, observer: RecordingObserver
+) -> None:
+    hello = {"type": "section", "text": {"type": "mrkdwn", "text": "Hi"}}
+    home = {"type": "home", "blocks": [hello]}
+
+    client.publish_home("U1", home)
+    client.publish_home("U1", home | {"blocks": []})
+
+    assert slack_server.views.home["U1"]["blocks"] == []
+    assert [(r[1], r[2]) for r in observer.records] == [("views.publish", "ok")] * 2
+    with pytest.raises(SlackError) as unknown:
+        client.publish_home("U0NOBODY", home)
+    assert unknown.value.error == "user_not_found"

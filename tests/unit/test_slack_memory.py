@@ -307,3 +307,30 @@ def test_view_updates_and_responses_are_recorded(slack: InMemorySlack) -> None:
     with pytest.raises(SlackError) as unnamed:
         slack.update_view(view)
     assert unnamed.value.error == "invalid_arguments"
+
+
+def test_unfurls_in_the_composer_are_recorded_by_unfurl_id(slack: InMemorySlack) -> None:
+    unfurls = {"https://jira.example/browse/ABC-1": {"blocks": []}}
+
+    slack.unfurl_in_composer("draft.1.abc", "composer", unfurls)
+
+    assert [(u.channel, u.ts, u.unfurls) for u in slack.unfurls] == [
+        ("composer", "draft.1.abc", unfurls)
+    ]
+    with pytest.raises(SlackError) as unnamed:
+        slack.unfurl_in_composer("", "composer", unfurls)
+    assert unnamed.value.error == "cannot_find_message"
+
+
+def test_published_homes_are_kept_per_user(slack: InMemorySlack) -> None:
+    home = {"type": "home", "blocks": []}
+
+    slack.publish_home("U1", home)
+
+    assert slack.homes == {"U1": home}
+    with pytest.raises(SlackError) as unknown:
+        slack.publish_home("U0NOBODY", home)
+    assert unknown.value.error == "user_not_found"
+    with pytest.raises(SlackError) as modal:
+        slack.publish_home("U1", {"type": "modal", "blocks": []})
+    assert modal.value.error == "invalid_arguments"
