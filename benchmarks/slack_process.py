@@ -86,7 +86,11 @@ def serve(delay: float) -> FakeSlackServer:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.slack_process")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="niceness: CPU to the server under test first"
+    )
     args = parser.parse_args(argv)
+    os.nice(args.nice)
     server = serve(args.delay)
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
@@ -101,8 +105,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 class SlackProcess:
     """The harness's handle on `python -m benchmarks.slack_process`."""
 
-    def __init__(self, *, delay: float = 0.0) -> None:
+    def __init__(self, *, delay: float = 0.0, nice: int = 0) -> None:
         argv = [sys.executable, "-m", "benchmarks.slack_process", "--delay", str(delay)]
+        argv += ["--nice", str(nice)]
         self._process = Target(argv, {}, name="fake Slack")
         self._ids = itertools.count(1)
         self.token = DEFAULT_TOKEN

@@ -9,7 +9,8 @@ one aiohttp ClientSession (its connection pool: connections stay open between ca
 every call goes through slack_sdk's AsyncWebClient (or AsyncWebhookClient for a
 response_url) on that session: a synchronous caller hands the coroutine over and waits for
 its answer. A call handed off (views.open after an ack, `call_soon`) holds no thread at all
-while Slack answers.
+while Slack answers; it is sent on the same loop by a pyreqwest client (reqwest: the HTTP
+exchange runs in Rust, outside the GIL, which the acks of a flood of shortcuts wait for).
 
 `KeptAliveWebClient` is a WebClient whose public `api_call`, which every method of WebClient
 (`chat_postMessage`, `views_open`, …) sends through, goes that way: Bolt's listeners, Connect's
