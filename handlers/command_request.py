@@ -20,5 +20,5 @@ class CommandRequest:
     invocation: Invocation
 
 
-# A subcommand answered after the ack: its reply, as `respond` takes it.
+# A subcommand answered after the ack: its reply, as handlers.answers.answer sends it.
 Runner = Callable[[ConnectServices, CommandRequest], Message]

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraIssue
@@ -26,6 +26,7 @@ from handlers import (
     thread_sync,
 )
 from handlers.after_ack import AfterAck
+from handlers.answers import answer
 from handlers.backlog import BUSY_TEXT
 from handlers.command_request import CommandRequest, Message, Runner
 from handlers.modal_opener import ModalOpener
@@ -49,7 +50,6 @@ def acknowledge_jira(
     ack: Ack,
     body: dict[str, Any],
     client: WebClient,
-    respond: Respond,
     services: ConnectServices,
     after_ack: AfterAck,
     opener: ModalOpener,
@@ -71,12 +71,11 @@ def acknowledge_jira(
     if invocation.name == "create":  # the trigger_id lives 3 s; filled once it is open
         create_issue.open_from_command(opener, services, client, command, invocation.args)
     elif invocation.name in SLOW_SUBCOMMANDS:
-        after_ack.submit(
-            "run_jira", run_jira, CommandRequest(command, invocation), respond, services
-        )
+        after_ack.submit("run_jira", run_jira, CommandRequest(command, invocation), services)
 
 
-def run_jira(request: CommandRequest, respond: Respond, services: ConnectServices) -> None:
+def run_jira(request: CommandRequest, services: ConnectServices) -> None:
+    """Run the subcommand and answer through the command's response_url (services.slack)."""
     invocation = request.invocation
     run = SLOW_SUBCOMMANDS.get(invocation.name)
     if run is None:
@@ -98,7 +97,7 @@ def run_jira(request: CommandRequest, respond: Respond, services: ConnectService
             log.exception("/jira %s failed", invocation.name)
             message = ":warning: Something went wrong on Connect's side; try again."
         reply = blocks.ephemeral(message)
-    respond(**reply)
+    answer(services, command.response_url, reply, what=f"/jira {invocation.name}")
 
 
 def show(services: ConnectServices, request: CommandRequest) -> Message:

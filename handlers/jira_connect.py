@@ -72,9 +72,7 @@ def acknowledge_run_pending(
         return
     if invocation.name not in commands.SLOW_SUBCOMMANDS:
         return
-    after_ack.submit(
-        "run_jira", commands.run_jira, CommandRequest(command, invocation), respond, services
-    )
+    after_ack.submit("run_jira", commands.run_jira, CommandRequest(command, invocation), services)
 
 
 def pat_modal(problem: str | None = None) -> dict[str, Any]:
