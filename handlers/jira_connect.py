@@ -13,13 +13,14 @@ import logging
 from typing import Any
 
 from pydantic import SecretStr
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from clients.jira_client import JiraAuthError, JiraError, JiraUnavailable
 from clients.slack_client import SlackError
 from handlers import blocks, cards, commands, identity
 from handlers.after_ack import AfterAck
+from handlers.answers import answer
 from handlers.command_request import CommandRequest
 from handlers.modal_opener import ModalOpener
 from handlers.payloads import BlockAction, SlashCommand, ViewSubmission
@@ -48,7 +49,6 @@ def acknowledge(ack: Ack) -> None:
 def acknowledge_run_pending(
     ack: Ack,
     body: dict[str, Any],
-    respond: Respond,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
@@ -67,8 +67,11 @@ def acknowledge_run_pending(
     )
     try:
         invocation = services.parser.parse(pending.text)
-    except UsageError as error:
-        respond(**blocks.usage_error_message(error, services.parser), replace_original=False)
+    except UsageError as error:  # told after the ack, as the command's own answer would be
+        usage = {**blocks.usage_error_message(error, services.parser), "replace_original": False}
+        after_ack.submit(
+            "run_pending", answer, services, action.response_url, usage, what="run it now"
+        )
         return
     if invocation.name not in commands.SLOW_SUBCOMMANDS:
         return

@@ -107,6 +107,18 @@ def test_acting_before_connecting_offers_the_button_then_run_it_now(site: Identi
     assert comment.author is not None and comment.author.account_id == "acc-bob"
 
 
+def test_run_it_now_with_a_command_that_no_longer_parses_says_so(site: IdentitySite) -> None:
+    pending = json.dumps({"text": "frobnicate OPS-1", "channel_id": "C0GENERAL"})
+    button = {"type": "button", "action_id": "jira_run_pending", "value": pending}
+    response_url = site.connect.slack.response_url()
+    payload = block_action(button, user="U0BOB", channel="D0BOB", response_url=response_url)
+    assert site.connect.interact(payload).status_code == 200
+    told = wait_for_response(site.connect, response_url)
+    assert told["response_type"] == "ephemeral"
+    assert told["replace_original"] is False  # the DM with the button stays
+    assert "frobnicate" in told["text"]
+
+
 def test_assign_to_me_on_a_card_runs_as_the_clicker(site: IdentitySite) -> None:
     site.sign_in("U0CAROL")
     ts = next_ts()
