@@ -1,15 +1,18 @@
-"""The Open, Share and list-page buttons: ack at once, act after."""
+"""The Open, Share and list-page buttons: ack at once, act after, and answer through the
+click's response_url with services.slack (handlers.answers: skipped when there is none)."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App
 
 from clients.slack_client import SlackNotInChannel
 from handlers import blocks, cards
 from handlers.after_ack import AfterAck
+from handlers.answers import answer
+from handlers.command_request import Message
 from handlers.commands import links_page
 from handlers.identity import not_connected
 from handlers.payloads import BlockAction
@@ -36,28 +39,31 @@ def acknowledge(ack: Ack) -> None:
 def acknowledge_share(
     ack: Ack,
     body: dict[str, Any],
-    respond: Respond,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
     action = BlockAction.model_validate(body)
     ack()
-    after_ack.submit("share_issue", share_issue, action, respond, services)
+    after_ack.submit("share_issue", share_issue, action, services)
 
 
 def acknowledge_page(
     ack: Ack,
     body: dict[str, Any],
-    respond: Respond,
     services: ConnectServices,
     after_ack: AfterAck,
 ) -> None:
     action = BlockAction.model_validate(body)
     ack()
-    after_ack.submit("turn_page", turn_page, action, respond, services)
+    if action.response_url is None:  # the page would replace a message no one can name
+        log.info("turn_page: no response_url in the payload, nothing to answer")
+        return
+    after_ack.submit("turn_page", turn_page, action, services)
 
 
-def share_issue(action: BlockAction, respond: Respond, services: ConnectServices) -> None:
+def share_issue(action: BlockAction, services: ConnectServices) -> None:
+    """Post the card in the channel for everyone, then remove the ephemeral one clicked;
+    a refusal is told to the clicker instead."""
     channel, key = action.channel.id if action.channel else None, action.action.value
     if not channel or not key:
         return
@@ -76,19 +82,25 @@ def share_issue(action: BlockAction, respond: Respond, services: ConnectServices
             ],
         )
     except SlackNotInChannel:
-        respond(**blocks.ephemeral(INVITE_FIRST), replace_original=False)
+        _tell(services, action, blocks.ephemeral(INVITE_FIRST))
         return
     except JiraNotConnected as error:
         team, user = action.team.id or "", action.user.id or ""
-        respond(**not_connected(services, team, user, error), replace_original=False)
+        _tell(services, action, not_connected(services, team, user, error))
         return
     except ConnectError as error:
-        respond(**blocks.ephemeral(error.user_message), replace_original=False)
+        _tell(services, action, blocks.ephemeral(error.user_message))
         return
-    respond(delete_original=True)
+    answer(services, action.response_url, {"delete_original": True}, what="share_issue")
 
 
-def turn_page(action: BlockAction, respond: Respond, services: ConnectServices) -> None:
+def _tell(services: ConnectServices, action: BlockAction, message: Message) -> None:
+    """Beside the card clicked, which stays."""
+    reply = {**message, "replace_original": False}
+    answer(services, action.response_url, reply, what="share_issue")
+
+
+def turn_page(action: BlockAction, services: ConnectServices) -> None:
     """Previous/Next page under a list answer: the page it names, in place of the old one."""
     name, _, number = (action.action.value or "").partition(":")
     pages = {"links": links_page, "subscriptions": subscriptions_page}
@@ -96,4 +108,5 @@ def turn_page(action: BlockAction, respond: Respond, services: ConnectServices) 
     if not team or not channel or name not in pages:
         return
     page = blocks.page_number([number])
-    respond(replace_original=True, **pages[name](services, team, channel, page))
+    shown = {"replace_original": True, **pages[name](services, team, channel, page)}
+    answer(services, action.response_url, shown, what="turn_page")

@@ -31,6 +31,25 @@ FUZZ = settings(
 )
 _fresh = itertools.count(1)
 
+# A Share click with no response_url (found by test_interactivity_payloads: Bolt's
+# `respond(delete_original=True)` raised after the ack, logged as an ERROR).
+SHARE_WITHOUT_RESPONSE_URL: dict[str, Any] = {
+    "type": "block_actions",
+    "team": {},
+    "user": {"name": "alice", "team_id": "T0TEAM"},
+    "channel": {"id": "C0GENERAL", "name": "general"},
+    "message": {"text": "OPS-1"},
+    "actions": [
+        {
+            "block_id": "card:OPS-1:actions",
+            "action_ts": "1700000002.1",
+            "type": "button",
+            "action_id": "share_issue",
+            "value": "OPS-1",
+        }
+    ],
+}
+
 
 def freshen(payload: Any) -> Any:
     """New event and view ids each time: Connect drops repeats, and repeats test nothing."""
@@ -86,8 +105,44 @@ def test_slash_command_form_fields(app: FuzzedConnect, fields: dict[str, str]) -
 @example(payload={"type": "view_submission", "view": None})
 @example(payload={"type": "view_submission", "response_urls": None})
 @example(payload={"type": "shortcut", "message": {"user": 5}})
+@example(payload=SHARE_WITHOUT_RESPONSE_URL)
 def test_interactivity_payloads(app: FuzzedConnect, payload: Any) -> None:
     app.interact(freshen(payload)).assert_handled()
+
+
+def test_a_share_click_without_response_url_still_shares(app: FuzzedConnect) -> None:
+    """Nothing to answer to: the card is still shared in the channel, the answer that would
+    have removed the ephemeral card is skipped, and nothing fails."""
+    app.slack.reset_calls()
+    outcome = app.interact(SHARE_WITHOUT_RESPONSE_URL)
+    outcome.assert_handled()
+    assert outcome.status == 200
+    (posted,) = app.slack.calls_to("chat.postMessage")
+    assert posted.params["channel"] == "C0GENERAL"
+    assert "OPS-1" in posted.params["text"]
+    assert app.slack.calls_to("response_url") == []
+
+
+def test_a_page_click_without_response_url_does_nothing(app: FuzzedConnect) -> None:
+    """The next page replaces the answer clicked, through its response_url: with none there is
+    nothing to do, and nothing is done."""
+    click = {**SHARE_WITHOUT_RESPONSE_URL, "team": {"id": "T0TEAM"}, "user": {"id": "U0ALICE"}}
+    click["actions"] = [{"type": "button", "action_id": "list_page", "value": "links:2"}]
+    app.slack.reset_calls()
+    outcome = app.interact(click)
+    outcome.assert_handled()
+    assert outcome.status == 200
+    assert app.slack.calls == []
+
+
+def test_a_command_without_response_url_runs_and_answers_no_one(app: FuzzedConnect) -> None:
+    form = parse_qs(slash_command_body("links", response_url=app.response_url).decode())
+    del form["response_url"]
+    app.slack.reset_calls()
+    outcome = app.post_slack(urlencode({name: values[0] for name, values in form.items()}).encode())
+    outcome.assert_handled()
+    assert outcome.status == 200
+    assert app.slack.calls_to("response_url") == []
 
 
 @FUZZ
