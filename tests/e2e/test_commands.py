@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.issues.links import INVITE_FIRST
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import RunningConnect, connect_settings, running_connect
@@ -155,6 +156,26 @@ def test_share_button_posts_the_card_in_the_channel(connect: RunningConnect) -> 
     assert posted.params["channel"] == "C0GENERAL"
     assert "OPS-1" in str(posted.params["blocks"])
     assert wait_for_response(connect, response_url)["delete_original"] is True
+
+
+def test_share_where_the_bot_is_not_asks_to_invite_it(connect: RunningConnect) -> None:
+    connect.slack.slack.add_channel("C0QUIET", "quiet", members=["U0ALICE"], bot_is_member=False)
+    response_url = connect.slack.response_url()
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEAM", "domain": "acme"},
+        "user": {"id": "U0ALICE", "team_id": "T0TEAM"},
+        "channel": {"id": "C0QUIET", "name": "quiet"},
+        "container": {"type": "message", "is_ephemeral": True},
+        "response_url": response_url,
+        "actions": [{"type": "button", "action_id": "share_issue", "value": "OPS-1"}],
+    }
+    assert connect.interact(payload).status_code == 200
+    told = wait_for_response(connect, response_url)
+    assert told["response_type"] == "ephemeral"
+    assert told["replace_original"] is False  # the card clicked stays
+    assert told["text"] == INVITE_FIRST
+    assert connect.slack.slack.messages["C0QUIET"] == []
 
 
 def test_projects_outside_jira_projects_never_show(fake_slack, fake_jira, tmp_path) -> None:
