@@ -364,6 +364,7 @@ def build_worker(runtime: Runtime) -> Worker:
         clock=lambda: runtime.clock(),  # the burst window, on the runtime's clock
     )
     wall = ProjectWall(services.policy)
+    lease = timedelta(seconds=runtime.settings.connect_claim_lease_seconds)
     processor = DeliveryProcessor(services.uow, notifier, wall=wall)
     dispatcher = OutboxDispatcher(
         services.uow,
@@ -373,6 +374,7 @@ def build_worker(runtime: Runtime) -> Worker:
         threads=SubscriptionThreads(),
         clock=lambda: runtime.clock(),
         dm_gate=dm_gate,
+        lease=lease,
     )
     housekeeping = Housekeeping(
         services.uow,
@@ -388,6 +390,7 @@ def build_worker(runtime: Runtime) -> Worker:
         clock=lambda: runtime.clock(),
         outage_pause=runtime.settings.jira_outage_pause_seconds,
         attachments=services.attachments,
+        lease=lease,
     )
     jobs = [
         runtime.deliveries_job(processor.run_once),

@@ -70,6 +70,7 @@ class Settings(BaseSettings):
     connect_log_format: Literal["text", "json"] = "text"
     connect_poll_interval: float = Field(default=60, ge=0)
     connect_max_backoff: float = Field(default=30, gt=0)
+    connect_claim_lease_seconds: float = Field(default=60, ge=2, le=3600)
     connect_public_url: AnyHttpUrl | None = None
     connect_admins: CommaList = ()
     connect_encryption_key: SecretStr | None = None

@@ -71,8 +71,13 @@ class OutboxDispatcher:
         channel_interval: timedelta = CHANNEL_INTERVAL,
         threads: ThreadBook | None = None,
         dm_gate: DmGate | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
+        """`lease`: how long a claimed row is this worker's; a crashed worker's rows are taken
+        up by another once it has run out (a post is looked up by its key before it is sent
+        again, so a claim that outlives its lease is never posted twice)."""
         self.uow = uow
+        self.lease = lease
         self.dm_gate = dm_gate
         self.slack = slack
         self.render = render
@@ -142,7 +147,7 @@ class OutboxDispatcher:
                 unknown_outcome = row.status == SENDING  # a sender died (or stalled) mid-send
                 row.status = SENDING
                 row.claimed_by = self.worker_id
-                row.claimed_until = now + LEASE
+                row.claimed_until = now + self.lease
                 row.attempts += 1
                 claimed.append((row.id, row.channel_id, unknown_outcome))
             work.commit()

@@ -83,6 +83,10 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
             DATABASE_URL=postgres_url,
             JIRA_WEBHOOK_SECRET=WEBHOOK_SECRET,
             CONNECT_POLL_INTERVAL="0",
+            # A killed process's claims are taken up once their lease has run out: 10 s, not
+            # 60, so the test does not wait a minute (a claim that outlives it is looked up
+            # before it is sent again, so nothing is doubled).
+            CONNECT_CLAIM_LEASE_SECONDS="10",
             CONNECT_HOST="127.0.0.1",
         )
         processes: list[subprocess.Popen[str]] = []
@@ -136,7 +140,7 @@ def test_every_change_is_posted_once_across_processes(postgres_url: str, tmp_pat
                 if number == CHANGES // 2:
                     serve_a.send_signal(signal.SIGKILL)  # mid-stream, possibly mid-send
 
-            # A killed sender's claims expire after 60 s: then the survivor sends what it held.
+            # A killed sender's claims expire after their lease: then the survivor sends them.
             wait_until(
                 lambda: unfinished_work(uow_of(engine)) == 0,
                 timeout=120,

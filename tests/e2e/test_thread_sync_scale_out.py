@@ -47,6 +47,10 @@ def test_every_reply_is_one_comment_across_processes(postgres_url: str, tmp_path
             **bot_env(slack, jira),
             DATABASE_URL=postgres_url,
             CONNECT_POLL_INTERVAL="0",
+            # A killed process's claims are taken up once their lease has run out: 10 s, not
+            # 60, so the test does not wait a minute (a claim that outlives it is looked up
+            # before it is sent again, so nothing is doubled).
+            CONNECT_CLAIM_LEASE_SECONDS="10",
             CONNECT_HOST="127.0.0.1",
         )
         processes: list[subprocess.Popen[str]] = []
@@ -101,7 +105,7 @@ def test_every_reply_is_one_comment_across_processes(postgres_url: str, tmp_path
                 if number == REPLIES // 2:
                     serve_a.send_signal(signal.SIGKILL)  # mid-stream, possibly mid-write
 
-            # A killed process's claims expire after 60 s: then the survivor takes them up.
+            # A killed process's claims expire after their lease: then the survivor takes them up.
             wait_until(
                 lambda: unfinished_work(uow_of(engine)) == 0,
                 timeout=120,
