@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.authorization.authorize import Authorize
-from slack_bolt.context.respond import Respond
 from slack_bolt.middleware import Middleware
 from slack_bolt.oauth import OAuthFlow
 from slack_sdk import WebClient
-from slack_sdk.models.attachments import Attachment
-from slack_sdk.models.basic_objects import JsonObject
-from slack_sdk.models.blocks import Block
-from slack_sdk.webhook import WebhookResponse
 
 from clients.slack_teams import current_team
-from clients.slack_transport import KeptAliveWebClient, SlackTransport
+from clients.slack_transport import SlackTransport
 from handlers import register_listeners
 from handlers.after_ack import AfterAck
 from handlers.modal_opener import ModalOpener
@@ -122,72 +117,10 @@ class InjectServices(Middleware):
         # the transport's kept-alive connections (the same as services.slack's).
         client = self.transport.client(context.client.token, team_id=context.team_id)
         context["client"] = client
-        if context.response_url:  # likewise for `respond` (Bolt's posts with urllib)
-            context["respond"] = KeptAliveRespond(context.response_url, client)
+        # No listener answers through Bolt's `respond` (urllib, a connection per answer):
+        # work after the ack answers a response_url through services.slack.respond.
         next()
         return resp
-
-
-class KeptAliveRespond(Respond):
-    """Bolt's `respond`, posting to the response_url through Connect's Slack client (kept-alive
-    connections) instead of a new urllib connection per answer."""
-
-    def __init__(self, response_url: str, client: KeptAliveWebClient) -> None:
-        super().__init__(response_url=response_url)
-        self.client = client
-
-    def __call__(
-        self,
-        text: str | dict[str, Any] = "",
-        blocks: Sequence[dict[str, Any] | Block] | None = None,
-        attachments: Sequence[dict[str, Any] | Attachment] | None = None,
-        response_type: str | None = None,
-        replace_original: bool | None = None,
-        delete_original: bool | None = None,
-        unfurl_links: bool | None = None,
-        unfurl_media: bool | None = None,
-        thread_ts: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> WebhookResponse:
-        if self.response_url is None:
-            raise ValueError("respond is unsupported here as there is no response_url")
-        if isinstance(text, dict):
-            message = _message(**text)
-        else:
-            message = _message(
-                text=text,
-                blocks=blocks,
-                attachments=attachments,
-                response_type=response_type,
-                replace_original=replace_original,
-                delete_original=delete_original,
-                unfurl_links=unfurl_links,
-                unfurl_media=unfurl_media,
-                thread_ts=thread_ts,
-                metadata=metadata,
-            )
-        return self.client.post_to_response_url(self.response_url, message)
-
-
-def _message(
-    text: str = "",
-    blocks: Sequence[dict[str, Any] | Block] | None = None,
-    attachments: Sequence[dict[str, Any] | Attachment] | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """The response_url message Bolt's `respond` sends: text, blocks and attachments as
-    dicts, and the other fields (response_type, replace_original, thread_ts, …) when given."""
-    message: dict[str, Any] = {"text": text}
-    if blocks:
-        message["blocks"] = [_as_dict(block) for block in blocks]
-    if attachments:
-        message["attachments"] = [_as_dict(item) for item in attachments]
-    message.update((name, value) for name, value in fields.items() if value is not None)
-    return message
-
-
-def _as_dict(item: dict[str, Any] | JsonObject) -> dict[str, Any]:
-    return item.to_dict() if isinstance(item, JsonObject) else item
 
 
 def _answer_listener_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -132,7 +132,8 @@ def test_a_page_click_without_response_url_does_nothing(app: FuzzedConnect) -> N
     outcome = app.interact(click)
     outcome.assert_handled()
     assert outcome.status == 200
-    assert app.slack.calls == []
+    # Bolt may check the bot token (auth.test) for the first request a workspace sends.
+    assert [call.method for call in app.slack.calls if call.method != "auth.test"] == []
 
 
 def test_a_command_without_response_url_runs_and_answers_no_one(app: FuzzedConnect) -> None:

@@ -23,7 +23,6 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.app import KeptAliveRespond
 from clients.slack_client import SlackUnavailable
 from clients.slack_transport import KeptAliveWebClient, SlackConnectionError, SlackTransport
 from clients.slack_web_api import SlackWebApiClient
@@ -369,10 +368,12 @@ def test_response_url_posts_reuse_a_connection_and_read_like_webhookclient(
 
     with slack_like_server(answer) as (url, recorder):
         client = transports(url).client(TOKEN)
-        respond = KeptAliveRespond(f"{url}hooks/1", client)
-        first = respond("Working on it…", response_type="ephemeral")
-        second = respond({"text": "Done", "replace_original": True})
-        gone = KeptAliveRespond(f"{url}hooks/expired", client)("late")
+        hook = f"{url}hooks/1"
+        first = client.post_to_response_url(
+            hook, {"text": "Working on it…", "response_type": "ephemeral"}
+        )
+        second = client.post_to_response_url(hook, {"text": "Done", "replace_original": True})
+        gone = client.post_to_response_url(f"{url}hooks/expired", {"text": "late"})
 
     assert (first.status_code, first.body) == (200, "ok")
     assert second.status_code == 200
@@ -501,7 +502,10 @@ def test_calls_go_through_the_environments_proxy(
         client = transports("http://slack.test/api/").client(TOKEN)
         assert client.auth_test()["user_id"] == "UBOT"
         assert client.call_soon("views.open", {"view": {}}).result(10)["ok"]
-        assert KeptAliveRespond("http://hooks.slack.test/1", client)("hi").status_code == 200
+        assert (
+            client.post_to_response_url("http://hooks.slack.test/1", {"text": "hi"}).status_code
+            == 200
+        )
 
     assert [call["path"] for call in proxy.calls] == [
         "http://slack.test/api/auth.test",
@@ -525,7 +529,7 @@ def test_hosts_no_proxy_names_are_called_directly(
         client = transports(url, max_retries=0).client(TOKEN)
         assert client.auth_test()["user_id"] == "UBOT"
         assert client.call_soon("views.open", {"view": {}}).result(10)["ok"]
-        assert KeptAliveRespond(f"{url}hooks/1", client)("hi").status_code == 200
+        assert client.post_to_response_url(f"{url}hooks/1", {"text": "hi"}).status_code == 200
 
     assert [call["path"] for call in recorder.calls] == [
         "/api/auth.test",
