@@ -107,6 +107,9 @@ def test_a_change_after_the_window_is_a_message_of_its_own(thread) -> None:
     comment(connect, "before the window closed")
     emitter.flush()
     wait_until(lambda: replies(connect, ts), what="the first change posted")
+    # ...and marked sent, with the time of its post: advanced before that, the clock would
+    # date the post 2.5 s later and the next change would still join it.
+    wait_settled(connect)
     clock.advance(2.5)  # the window (2 s from the first post) is over
     comment(connect, "after the window closed")
     emitter.flush()
