@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -288,8 +288,12 @@ def _shut_down(
 ) -> None:
     if not loop.is_running():
         return
-    with contextlib.suppress(Exception):  # a loop already stopping: nothing left to close
-        asyncio.run_coroutine_threadsafe(_close(session, handed_off), loop).result(timeout=5)
+    closing = _close(session, handed_off)
+    try:
+        asyncio.run_coroutine_threadsafe(closing, loop).result(timeout=5)
+    except Exception:  # a loop already stopping: nothing left to close
+        if inspect.getcoroutinestate(closing) == inspect.CORO_CREATED:
+            closing.close()  # never scheduled: not left for the collector to warn about
     loop.call_soon_threadsafe(loop.stop)
     if thread is not threading.current_thread():
         thread.join(timeout=5)
