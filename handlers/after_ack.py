@@ -27,12 +27,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import ParamSpec, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from slack_bolt import Ack
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from clients.slack_client import SlackError
+from services.connect_services import ConnectServices
 
 log = logging.getLogger("connect.slack")
 
@@ -131,3 +133,29 @@ class AfterAck:
     def shutdown(self, wait: bool = True) -> None:
         """Let what was handed over finish (`wait`); nothing new starts."""
         self.pool.shutdown(wait=wait)
+
+
+Payload = TypeVar("Payload", bound=BaseModel)
+
+
+def hand_over(
+    name: str, model: type[Payload], work: Callable[[Payload, ConnectServices], object]
+) -> Callable[[Ack, dict[str, Any], ConnectServices, AfterAck], None]:
+    """The listener of "validate once, ack, hand over": the payload read once into `model`
+    (bad input fails as pydantic's ValidationError, before the ack), acked, and
+    `work(payload, services)` submitted as `name` to the work after acks."""
+
+    def listener(
+        ack: Ack, body: dict[str, Any], services: ConnectServices, after_ack: AfterAck
+    ) -> None:
+        payload = model.model_validate(body)
+        ack()
+        after_ack.submit(name, work, payload, services)
+
+    listener.__name__ = listener.__qualname__ = f"acknowledge_{name}"
+    return listener
+
+
+def just_ack(ack: Ack) -> None:
+    """For what Slack only needs acked (a URL button, which Slack opens itself)."""
+    ack()

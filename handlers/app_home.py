@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 
 from clients.jira_client import JiraError
 from clients.slack_client import SlackError
 from handlers import cards
-from handlers.after_ack import AfterAck
+from handlers.after_ack import AfterAck, hand_over
 from handlers.blocks import line_sections
 from handlers.event_dedupe import read_event
 from handlers.identity import CONNECT_BUTTON_ACTION, NO_MAPPING
@@ -39,8 +39,8 @@ HOME_SUBSCRIPTIONS = 50
 
 def register(app: App) -> None:
     app.event("app_home_opened")(home_opened)
-    app.action(CONNECT_ACTION)(acknowledge_connect)
-    app.action(NOTIFY_ACTION)(acknowledge_notify_switches)
+    app.action(CONNECT_ACTION)(hand_over("connect_and_publish", BlockAction, connect_and_publish))
+    app.action(NOTIFY_ACTION)(hand_over("notify_switches", CheckboxesAction, switch_and_publish))
 
 
 def home_opened(body: dict[str, Any], services: ConnectServices, after_ack: AfterAck) -> None:
@@ -52,28 +52,6 @@ def home_opened(body: dict[str, Any], services: ConnectServices, after_ack: Afte
     if event.tab != "home":
         return  # the Messages tab
     after_ack.submit("publish_on_open", publish, services, envelope.team_id, event.user)
-
-
-def acknowledge_connect(
-    ack: Ack,
-    body: dict[str, Any],
-    services: ConnectServices,
-    after_ack: AfterAck,
-) -> None:
-    action = BlockAction.model_validate(body)
-    ack()
-    after_ack.submit("connect_and_publish", connect_and_publish, action, services)
-
-
-def acknowledge_notify_switches(
-    ack: Ack,
-    body: dict[str, Any],
-    services: ConnectServices,
-    after_ack: AfterAck,
-) -> None:
-    action = CheckboxesAction.model_validate(body)
-    ack()
-    after_ack.submit("notify_switches", switch_and_publish, action, services)
 
 
 def switch_and_publish(action: CheckboxesAction, services: ConnectServices) -> None:

@@ -21,7 +21,7 @@ from slack_sdk import WebClient
 
 from clients.jira_client import JiraFieldErrors
 from handlers import cards, identity
-from handlers.after_ack import AfterAck
+from handlers.after_ack import AfterAck, hand_over
 from handlers.backlog import BUSY_FIELD_TEXT, BUSY_TEXT
 from handlers.blocks import one_of
 from handlers.create_views import (
@@ -71,15 +71,9 @@ def register(app: App) -> None:
     # In the order of how often each comes (handlers.register_listeners).
     app.shortcut(one_of("create_issue", "create_issue_from_message"))(open_from_shortcut)
     app.view(CALLBACK_ID)(submit)
-    app.action(one_of(PROJECT_ACTION, TYPE_ACTION))(acknowledge_pick)
-
-
-def acknowledge_pick(
-    ack: Ack, body: dict[str, Any], services: ConnectServices, after_ack: AfterAck
-) -> None:
-    action = ViewAction.model_validate(body)
-    ack()
-    after_ack.submit("refresh_form", refresh_form, action, services)
+    app.action(one_of(PROJECT_ACTION, TYPE_ACTION))(
+        hand_over("refresh_form", ViewAction, refresh_form)
+    )
 
 
 def external_id(trigger_id: str) -> str:

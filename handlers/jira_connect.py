@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from clients.jira_client import JiraAuthError, JiraError, JiraUnavailable
 from clients.slack_client import SlackError
 from handlers import blocks, cards, commands, identity
-from handlers.after_ack import AfterAck
+from handlers.after_ack import AfterAck, just_ack
 from handlers.answers import answer
 from handlers.command_request import CommandRequest
 from handlers.modal_opener import ModalOpener
@@ -36,14 +36,10 @@ PAT_MAX = 512
 
 
 def register(app: App) -> None:
-    app.action(identity.CONNECT_BUTTON_ACTION)(acknowledge)
+    app.action(identity.CONNECT_BUTTON_ACTION)(just_ack)
     app.action(identity.RUN_PENDING_ACTION)(acknowledge_run_pending)
     app.action(identity.PAT_OPEN_ACTION)(open_pat_modal)
     app.view(PAT_CALLBACK)(submit_pat)
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
 
 
 def acknowledge_run_pending(

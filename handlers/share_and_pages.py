@@ -10,7 +10,7 @@ from slack_bolt import Ack, App
 
 from clients.slack_client import SlackNotInChannel
 from handlers import blocks, cards
-from handlers.after_ack import AfterAck
+from handlers.after_ack import AfterAck, hand_over, just_ack
 from handlers.answers import answer
 from handlers.command_request import Message
 from handlers.commands import links_page
@@ -27,24 +27,9 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
-    app.action(card_parts.OPEN_ACTION)(acknowledge)  # a URL button: Slack opens it, we only ack
-    app.action(card_parts.SHARE_ACTION)(acknowledge_share)
+    app.action(card_parts.OPEN_ACTION)(just_ack)  # a URL button: Slack opens it, we only ack
+    app.action(card_parts.SHARE_ACTION)(hand_over("share_issue", BlockAction, share_issue))
     app.action(blocks.LIST_PAGE_ACTION)(acknowledge_page)
-
-
-def acknowledge(ack: Ack) -> None:
-    ack()
-
-
-def acknowledge_share(
-    ack: Ack,
-    body: dict[str, Any],
-    services: ConnectServices,
-    after_ack: AfterAck,
-) -> None:
-    action = BlockAction.model_validate(body)
-    ack()
-    after_ack.submit("share_issue", share_issue, action, services)
 
 
 def acknowledge_page(

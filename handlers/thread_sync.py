@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltRequest
+from slack_bolt import App, BoltContext, BoltRequest
 from sqlalchemy.exc import SQLAlchemyError
 
 from clients.jira_client import JiraIssue
 from clients.slack_client import SlackError
 from handlers import blocks, cards
-from handlers.after_ack import AfterAck
+from handlers.after_ack import AfterAck, hand_over
 from handlers.card_places import CardPlace, tell
 from handlers.command_request import CommandRequest, Message
 from handlers.payloads import CardAction
@@ -43,7 +43,7 @@ SYNC_OFF_TEXT = "Stop syncing"
 def register(app: App, cache: IssueCache) -> None:
     """Before handlers.previews: Bolt runs the first listener that matches a `message`."""
     app.event("message")(ThreadMessages(Previews(cache)).on_message)
-    app.action(SYNC_ACTION)(acknowledge_switch)
+    app.action(SYNC_ACTION)(hand_over("thread_sync_switch", CardAction, flip_switch))
 
 
 # -- the switch on a linked thread's card ----------------------------------------------------
@@ -82,17 +82,6 @@ def with_switch(message_blocks: list[dict[str, Any]], key: str, on: bool) -> lis
     fresh = sync_switch(key, on)
     out = [fresh if block.get("block_id") == wanted else block for block in message_blocks]
     return out if fresh in out else [*out, fresh]
-
-
-def acknowledge_switch(
-    ack: Ack,
-    body: dict[str, Any],
-    services: ConnectServices,
-    after_ack: AfterAck,
-) -> None:
-    action = CardAction.model_validate(body)
-    ack()
-    after_ack.submit("thread_sync_switch", flip_switch, action, services)
 
 
 def flip_switch(action: CardAction, services: ConnectServices) -> None:
