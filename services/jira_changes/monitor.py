@@ -2,11 +2,12 @@
 
 A cycle asks Jira only for issues updated since the stored cursor, in batched JQL:
 
-    key in ("K1", …, "K100") AND updated >= -Nm     one search per 100 linked issues
     project in ("OPS", …) AND updated >= -Nm        one search for the subscribed projects
+    key in ("K1", …, "K100") AND updated >= -Nm     one search per 100 linked issues
 
 so N linked issues cost ⌈N/100⌉ + 1 searches a cycle (more pages only when more than a page
-changed), each issue's comments come in the same answer, and no issue is read on its own. The
+changed; a linked issue the project search brought back is not asked for again by key), each
+issue's comments come in the same answer, and no issue is read on its own. The
 window is in relative minutes, which Jira evaluates on its own clock (its time zone cannot
 shift it), reaching back to the previous cycle's start plus an overlap: what is seen twice,
 the change detector tells once.
@@ -205,9 +206,8 @@ class JiraMonitor:
         return _Cycle(since, dict(keys), projects, bool(subscribed), search)
 
     def _poll(self, cycle: _Cycle) -> None:
-        for batch in _chunks(sorted(cycle.keys), self.batch_size):
-            self._keep_lease()
-            self._store(cycle, self._search_keys(cycle, batch))
+        # The subscribed projects first: a linked issue they brought back is not asked for
+        # again by key (after a bulk edit, half the searches and none of the duplicates).
         if cycle.projects:
             self._keep_lease()
             issues = cycle.search.apart(
@@ -217,6 +217,10 @@ class JiraMonitor:
                 lambda project, named, error: self._check_project(cycle, project, error),
             )
             self._store(cycle, _SearchResult(issues))
+        unseen = [key for key, ids in sorted(cycle.keys.items()) if not ids <= cycle.seen]
+        for batch in _chunks(unseen, self.batch_size):
+            self._keep_lease()
+            self._store(cycle, self._search_keys(cycle, batch))
 
     def _search_keys(self, cycle: _Cycle, batch: list[str]) -> _SearchResult:
         found = _SearchResult()

@@ -169,10 +169,11 @@ def test_a_cycle_costs_one_search_per_hundred_linked_issues_plus_one(
         assert len(searches) == math.ceil(count / 100) + 1
         assert calls(jira, "get_issue") == [] and len(jira.calls) == len(searches)
         assert all(call[2]["with_comments"] for call in searches)
-    first_jql = searches[0][1][0]
-    assert first_jql.startswith(f'key in ("{sorted(keys)[0]}"')
-    assert "AND updated >= -3m" in first_jql  # a minute since the last cycle, plus overlap
-    assert searches[-1][1][0].startswith('project in ("WEB") AND updated >= -3m')
+    # The subscribed projects first, then the linked keys they did not bring back.
+    assert searches[0][1][0].startswith('project in ("WEB") AND updated >= -3m')
+    first_key_jql = searches[1][1][0]
+    assert first_key_jql.startswith(f'key in ("{sorted(keys)[0]}"')
+    assert "AND updated >= -3m" in first_key_jql  # a minute since the last cycle, plus overlap
     # Without subscriptions, the project search is left out.
     with uow() as work:
         for subscription in work.session.scalars(select(ChannelSubscription)):
@@ -205,15 +206,11 @@ def test_more_pages_only_when_more_than_a_page_changed_and_subscribers_hear_of_t
         jira.transition_issue(key, "11")
     jira.calls.clear()
     report = monitor.run_once()
-    # Two key batches (100 + 50 keys, one page each) and three pages of the project search.
-    assert [call[2]["page_token"] for call in calls(jira, "search")] == [
-        None,
-        None,
-        None,
-        "100",
-        "200",
-    ]
-    assert report.issues == 400 and report.changes == 250  # each issue through the detector once
+    # Three pages of the project search; the 150 linked keys came back in them, so no key
+    # batch asks for them again.
+    assert [call[2]["page_token"] for call in calls(jira, "search")] == [None, "100", "200"]
+    assert all(call[1][0].startswith('project in ("BIG")') for call in calls(jira, "search"))
+    assert report.issues == 250 and report.changes == 250  # each issue through the detector once
     with uow() as work:
         rows = work.session.scalars(select(NotificationOutbox)).all()
         heard = {
@@ -330,6 +327,31 @@ def test_a_moved_issue_is_followed_by_its_id(
     assert calls(jira, "search")[0][1][0].startswith(f'key in ("{moved.key}")')
 
 
+def test_a_linked_issue_moved_out_of_a_subscribed_project_is_still_followed(
+    uow: UnitOfWorkFactory,
+    jira: InMemoryJira,
+    clock: Clock,
+    make_monitor: Callable[..., JiraMonitor],
+) -> None:
+    """The project search goes first and no longer finds it; its key is still asked for."""
+    link(uow, jira, "OPS-1", "OPS-2")
+    subscribe(uow, "OPS")
+    issue_id = jira.search_all("key = OPS-1")[0].id
+    monitor = make_monitor()
+    monitor.run_once()
+    clock.advance(minutes=1)
+    moved = jira.move_issue("OPS-1", "WEB")
+    jira.transition_issue("OPS-2", "11")  # brought back by the project search
+    jira.calls.clear()
+    monitor.run_once()
+    assert [call[1][0].split(" AND ")[0] for call in calls(jira, "search")] == [
+        'project in ("OPS")',
+        'key in ("OPS-1")',
+    ]
+    assert (moved.key, "moved") in told(uow) and ("OPS-2", "status") in told(uow)
+    assert links(uow)[issue_id] == (moved.key, False)
+
+
 # -- keys that no longer exist --------------------------------------------------------------------
 
 
@@ -441,8 +463,9 @@ def test_a_subscribed_project_jira_no_longer_has_is_left_out(
         jira.calls.clear()
         report = monitor.run_once()
         assert report.polled and cursor(uow) == clock.now
-        assert [call[0] for call in jira.calls] == ["search", "search", "projects", "search"]
-        assert calls(jira, "search")[-1][1][0].startswith('project in ("WEB")')
+        assert [call[0] for call in jira.calls] == ["search", "projects", "search", "search"]
+        assert calls(jira, "search")[1][1][0].startswith('project in ("WEB")')
+        assert calls(jira, "search")[2][1][0].startswith('key in ("OPS-1")')
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["subscribed project GONE is not in Jira (or hidden from Connect)"]
 
