@@ -49,12 +49,14 @@ def test_models_match_the_migrated_schema(engine: Engine) -> None:
         assert compare_metadata(context, models.Base.metadata) == []
 
 
-def test_downgrade_to_base_and_back(engine: Engine) -> None:
-    with engine.begin() as connection:
+def test_downgrade_to_base_and_back(empty_engine: Engine) -> None:
+    # Its own database: the `engine` fixture's schema is shared by the tests of a process.
+    upgrade(empty_engine)
+    with empty_engine.begin() as connection:
         command.downgrade(alembic_config(connection), "base")
-    assert not TABLES & set(inspect(engine).get_table_names())
-    upgrade(engine)
-    assert current_revision(engine) == head_revision()
+    assert not TABLES & set(inspect(empty_engine).get_table_names())
+    upgrade(empty_engine)
+    assert current_revision(empty_engine) == head_revision()
 
 
 def test_sqlite_upgrades_itself(sqlite_url: str) -> None:
