@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, TeamScoped, UTCDateTime, utcnow
 
 PENDING = "pending"
+SENDING = "sending"  # a notification claimed by an outbox dispatcher, until its lease ends
 DONE = "done"
 SENT = "sent"
 FAILED = "failed"

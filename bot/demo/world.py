@@ -29,8 +29,7 @@ from bot.server import WebServer
 from bot.settings import Settings
 from bot.worker import Worker
 from models import NotificationOutbox, ProcessedDelivery
-from models.delivery import PENDING
-from services.notifications.outbox import SENDING
+from models.delivery import PENDING, SENDING
 from simulators.atlassian.server import FakeAtlassian
 from simulators.jira_site.memory import InMemoryJira
 from simulators.jira_site.sample import with_sample_data

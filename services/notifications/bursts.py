@@ -19,10 +19,9 @@ from sqlalchemy import insert, or_, select
 from sqlalchemy.orm import Session
 
 from models import NotificationOutbox
-from models.delivery import HELD, PENDING, SENT
+from models.delivery import HELD, PENDING, SENDING, SENT
 from services.jira_changes.detector import Change
 from services.jira_changes.events import IssueSnapshot
-from services.notifications.outbox import SENDING
 from services.subscriptions.routing import HeldCheck
 from services.subscriptions.threads import MARKER
 

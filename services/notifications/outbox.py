@@ -21,14 +21,13 @@ from sqlalchemy.orm import Session
 from clients.slack_client import SlackClient, SlackError, SlackUnavailable
 from clients.slack_teams import team_scope
 from models import NotificationOutbox, utcnow
-from models.delivery import FAILED, PENDING, SENT, SKIPPED
+from models.delivery import FAILED, PENDING, SENDING, SENT, SKIPPED
 from services.jira_changes.outages import outage_delay
 from services.log_context import log_context
 from services.unit_of_work import UnitOfWorkFactory, exclusive_claims
 
 log = logging.getLogger(__name__)
 
-SENDING = "sending"
 METADATA_EVENT = "connect_notification"
 METADATA_KEY = "idempotency_key"
 LEASE = timedelta(seconds=60)

@@ -21,8 +21,7 @@ from bot.database import session_factory
 from bot.server import WebServer
 from bot.settings import Settings
 from models import NotificationOutbox, ProcessedDelivery
-from models.delivery import PENDING
-from services.notifications.outbox import SENDING
+from models.delivery import PENDING, SENDING
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from simulators.jira_site.server import DEFAULT_API_TOKEN, DEFAULT_EMAIL, FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter

@@ -357,8 +357,7 @@ def test_db_reencrypt_moves_stored_tokens_to_the_new_key(tmp_path: Path) -> None
 
 def test_failed_lists_failed_work_and_retry_queues_it_again(tmp_path: Path) -> None:
     from models import NotificationOutbox, ProcessedDelivery
-    from models.delivery import FAILED, PENDING
-    from services.notifications.outbox import SENDING
+    from models.delivery import FAILED, PENDING, SENDING
 
     env = clean_env(tmp_path)
     engine = create_db_engine(env["DATABASE_URL"])

@@ -19,9 +19,8 @@ from models import (
     ProcessedDelivery,
     SubscriptionThread,
 )
-from models.delivery import DONE, PENDING
+from models.delivery import DONE, PENDING, SENDING
 from services.jira_changes.monitor import CURSOR_SCOPE
-from services.notifications.outbox import SENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.jira_site.webhooks import JiraWebhookEmitter
 from simulators.slack_workspace.server import FakeSlackServer

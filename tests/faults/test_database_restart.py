@@ -23,8 +23,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.pool import NullPool
 
 from models import NotificationOutbox, ProcessedDelivery
-from models.delivery import PENDING
-from services.notifications.outbox import SENDING
+from models.delivery import PENDING, SENDING
 from simulators.jira_site.server import FakeJiraServer
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.e2e.conftest import SIGNING_SECRET, WEBHOOK_SECRET

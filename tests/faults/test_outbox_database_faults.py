@@ -12,8 +12,8 @@ from sqlalchemy.exc import OperationalError
 
 from bot.database import create_db_engine, session_factory, upgrade
 from clients.slack_web_api import SlackWebApiClient
-from models.delivery import SENT
-from services.notifications.outbox import SENDING, OutboxDispatcher
+from models.delivery import SENDING, SENT
+from services.notifications.outbox import OutboxDispatcher
 from services.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from simulators.slack_workspace.server import FakeSlackServer
 from tests.faults.test_slack_faults import POST, Clock, add, posted, render, row, statuses

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from clients.slack_client import SlackUnavailable
 from models import NotificationOutbox
-from models.delivery import FAILED, PENDING, SENT
-from services.notifications.outbox import METADATA_EVENT, METADATA_KEY, SENDING, OutboxDispatcher
+from models.delivery import FAILED, PENDING, SENDING, SENT
+from services.notifications.outbox import METADATA_EVENT, METADATA_KEY, OutboxDispatcher
 from services.unit_of_work import UnitOfWorkFactory
 from simulators.slack_workspace.memory import InMemorySlack
 
