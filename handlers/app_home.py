@@ -27,7 +27,7 @@ from models.users import DEFAULT_NOTICES
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues.app_home import AppHomeService, HomeData, SubscriptionLine
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

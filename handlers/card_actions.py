@@ -26,7 +26,7 @@ from services.errors import user_message_for
 from services.issues import card_parts
 from services.issues.cache import IssueCache
 from services.issues.keys import parse_issue_key, project_of
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,8 @@ from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.markup import decode_entities, escape_typed
 from services.notifications.own_changes import OwnAction
-from services.people.jira_identity import JiraNotConnected, PendingCommand
+from services.people.jira_identity import PendingCommand
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ from services.issues.creation import (
     message_description,
     message_summary,
 )
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 from services.thread_sync.capture import thread_size
 
 log = logging.getLogger(__name__)

@@ -24,9 +24,9 @@ from services.people.jira_identity import (
     ATLASSIAN_APPS_URL,
     Connected,
     JiraIdentity,
-    JiraNotConnected,
     PendingCommand,
 )
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,8 @@ from services.commands import UsageError
 from services.connect_services import ConnectServices
 from services.errors import user_message_for
 from services.issues import card_parts
-from services.people.jira_identity import JiraNotConnected, PendingCommand
+from services.people.jira_identity import PendingCommand
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

@@ -52,7 +52,7 @@ from services.issues.keys import parse_issue_key
 from services.issues.links import INVITE_FIRST, BotNotInChannel, MessageRef
 from services.markup import mrkdwn_to_wiki
 from services.notifications.own_changes import OwnAction
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 from services.thread_sync.attachments import attach_source_files
 from services.thread_sync.capture import conversation_text, thread_size
 

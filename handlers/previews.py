@@ -29,7 +29,7 @@ from services.connect_services import ConnectServices
 from services.errors import ConnectError, IssueNotFound
 from services.issues.cache import IssueCache, TTLCache
 from services.issues.keys import find_issue_keys, parse_issue_key, project_of
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 from services.policy import ConnectPolicy
 from services.slack_dedupe import PreviewThrottle
 

@@ -21,7 +21,7 @@ from services.connect_services import ConnectServices
 from services.errors import ConnectError
 from services.issues import card_parts
 from services.issues.links import INVITE_FIRST
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

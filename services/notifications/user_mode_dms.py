@@ -27,7 +27,8 @@ from clients.jira_client import JiraError
 from services.jira_changes.outages import is_outage
 from services.notifications.outbox import DmGate
 from services.notifications.personal import BotModeDms
-from services.people.jira_identity import JiraIdentity, JiraNotConnected
+from services.people.jira_identity import JiraIdentity
+from services.people.person_jira import JiraNotConnected
 
 log = logging.getLogger(__name__)
 

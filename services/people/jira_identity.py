@@ -31,25 +31,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import delete, select
 
 from clients.jira_client import (
-    FieldMeta,
-    IssueType,
-    JiraAttachment,
-    JiraAuthError,
     JiraClient,
-    JiraComment,
-    JiraIssue,
-    JiraProject,
     JiraUser,
-    Priority,
-    SearchPage,
-    ServerInfo,
-    Transition,
 )
 from clients.jira_oauth import JiraOAuth, OAuthInvalidGrant, OAuthTokens
 from clients.slack_client import SlackClient, SlackError
@@ -57,7 +46,7 @@ from clients.slack_teams import team_scope
 from models.base import utcnow
 from models.jira_identity import JiraOAuthState, JiraUserToken
 from models.users import UserLink
-from services.errors import ConnectError, NotPermitted
+from services.people.person_jira import JiraNotConnected, PersonJira
 from services.people.token_cipher import TokenCipher
 from services.unit_of_work import UnitOfWorkFactory
 
@@ -75,20 +64,6 @@ _MAX_CACHED = 4096
 
 _Key = tuple[str, str]  # (team_id, slack_user_id)
 ClientFactory = Callable[[str, SecretStr], JiraClient]  # (API base URL, bearer token)
-
-
-class JiraNotConnected(ConnectError):
-    """The person has no working Jira grant: they must connect (again) before acting."""
-
-    def __init__(self, *, reconnect: bool = False) -> None:
-        text = (
-            "Your Jira connection has expired or was revoked. Connect your Jira account again "
-            "to go on."
-            if reconnect
-            else "Connect your Jira account first: Connect acts in Jira as you."
-        )
-        super().__init__(text)
-        self.reconnect = reconnect
 
 
 class BadState(Exception):
@@ -470,144 +445,6 @@ class JiraIdentity:
     def _lock_for(self, key: _Key) -> threading.Lock:
         with self._cache_guard:
             return self._key_locks.setdefault(key, threading.Lock())
-
-
-class PersonJira:
-    """The JiraClient protocol as one person: each call with their current access token; a
-    401 refreshes the token once (unless another worker already has) and tries again."""
-
-    def __init__(self, identity: JiraIdentity, key: _Key) -> None:
-        self._identity = identity
-        self._key = key
-
-    def __repr__(self) -> str:
-        return f"PersonJira({self._key[0]}/{self._key[1]})"
-
-    def _run(self, call: Callable[[JiraClient], Any]) -> Any:
-        access = self._identity.access_client(self._key)
-        try:
-            return call(access.client)
-        except JiraAuthError as error:
-            if error.status != 401:
-                raise _refused() from None
-        access = self._identity.access_client(self._key, failed=access.token)
-        try:
-            return call(access.client)
-        except JiraAuthError as error:
-            if error.status != 401:
-                raise _refused() from None
-            self._identity.access_client(self._key, failed=access.token)
-            raise JiraNotConnected(reconnect=True) from None
-
-    def server_info(self) -> ServerInfo:
-        result: ServerInfo = self._run(lambda c: c.server_info())
-        return result
-
-    def myself(self) -> JiraUser:
-        result: JiraUser = self._run(lambda c: c.myself())
-        return result
-
-    def get_issue(self, key: str) -> JiraIssue:
-        result: JiraIssue = self._run(lambda c: c.get_issue(key))
-        return result
-
-    def search(
-        self,
-        jql: str,
-        *,
-        max_results: int = 50,
-        page_token: str | None = None,
-        with_comments: bool = False,
-        with_changelog: bool = False,
-    ) -> SearchPage:
-        result: SearchPage = self._run(
-            lambda c: c.search(
-                jql,
-                max_results=max_results,
-                page_token=page_token,
-                with_comments=with_comments,
-                with_changelog=with_changelog,
-            )
-        )
-        return result
-
-    def projects(self) -> list[JiraProject]:
-        result: list[JiraProject] = self._run(lambda c: c.projects())
-        return result
-
-    def issue_types(self, project_key: str) -> list[IssueType]:
-        result: list[IssueType] = self._run(lambda c: c.issue_types(project_key))
-        return result
-
-    def create_fields(self, project_key: str, issue_type_id: str) -> list[FieldMeta]:
-        result: list[FieldMeta] = self._run(lambda c: c.create_fields(project_key, issue_type_id))
-        return result
-
-    def priorities(self) -> list[Priority]:
-        result: list[Priority] = self._run(lambda c: c.priorities())
-        return result
-
-    def create_issue(self, fields: Any) -> JiraIssue:
-        result: JiraIssue = self._run(lambda c: c.create_issue(fields))
-        return result
-
-    def issue_comments(self, key: str) -> list[JiraComment]:
-        result: list[JiraComment] = self._run(lambda c: c.issue_comments(key))
-        return result
-
-    def update_comment(self, key: str, comment_id: str, body: str) -> JiraComment:
-        result: JiraComment = self._run(lambda c: c.update_comment(key, comment_id, body))
-        return result
-
-    def delete_comment(self, key: str, comment_id: str) -> None:
-        self._run(lambda c: c.delete_comment(key, comment_id))
-
-    def add_attachment(self, key: str, filename: str, content: IO[bytes]) -> JiraAttachment:
-        start = content.tell()  # a refreshed token sends the file again, from where it began
-
-        def upload(client: JiraClient) -> JiraAttachment:
-            content.seek(start)
-            return client.add_attachment(key, filename, content)
-
-        result: JiraAttachment = self._run(upload)
-        return result
-
-    def watchers(self, key: str) -> list[JiraUser]:
-        result: list[JiraUser] = self._run(lambda c: c.watchers(key))
-        return result
-
-    def transitions(self, key: str) -> list[Transition]:
-        result: list[Transition] = self._run(lambda c: c.transitions(key))
-        return result
-
-    def transition_issue(self, key: str, transition_id: str) -> None:
-        self._run(lambda c: c.transition_issue(key, transition_id))
-
-    def assign_issue(self, key: str, account_id: str | None) -> None:
-        self._run(lambda c: c.assign_issue(key, account_id))
-
-    def add_comment(self, key: str, body: str) -> JiraComment:
-        result: JiraComment = self._run(lambda c: c.add_comment(key, body))
-        return result
-
-    def upsert_remote_link(
-        self, key: str, *, global_id: str, url: str, title: str, summary: str | None = None
-    ) -> None:
-        self._run(
-            lambda c: c.upsert_remote_link(
-                key, global_id=global_id, url=url, title=title, summary=summary
-            )
-        )
-
-    def find_users_by_email(self, email: str) -> list[JiraUser]:
-        result: list[JiraUser] = self._run(lambda c: c.find_users_by_email(email))
-        return result
-
-
-def _refused() -> NotPermitted:
-    return NotPermitted(
-        ":no_entry: Jira says your account may not do this (your Jira permissions decide)."
-    )
 
 
 def _token_query(key: _Key) -> Any:

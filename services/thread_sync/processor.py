@@ -35,7 +35,7 @@ from services.commands import mentioned_users
 from services.errors import GONE_ERRORS
 from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.markup import escape_mrkdwn, mrkdwn_to_wiki
-from services.people.jira_identity import JiraNotConnected
+from services.people.person_jira import JiraNotConnected
 from services.thread_sync.attachments import AttachmentCopier
 from services.thread_sync.echoes import trailing_permalink
 from services.thread_sync.replies import REPLY_SOURCE, ReplyChange, synced_link_query
