@@ -36,10 +36,7 @@ from typing import Any
 from pydantic import SecretStr
 from sqlalchemy import delete, select
 
-from clients.jira_client import (
-    JiraClient,
-    JiraUser,
-)
+from clients.jira_client import JiraClient, JiraUser
 from clients.jira_oauth import JiraOAuth, OAuthInvalidGrant, OAuthTokens
 from clients.slack_client import SlackClient, SlackError
 from clients.slack_teams import team_scope
