@@ -149,6 +149,24 @@ def wait_settled(connect: RunningConnect, timeout: float = 20) -> None:
     )
 
 
+def wait_marked_sent(connect: RunningConnect, timeout: float = 20) -> None:
+    """No notification is being sent: what reached Slack is marked sent, with the time of the
+    post (the start of its burst window and of the channel's pace). A test that moves a
+    SteppedClock after seeing a post waits for this first, else the post may be dated after
+    the move and what the move was to allow (an edit, a new window) never comes due."""
+
+    def none_sending() -> bool:
+        with connect.runtime.services.uow() as work:
+            sending = work.session.scalar(
+                select(func.count())
+                .select_from(NotificationOutbox)
+                .where(NotificationOutbox.status == SENDING)
+            )
+        return not sending
+
+    wait_until(none_sending, timeout=timeout, what="the posts in Slack to be marked sent")
+
+
 def wait_quiet(connect: RunningConnect, timeout: float = 20) -> None:
     """No work after an ack in flight and the worker settled (`wait_settled`): what a request
     already answered would make happen has happened. Listeners hand their work over before

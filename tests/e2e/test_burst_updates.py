@@ -16,7 +16,7 @@ from models import NotificationOutbox, ProcessedDelivery, utcnow
 from models.delivery import PENDING
 from services.issues.links import MessageRef
 from simulators.jira_site.webhooks import JiraWebhookEmitter
-from tests.e2e.conftest import RunningConnect, wait_settled
+from tests.e2e.conftest import RunningConnect, wait_marked_sent, wait_settled
 from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
@@ -86,6 +86,7 @@ def test_the_first_change_posts_at_once_and_a_burst_edits_it_in_place(thread) ->
         comment(connect, f"change number {n}")
     emitter.flush()
     wait_until(lambda: deliveries_done(connect), what="the burst's deliveries processed")
+    wait_marked_sent(connect)
     clock.advance(1.1)  # Slack's pace of the channel allows the edit; the window is still open
     wait_until(
         lambda: [m for m in replies(connect, ts) if "change number 10" in m.text],
@@ -168,6 +169,7 @@ def test_a_burst_edits_the_dm_it_went_to_as_well(thread) -> None:
         comment(connect, f"[~accountid:acc-carol] mention number {n}")
     emitter.flush()
     wait_until(lambda: deliveries_done(connect), what="the burst's deliveries processed")
+    wait_marked_sent(connect)
     clock.advance(1.1)
     wait_until(
         lambda: any("mention number 3" in m.text for m in slack.messages.get("D0CAROL", [])),

@@ -10,7 +10,7 @@ import pytest
 
 from services.issues.links import MessageRef
 from simulators.jira_site.webhooks import JiraWebhookEmitter, issue_json, user_json
-from tests.e2e.conftest import RunningConnect, wait_settled
+from tests.e2e.conftest import RunningConnect, wait_marked_sent, wait_settled
 from tests.e2e.test_burst_updates import SteppedClock
 from tests.e2e.test_commands import wait_for_response
 from tests.waiting import wait_until
@@ -122,6 +122,7 @@ def test_changes_within_two_seconds_make_one_message(linked) -> None:
         jira.assign_issue("OPS-2", "acc-carol")
     emitter.flush()
     wait_for_replies(connect, "C0GENERAL", ts, 1)
+    wait_marked_sent(connect)
     clock.advance(1.5)  # past Slack's pace of a message a second, within the 2 s window
     settle(connect)
     (reply,) = replies(connect, "C0GENERAL", ts)
