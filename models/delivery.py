@@ -15,6 +15,7 @@ SENDING = "sending"  # a notification claimed by an outbox dispatcher, until its
 DONE = "done"
 SENT = "sent"
 FAILED = "failed"
+JIRA_SOURCE = "jira"  # ProcessedDelivery.source of a Jira webhook delivery
 # A notification waiting until Jira can say whether its subscription's filter matches.
 HELD = "held"
 # A held notification whose filter, once checked, did not match: nothing to post.

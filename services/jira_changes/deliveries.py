@@ -14,10 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import JiraSlackLink, ProcessedDelivery, utcnow
-from models.delivery import DONE, FAILED, PENDING
+from models.delivery import DONE, FAILED, JIRA_SOURCE, PENDING
 from services.jira_changes.detector import detect
 from services.jira_changes.events import IssueSnapshot, JiraEvent, parse_webhook
-from services.jira_changes.intake import JIRA_SOURCE
 from services.jira_changes.known_issues import known_issue_for, refresh_known_issue, with_security
 from services.jira_changes.outages import describe, is_outage, outage_delay
 from services.jira_changes.wall import ProjectWall

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from models import ProcessedDelivery, utcnow
+from models.delivery import JIRA_SOURCE
 from services.jira_changes.events import delivery_key, parse_webhook
 from services.unit_of_work import UnitOfWorkFactory
 
-JIRA_SOURCE = "jira"
 # Jira deliveries belong to the Jira site, not to one Slack workspace; processing fans them
 # out to each workspace's links.
 SITE_TEAM = ""

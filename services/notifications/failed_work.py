@@ -12,8 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from models import NotificationOutbox, ProcessedDelivery, utcnow
-from models.delivery import FAILED, HELD, PENDING, SENDING
-from services.jira_changes.intake import JIRA_SOURCE
+from models.delivery import FAILED, HELD, JIRA_SOURCE, PENDING, SENDING
 from services.unit_of_work import UnitOfWorkFactory
 
 DELIVERY = "delivery"

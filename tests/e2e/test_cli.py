@@ -17,6 +17,7 @@ import yaml
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from bot import cli
 from bot.database import create_db_engine, session_factory, upgrade
 from bot.settings import Settings
 from services.people.installations import Installations, InstalledBot
@@ -53,14 +54,38 @@ def run_bot(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     )
 
 
-@pytest.mark.parametrize(
-    "args",
-    [(), ("serve",), ("worker",), ("db",), ("db", "upgrade"), ("failed",), ("manifest",), ("run",)],
-)
-def test_help_on_every_command(args: tuple[str, ...], tmp_path: Path) -> None:
-    result = run_bot(*args, "--help", env=clean_env(tmp_path), cwd=tmp_path)
+def test_help_from_the_command_line(tmp_path: Path) -> None:
+    result = run_bot("--help", env=clean_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "usage: python -m bot" in result.stdout
+    for command in ("serve", "socket", "worker", "demo", "db", "failed", "manifest", "run"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("serve",),
+        ("socket",),
+        ("worker",),
+        ("demo",),
+        ("db",),
+        ("db", "upgrade"),
+        ("db", "reencrypt"),
+        ("failed",),
+        ("manifest",),
+        ("run",),
+    ],
+)
+def test_help_on_every_command(args: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
+    # argparse answers --help before any setting is read: in this process, as `python -m bot`
+    # would (test_help_from_the_command_line runs the real entry point once).
+    with pytest.raises(SystemExit) as exited:
+        cli.main([*args, "--help"])
+    assert exited.value.code == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"usage: python -m bot{''.join(' ' + a for a in args)}")
 
 
 def test_manifest_json_is_valid_and_points_at_the_url(tmp_path: Path) -> None:
