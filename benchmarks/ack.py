@@ -69,11 +69,19 @@ class Size:
     jira_delay: float = 2.5
     max_rate: int = 5_000  # requests a second no server here reaches: sizes the modals made
     slow_slack: int = 300  # shortcuts sent with Slack answering in SLOW_SLACK
+    quiet: float = 1.0  # seconds with no Jira or Slack call, past a Jira delay: warm-up done
 
 
 FULL = Size()
 TINY = Size(
-    in_flight=4, sustain=0.5, rounds=1, warmup=4, jira_delay=0.2, max_rate=400, slow_slack=8
+    in_flight=4,
+    sustain=0.3,
+    rounds=1,
+    warmup=4,
+    jira_delay=0.2,
+    max_rate=400,
+    slow_slack=8,
+    quiet=0.3,
 )
 
 
@@ -170,9 +178,9 @@ def turned_away(target: Target) -> Counter[str]:
 
 
 def quiet(sites: Sites, slack: SlackProcess, size: Size) -> None:
-    """Until the server has made no Jira or Slack call for a Jira delay and a second: the work
+    """Until the server has made no Jira or Slack call for a Jira delay and `size.quiet`: the work
     the warm-up started is done (a bare Bolt app makes none, so it waits that long once)."""
-    spell = size.jira_delay + 1.0
+    spell = size.jira_delay + size.quiet
     deadline = time.monotonic() + QUIET_TIMEOUT
     seen = (sites.jira_request_count(), slack.api_calls())
     since = time.monotonic()
