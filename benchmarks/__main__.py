@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks import BENCHMARKS
+from benchmarks import BENCHMARKS, benchmark
 from benchmarks.report import Result, render_markdown, render_summary, render_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.ERROR)  # the benchmark's own fakes and clients stay quiet
     results: list[Result] = []
     for name in args.names or list(BENCHMARKS):
-        module = BENCHMARKS[name]
+        module = benchmark(name)
         started = time.perf_counter()
         result = module.run(module.TINY if args.quick else module.FULL)
         print(render_text(result))
