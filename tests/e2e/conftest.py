@@ -123,20 +123,22 @@ def uow_of(engine: Engine) -> UnitOfWorkFactory:
     return lambda: UnitOfWork(sessions)
 
 
+def rows_with_status(
+    uow: UnitOfWorkFactory, model: type[NotificationOutbox | ProcessedDelivery], *statuses: str
+) -> int:
+    """How many of the table's rows have one of these statuses."""
+    with uow() as work:
+        count = work.session.scalar(
+            select(func.count()).select_from(model).where(model.status.in_(statuses))
+        )
+    return int(count or 0)
+
+
 def unfinished_work(uow: UnitOfWorkFactory) -> int:
     """Deliveries not yet processed plus notifications not yet settled."""
-    with uow() as work:
-        rows = work.session.scalar(
-            select(func.count())
-            .select_from(NotificationOutbox)
-            .where(NotificationOutbox.status.in_((PENDING, SENDING)))
-        )
-        deliveries = work.session.scalar(
-            select(func.count())
-            .select_from(ProcessedDelivery)
-            .where(ProcessedDelivery.status == PENDING)
-        )
-    return int(rows or 0) + int(deliveries or 0)
+    return rows_with_status(uow, NotificationOutbox, PENDING, SENDING) + rows_with_status(
+        uow, ProcessedDelivery, PENDING
+    )
 
 
 def wait_settled(connect: RunningConnect, timeout: float = 20) -> None:
@@ -154,17 +156,11 @@ def wait_marked_sent(connect: RunningConnect, timeout: float = 20) -> None:
     post (the start of its burst window and of the channel's pace). A test that moves a
     SteppedClock after seeing a post waits for this first, else the post may be dated after
     the move and what the move was to allow (an edit, a new window) never comes due."""
-
-    def none_sending() -> bool:
-        with connect.runtime.services.uow() as work:
-            sending = work.session.scalar(
-                select(func.count())
-                .select_from(NotificationOutbox)
-                .where(NotificationOutbox.status == SENDING)
-            )
-        return not sending
-
-    wait_until(none_sending, timeout=timeout, what="the posts in Slack to be marked sent")
+    wait_until(
+        lambda: rows_with_status(connect.runtime.services.uow, NotificationOutbox, SENDING) == 0,
+        timeout=timeout,
+        what="the posts in Slack to be marked sent",
+    )
 
 
 def wait_quiet(connect: RunningConnect, timeout: float = 20) -> None:

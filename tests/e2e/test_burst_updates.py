@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from models import NotificationOutbox, ProcessedDelivery, utcnow
 from models.delivery import PENDING
 from services.issues.links import MessageRef
 from simulators.jira_site.webhooks import JiraWebhookEmitter
-from tests.e2e.conftest import RunningConnect, wait_marked_sent, wait_settled
+from tests.e2e.conftest import RunningConnect, rows_with_status, wait_marked_sent, wait_settled
 from tests.waiting import wait_until
 
 TEAM = "T0TEAM"
@@ -59,13 +59,7 @@ def replies(connect: RunningConnect, thread_ts: str) -> list[Any]:
 
 
 def deliveries_done(connect: RunningConnect) -> bool:
-    with connect.runtime.services.uow() as work:
-        waiting = work.session.scalar(
-            select(func.count())
-            .select_from(ProcessedDelivery)
-            .where(ProcessedDelivery.status == PENDING)
-        )
-    return not waiting
+    return rows_with_status(connect.runtime.services.uow, ProcessedDelivery, PENDING) == 0
 
 
 def comment(connect: RunningConnect, text: str) -> None:
